@@ -1,0 +1,126 @@
+//! The `worker-agent` command line.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::coordinator::LogFormat;
+use crate::file::{self, ConfigError};
+use crate::parse_duration;
+
+/// The Switchyard worker agent: registers with a coordinator, runs the tasks it
+/// is given as child processes, and reports their outcome.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "worker-agent", version, about)]
+pub struct AgentConfig {
+    /// TOML file whose keys are the long flag names; flags and environment win over it.
+    #[arg(long, env = "SWITCHYARD_AGENT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Base URL of the coordinator.
+    #[arg(
+        long,
+        env = "SWITCHYARD_COORDINATOR_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub coordinator_url: String,
+
+    /// Name shown for this worker; the host name when absent.
+    #[arg(long, env = "SWITCHYARD_WORKER_NAME")]
+    pub name: Option<String>,
+
+    /// Tags this worker offers, comma separated (`linux,gpu`).
+    #[arg(long, env = "SWITCHYARD_WORKER_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Tasks run at once.
+    #[arg(long, env = "SWITCHYARD_WORKER_SLOTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: u32,
+
+    /// Longest a fetch waits for work before asking again (long-poll).
+    #[arg(long, env = "SWITCHYARD_FETCH_WAIT", default_value = "20s", value_parser = parse_duration)]
+    pub fetch_wait: Duration,
+
+    /// On SIGTERM, how long running tasks may go on before they are killed
+    /// and reported failed.
+    #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl AgentConfig {
+    /// Parses the process's own arguments, environment and config file.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(std::env::args_os().collect())
+    }
+
+    /// Parses `args` (the first is the program name), the environment and the config file.
+    pub fn load_from(args: Vec<OsString>) -> Result<Self, ConfigError> {
+        let config: Self = file::parse(args, "SWITCHYARD_AGENT_CONFIG")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks settings that clap cannot check one by one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.coordinator_url.starts_with("http://")
+            || self.coordinator_url.starts_with("https://"))
+        {
+            return Err(ConfigError::invalid(
+                "coordinator-url",
+                "must start with http:// or https://",
+            ));
+        }
+        if self.fetch_wait > Duration::from_secs(60) {
+            return Err(ConfigError::invalid("fetch-wait", "must be at most 60s"));
+        }
+        for tag in &self.tags {
+            if tag.is_empty() || tag.len() > 64 {
+                return Err(ConfigError::invalid(
+                    "tags",
+                    format!("tag `{tag}` must be 1 to 64 bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(list: &[&str]) -> Result<AgentConfig, ConfigError> {
+        AgentConfig::load_from(list.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn tags_split_on_commas() {
+        let config = load(&["worker-agent", "--tags", "linux,gpu", "--slots", "4"]).unwrap();
+        assert_eq!(config.tags, vec!["linux", "gpu"]);
+        assert_eq!(config.slots, 4);
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let err = load(&["worker-agent", "--slots", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--slots"), "{err}");
+        let err = load(&["worker-agent", "--coordinator-url", "localhost:8080"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("coordinator-url"), "{err}");
+    }
+}

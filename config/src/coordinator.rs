@@ -1,0 +1,325 @@
+//! The `coordinator` command line: `serve`, `migrate` and `dev`.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::file::{self, ConfigError};
+use crate::{DatabaseUrl, parse_duration};
+
+/// How the dispatcher places a queued task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DispatchMode {
+    /// Into the queue of every candidate worker; the first to fetch it wins.
+    Fanout,
+    /// Into exactly one candidate's queue, chosen by the balance strategy.
+    Balanced,
+}
+
+/// How Balanced mode picks the one candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BalanceStrategy {
+    /// The candidate with the fewest queued plus running tasks.
+    LeastQueue,
+    /// LeastQueue, with ties broken by a rotating cursor.
+    RoundRobin,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The Switchyard coordinator.
+#[derive(Debug, Parser)]
+#[command(name = "coordinator", version, about)]
+pub struct CoordinatorCli {
+    /// TOML file whose keys are the long flag names; flags and environment win over it.
+    #[arg(long, env = "SWITCHYARD_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: CoordinatorCommand,
+}
+
+/// What the coordinator binary does.
+#[derive(Debug, Subcommand)]
+pub enum CoordinatorCommand {
+    /// Serve the HTTP API (applies migrations first unless --no-migrate).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Local development: a private PostgreSQL (unless DATABASE_URL is set),
+    /// the coordinator, and one worker agent, in one command.
+    Dev(DevArgs),
+}
+
+/// Settings of a serving coordinator.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL URL (postgres://user:password@host:port/db).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Do not apply migrations at start-up.
+    #[arg(long, env = "SWITCHYARD_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    /// Most database connections in the pool.
+    #[arg(long, env = "SWITCHYARD_DB_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// How queued tasks are placed in worker queues.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DISPATCH_MODE",
+        value_enum,
+        default_value = "fanout"
+    )]
+    pub dispatch_mode: DispatchMode,
+
+    /// How Balanced mode chooses a worker.
+    #[arg(
+        long,
+        env = "SWITCHYARD_BALANCE_STRATEGY",
+        value_enum,
+        default_value = "least-queue"
+    )]
+    pub balance_strategy: BalanceStrategy,
+
+    /// How often workers are asked to heartbeat.
+    #[arg(long, env = "SWITCHYARD_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// A worker silent this long is declared dead and its work redistributed.
+    #[arg(long, env = "SWITCHYARD_HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// Timeout of a task that does not name one.
+    #[arg(long, env = "SWITCHYARD_DEFAULT_TASK_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    pub default_task_timeout: Duration,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// Checks settings that clap cannot check one by one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "heartbeat-interval",
+                "must be above zero",
+            ));
+        }
+        if self.heartbeat_timeout < self.heartbeat_interval * 2 {
+            return Err(ConfigError::invalid(
+                "heartbeat-timeout",
+                format!(
+                    "must be at least twice heartbeat-interval ({}), or live workers would be declared dead",
+                    humantime::format_duration(self.heartbeat_interval)
+                ),
+            ));
+        }
+        if self.default_task_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                "default-task-timeout",
+                "must be at least 1s",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, which `serve` cannot do without.
+    pub fn require_database_url(&self) -> Result<&DatabaseUrl, ConfigError> {
+        self.database_url.as_ref().ok_or_else(|| {
+            ConfigError::invalid(
+                "database-url",
+                "missing: pass --database-url or set DATABASE_URL (or use `coordinator dev`)",
+            )
+        })
+    }
+}
+
+/// Settings of `coordinator migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: DatabaseUrl,
+}
+
+/// Settings of `coordinator dev`.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Where the private PostgreSQL keeps its data (when no DATABASE_URL).
+    #[arg(
+        long,
+        env = "SWITCHYARD_DEV_DATA_DIR",
+        default_value = ".switchyard/dev"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Tags of the local worker agent.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DEV_AGENT_TAGS",
+        value_delimiter = ',',
+        default_value = "local"
+    )]
+    pub agent_tags: Vec<String>,
+
+    /// Slots of the local worker agent.
+    #[arg(long, env = "SWITCHYARD_DEV_AGENT_SLOTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(0..=1024))]
+    pub agent_slots: u32,
+}
+
+impl CoordinatorCli {
+    /// Parses the process's own arguments, environment and config file.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(std::env::args_os().collect())
+    }
+
+    /// Parses `args` (the first is the program name), the environment and the config file.
+    pub fn load_from(args: Vec<OsString>) -> Result<Self, ConfigError> {
+        let cli: Self = file::parse(args, "SWITCHYARD_CONFIG")?;
+        match &cli.command {
+            CoordinatorCommand::Serve(serve) => serve.validate()?,
+            CoordinatorCommand::Dev(dev) => dev.serve.validate()?,
+            CoordinatorCommand::Migrate(_) => {}
+        }
+        Ok(cli)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn serve(cli: CoordinatorCli) -> ServeArgs {
+        match cli.command {
+            CoordinatorCommand::Serve(serve) => serve,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_parse_into_typed_settings() {
+        let cli = CoordinatorCli::load_from(args(&[
+            "coordinator",
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--dispatch-mode",
+            "balanced",
+            "--heartbeat-interval",
+            "2s",
+            "--heartbeat-timeout",
+            "10s",
+        ]))
+        .unwrap();
+        let serve = serve(cli);
+        assert_eq!(serve.listen.port(), 9000);
+        assert_eq!(serve.dispatch_mode, DispatchMode::Balanced);
+        assert_eq!(serve.heartbeat_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let err = CoordinatorCli::load_from(args(&["coordinator", "serve", "--listen", "nope"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--listen"), "{err}");
+        let err = CoordinatorCli::load_from(args(&[
+            "coordinator",
+            "serve",
+            "--heartbeat-interval",
+            "10s",
+            "--heartbeat-timeout",
+            "15s",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("heartbeat-timeout"), "{err}");
+    }
+
+    #[test]
+    fn file_values_are_defaults_that_flags_override() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "listen = \"127.0.0.1:7000\"\ndispatch_mode = \"balanced\"\ndb-max-connections = 4"
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap();
+        let from_file = serve(
+            CoordinatorCli::load_from(args(&["coordinator", "serve", "--config", path])).unwrap(),
+        );
+        assert_eq!(from_file.listen.port(), 7000);
+        assert_eq!(from_file.dispatch_mode, DispatchMode::Balanced);
+        assert_eq!(from_file.db_max_connections, 4);
+        let overridden = serve(
+            CoordinatorCli::load_from(args(&[
+                "coordinator",
+                "--config",
+                path,
+                "serve",
+                "--listen",
+                "127.0.0.1:7001",
+            ]))
+            .unwrap(),
+        );
+        assert_eq!(overridden.listen.port(), 7001);
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "lisen = \"127.0.0.1:7000\"").unwrap();
+        let path = file.path().to_str().unwrap();
+        let err = CoordinatorCli::load_from(args(&["coordinator", "serve", "--config", path]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown setting `lisen`"), "{err}");
+
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "db_max_connections = 0").unwrap();
+        let path = file.path().to_str().unwrap();
+        let err = CoordinatorCli::load_from(args(&["coordinator", "serve", "--config", path]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--db-max-connections"), "{err}");
+    }
+}

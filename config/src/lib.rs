@@ -1,0 +1,106 @@
+//! Typed configuration for both Switchyard binaries.
+//!
+//! Every setting can come from a command-line flag, an environment variable
+//! (`SWITCHYARD_…`) or a TOML file named by `--config` / `SWITCHYARD_CONFIG`.
+//! Flags win over the environment, the environment over the file, and the file
+//! over built-in defaults. Values are parsed and checked once, at start-up; an
+//! invalid one stops the program with a message that names the setting.
+//!
+//! # Layout
+//! - [`file`]: reading the TOML file and folding it into clap's defaults.
+//! - [`coordinator`]: the `coordinator` command line (`serve`, `migrate`, `dev`).
+//! - [`agent`]: the `worker-agent` command line.
+
+pub mod agent;
+pub mod coordinator;
+pub mod file;
+
+pub use agent::AgentConfig;
+pub use coordinator::{
+    BalanceStrategy, CoordinatorCli, CoordinatorCommand, DevArgs, DispatchMode, LogFormat,
+    MigrateArgs, ServeArgs,
+};
+pub use file::ConfigError;
+
+use std::time::Duration;
+
+/// Parses a human duration such as `30s`, `5m` or `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("not a duration ({e}); try `30s` or `5m`"))
+}
+
+/// A database URL that never shows its password when printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL with its secret, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must start with postgres:// or postgresql://".to_owned())
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    /// Shows the URL with any password replaced by `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://") else {
+            return f.write_str("***");
+        };
+        let rest = &url[scheme_end + 3..];
+        match (rest.find('@'), rest.find(':')) {
+            (Some(at), Some(colon)) if colon < at => write!(
+                f,
+                "{}{}:***{}",
+                &url[..scheme_end + 3],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            _ => f.write_str(url),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_hides_password() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db:5432/switchyard".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/switchyard");
+        assert_eq!(format!("{url:?}"), "postgres://app:***@db:5432/switchyard");
+        let plain: DatabaseUrl = "postgres://app@db/x".parse().unwrap();
+        assert_eq!(plain.to_string(), "postgres://app@db/x");
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("30").is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! A full consistency check of the dispatcher's structures, for tests and
+//! debugging. O(everything): never call it on a hot path.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashSet};
+
+use switchyard_protocol::TaskId;
+
+use super::tagsets::SetId;
+use super::{Assigned, TaskDispatcher};
+
+impl TaskDispatcher {
+    /// Checks internal consistency: the tag-set index and candidate cache
+    /// match the workers; the reverse index matches the queues; every holder
+    /// is a candidate; Fanout: every candidate holds each queued task;
+    /// Balanced: exactly one holder when a candidate exists; the stealing
+    /// index matches the queues; in-flight and running tasks match their
+    /// workers; tag-set references are counted right. Returns the first
+    /// violation found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.sets.check()?;
+        self.check_workers()?;
+        self.check_queued()?;
+        self.check_assigned()?;
+        self.check_refs()
+    }
+
+    fn check_workers(&self) -> Result<(), String> {
+        for (&id, w) in &self.workers {
+            if self.sets.refs(w.set) == 0 {
+                return Err(format!("worker {id} has a forgotten tag set"));
+            }
+            let set = self.sets.get(w.set);
+            if set.members.contains(&id) == w.draining {
+                return Err(format!("worker {id}: membership disagrees with draining"));
+            }
+            if w.draining && !w.queue.is_empty() {
+                return Err(format!("draining worker {id} holds queued tasks"));
+            }
+            let mut count = 0;
+            for (task_set, &(Reverse(priority), task)) in w.queue.iter() {
+                count += 1;
+                let Some(entry) = self.queued.get(&task) else {
+                    return Err(format!("worker {id} holds {task}, which is not queued"));
+                };
+                if entry.set != task_set || entry.priority != priority {
+                    return Err(format!("worker {id} holds {task} under the wrong key"));
+                }
+                if !entry.holders.contains(&id) {
+                    return Err(format!("worker {id} holds {task}, reverse index disagrees"));
+                }
+            }
+            if count != w.queue.len() {
+                return Err(format!("worker {id}: queue length {} != {count}", w.queue.len()));
+            }
+            for sub in w.queue.sets() {
+                let len = w.queue.sub_len(sub);
+                if self.balanced() && !self.sets.get(sub).by_len.contains(&(len, Reverse(id))) {
+                    return Err(format!("stealing index misses worker {id} ({len} tasks)"));
+                }
+            }
+            for task in w.running.iter().chain(&w.in_flight) {
+                match self.assigned.get(task) {
+                    Some(a) if a.worker() == id => {}
+                    _ => return Err(format!("worker {id} busy with {task}, not assigned to it")),
+                }
+            }
+            if w.running.iter().any(|t| w.in_flight.contains(t)) {
+                return Err(format!("worker {id}: a task both running and in flight"));
+            }
+        }
+        for worker in self.detached.keys() {
+            if self.workers.contains_key(worker) {
+                return Err(format!("registered worker {worker} has detached tasks"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_queued(&self) -> Result<(), String> {
+        let mut per_set: usize = 0;
+        for set_id in self.sets.live() {
+            let set = self.sets.get(set_id);
+            per_set += set.tasks.len();
+            for &(Reverse(priority), task) in &set.tasks {
+                match self.queued.get(&task) {
+                    Some(e) if e.set == set_id && e.priority == priority => {}
+                    _ => return Err(format!("tag set {:?} lists {task} wrongly", set.tags)),
+                }
+            }
+            let held: usize = set.by_len.iter().map(|&(len, _)| len).sum();
+            if self.balanced() && held != self.holdings(set_id) {
+                return Err(format!("stealing index of {:?} miscounts", set.tags));
+            }
+        }
+        if per_set != self.queued.len() {
+            return Err(format!("{per_set} listed by tag set, {} queued", self.queued.len()));
+        }
+        for (&task, entry) in &self.queued {
+            if self.assigned.contains_key(&task) {
+                return Err(format!("{task} both queued and assigned"));
+            }
+            let candidates = &self.sets.get(entry.set).candidates;
+            let holders: BTreeSet<_> = entry.holders.iter().copied().collect();
+            if holders.len() != entry.holders.len() {
+                return Err(format!("{task} has a holder twice"));
+            }
+            for h in &holders {
+                if candidates.binary_search(h).is_err() {
+                    return Err(format!("{task} held by {h}, which is not a candidate"));
+                }
+                let key = (Reverse(entry.priority), task);
+                let holds = self
+                    .workers
+                    .get(h)
+                    .is_some_and(|w| w.queue.contains(entry.set, &key));
+                if !holds {
+                    return Err(format!("{task}: holder {h} lacks it in its queue"));
+                }
+            }
+            let expected = if self.balanced() {
+                usize::from(!candidates.is_empty())
+            } else {
+                candidates.len()
+            };
+            if holders.len() != expected {
+                return Err(format!(
+                    "{task}: {} holders, expected {expected} ({} candidates)",
+                    holders.len(),
+                    candidates.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Balanced: tasks of `set` held by queues.
+    fn holdings(&self, set: SetId) -> usize {
+        self.workers.values().map(|w| w.queue.sub_len(set)).sum()
+    }
+
+    fn check_assigned(&self) -> Result<(), String> {
+        let mut busy: HashSet<TaskId> = HashSet::new();
+        for w in self.workers.values() {
+            busy.extend(w.running.iter().chain(&w.in_flight));
+        }
+        for running in self.detached.values() {
+            busy.extend(running);
+        }
+        for (&task, a) in &self.assigned {
+            let worker = a.worker();
+            let listed = match (self.workers.get(&worker), a) {
+                (Some(w), Assigned::InFlight { .. }) => w.in_flight.contains(&task),
+                (Some(w), Assigned::Running { .. }) => w.running.contains(&task),
+                (None, Assigned::Running { .. }) => self
+                    .detached
+                    .get(&worker)
+                    .is_some_and(|r| r.contains(&task)),
+                (None, Assigned::InFlight { .. }) => false,
+            };
+            if !listed {
+                return Err(format!("{task} assigned to {worker}, who does not list it"));
+            }
+        }
+        if busy.len() != self.assigned.len() {
+            return Err(format!("{} busy, {} assigned", busy.len(), self.assigned.len()));
+        }
+        Ok(())
+    }
+
+    fn check_refs(&self) -> Result<(), String> {
+        for set_id in self.sets.live() {
+            let tasks = self.sets.get(set_id).tasks.len();
+            let in_flight = self
+                .assigned
+                .values()
+                .filter(|a| matches!(a, Assigned::InFlight { set, .. } if *set == set_id))
+                .count();
+            let workers = self.workers.values().filter(|w| w.set == set_id).count();
+            let refs = self.sets.refs(set_id);
+            if refs != tasks + in_flight + workers {
+                return Err(format!(
+                    "tag set {:?}: {refs} refs, {tasks} queued + {in_flight} in flight + {workers} workers",
+                    self.sets.get(set_id).tags
+                ));
+            }
+        }
+        Ok(())
+    }
+}

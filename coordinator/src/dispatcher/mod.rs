@@ -1,0 +1,270 @@
+//! The in-memory TaskDispatcher: decides which worker gets which queued task,
+//! without asking the database.
+//!
+//! It is a cache of the database (which stays the truth and decides every
+//! hand-over with a conditional UPDATE), so it does no I/O, no async and no
+//! locking; the service keeps it behind one `std::sync::Mutex` and calls it
+//! between database operations.
+//!
+//! # Layout
+//! - [`tagsets`]: interned tag sets, their subset relation and the candidate
+//!   cache (active workers per required tag set).
+//! - [`queue`]: a worker's priority queue, split by required tag set.
+//! - `placement`: the primitives every operation is built from: hold/unhold
+//!   a task in a queue, choose a worker by strategy, hand a task over.
+//! - `tasks`: task operations (enqueue, fetch and stealing, confirm, abandon,
+//!   restore, finish, remove, set_running).
+//! - `workers`: worker operations (register, update, drain, unregister).
+//! - `balance`, `seed`, `snapshot`, `invariants`: the rest of the API.
+//!
+//! # Model
+//! A task known here is *queued* (held by zero or more worker queues),
+//! *in flight* (popped by a fetch, waiting for the database to confirm) or
+//! *running*. Queued tasks are ordered by priority (higher first), then by
+//! id (submit order). A worker is a *candidate* for a task when its tags
+//! contain all the task's tags and it is registered and not draining.
+//! Fanout puts a task in every candidate's queue; Balanced in exactly one.
+
+mod balance;
+mod invariants;
+mod placement;
+mod queue;
+mod seed;
+mod snapshot;
+mod tagsets;
+mod tasks;
+mod workers;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use switchyard_config::{BalanceStrategy, DispatchMode};
+use switchyard_protocol::{TaskId, WorkerId};
+
+pub use seed::SeedToken;
+pub use snapshot::{SNAPSHOT_QUEUE_HEAD, Snapshot, TagSetSnapshot, WorkerSnapshot};
+
+use queue::WorkerQueue;
+use seed::Journal;
+use tagsets::{SetId, TagSets};
+
+/// A task ready to run, as the dispatcher needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedTask {
+    /// The task; ids grow with submit order.
+    pub id: TaskId,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Tags a worker must have to run it (any order, duplicates allowed).
+    pub tags: Vec<String>,
+}
+
+/// A registered worker's placement-relevant settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerSpec {
+    /// The worker registration.
+    pub id: WorkerId,
+    /// Tags it offers (any order, duplicates allowed).
+    pub tags: Vec<String>,
+    /// How many tasks it runs at once.
+    pub slots: u32,
+}
+
+/// What [`TaskDispatcher::unregister`] hands back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unregistered {
+    /// Tasks the worker was running or had in flight, ascending. They are
+    /// forgotten here: the caller requeues them in the database, then
+    /// enqueues them again.
+    pub running: Vec<TaskId>,
+    /// Workers whose queue received tasks, to wake their long-polls.
+    pub woken: Vec<WorkerId>,
+}
+
+/// What [`TaskDispatcher::rebalance`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rebalanced {
+    /// Queued tasks moved from one worker's queue to another's.
+    pub moved: usize,
+    /// Workers whose queue received tasks, to wake their long-polls.
+    pub woken: Vec<WorkerId>,
+}
+
+/// The in-memory dispatcher. See the module documentation.
+#[derive(Debug)]
+pub struct TaskDispatcher {
+    mode: DispatchMode,
+    strategy: BalanceStrategy,
+    sets: TagSets,
+    workers: HashMap<WorkerId, Worker>,
+    queued: HashMap<TaskId, Queued>,
+    assigned: HashMap<TaskId, Assigned>,
+    /// Running tasks of workers that are not registered (from `set_running`).
+    detached: HashMap<WorkerId, HashSet<TaskId>>,
+    /// RoundRobin: the last worker chosen; ties go to the next id after it.
+    cursor: Option<WorkerId>,
+    /// Seeds in progress.
+    seeds: Vec<Journal>,
+    next_seed: u64,
+}
+
+/// A registered worker.
+#[derive(Debug)]
+struct Worker {
+    set: SetId,
+    slots: u32,
+    draining: bool,
+    queue: WorkerQueue,
+    running: HashSet<TaskId>,
+    in_flight: HashSet<TaskId>,
+}
+
+impl Worker {
+    /// Running plus in-flight tasks.
+    fn busy(&self) -> usize {
+        self.running.len() + self.in_flight.len()
+    }
+
+    /// What placement balances: queued + running + in flight.
+    fn load(&self) -> usize {
+        self.queue.len() + self.busy()
+    }
+
+    /// Slots not taken by running or in-flight tasks.
+    fn free_slots(&self) -> usize {
+        usize::try_from(self.slots)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.busy())
+    }
+}
+
+/// A known queued task.
+#[derive(Debug)]
+struct Queued {
+    priority: i32,
+    set: SetId,
+    /// Workers whose queue holds it (the reverse index).
+    holders: Vec<WorkerId>,
+}
+
+/// A task handed to a worker.
+#[derive(Clone, Copy, Debug)]
+enum Assigned {
+    /// Popped by a fetch; the database has not confirmed yet. Keeps what is
+    /// needed to queue it again.
+    InFlight {
+        worker: WorkerId,
+        priority: i32,
+        set: SetId,
+    },
+    /// Confirmed by the database.
+    Running { worker: WorkerId },
+}
+
+impl Assigned {
+    fn worker(self) -> WorkerId {
+        match self {
+            Self::InFlight { worker, .. } | Self::Running { worker } => worker,
+        }
+    }
+}
+
+/// Sorts and deduplicates a list of workers to wake.
+fn wake_list(mut workers: Vec<WorkerId>) -> Vec<WorkerId> {
+    workers.sort_unstable();
+    workers.dedup();
+    workers
+}
+
+impl TaskDispatcher {
+    /// An empty dispatcher placing tasks by `mode` (and `strategy` in Balanced).
+    pub fn new(mode: DispatchMode, strategy: BalanceStrategy) -> Self {
+        Self {
+            mode,
+            strategy,
+            sets: TagSets::default(),
+            workers: HashMap::new(),
+            queued: HashMap::new(),
+            assigned: HashMap::new(),
+            detached: HashMap::new(),
+            cursor: None,
+            seeds: Vec::new(),
+            next_seed: 0,
+        }
+    }
+
+    /// How tasks are placed.
+    pub fn mode(&self) -> DispatchMode {
+        self.mode
+    }
+
+    /// How Balanced mode picks the one candidate.
+    pub fn strategy(&self) -> BalanceStrategy {
+        self.strategy
+    }
+
+    /// Workers whose queue holds `task`, ascending (empty unless queued).
+    pub fn holders(&self, task: TaskId) -> Vec<WorkerId> {
+        let mut holders = self
+            .queued
+            .get(&task)
+            .map(|q| q.holders.clone())
+            .unwrap_or_default();
+        holders.sort_unstable();
+        holders
+    }
+
+    /// Whether `task` is known as queued, held by a queue or not.
+    pub fn is_queued(&self, task: TaskId) -> bool {
+        self.queued.contains_key(&task)
+    }
+
+    /// Whether some registered, non-draining worker matches the queued or
+    /// in-flight `task`; false for unknown and running tasks. Lets the task
+    /// view say `no_matching_worker`.
+    pub fn has_candidate(&self, task: TaskId) -> bool {
+        let set = match (self.queued.get(&task), self.assigned.get(&task)) {
+            (Some(queued), _) => queued.set,
+            (None, Some(Assigned::InFlight { set, .. })) => *set,
+            _ => return false,
+        };
+        !self.sets.get(set).candidates.is_empty()
+    }
+
+    /// Whether `worker` is registered (draining or not).
+    pub fn contains_worker(&self, worker: WorkerId) -> bool {
+        self.workers.contains_key(&worker)
+    }
+
+    /// Whether `worker` is registered and draining.
+    pub fn is_draining(&self, worker: WorkerId) -> bool {
+        self.workers.get(&worker).is_some_and(|w| w.draining)
+    }
+
+    /// Tasks in `worker`'s queue (0 if unknown).
+    pub fn queue_len(&self, worker: WorkerId) -> usize {
+        self.workers.get(&worker).map_or(0, |w| w.queue.len())
+    }
+
+    /// Tasks `worker` runs or has in flight.
+    pub fn running_len(&self, worker: WorkerId) -> usize {
+        match self.workers.get(&worker) {
+            Some(w) => w.busy(),
+            None => self.detached.get(&worker).map_or(0, HashSet::len),
+        }
+    }
+
+    /// Distinct known queued tasks, held or not.
+    pub fn queued_total(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Whether `task` is known in any state.
+    fn is_known(&self, task: TaskId) -> bool {
+        self.queued.contains_key(&task) || self.assigned.contains_key(&task)
+    }
+}

@@ -1,0 +1,241 @@
+//! Interned tag sets: the index that keeps candidate lookups proportional to
+//! the number of distinct tag sets, not to the number of tasks or workers.
+//!
+//! Every distinct (sorted, deduplicated) tag set used by a live task or a
+//! registered worker gets a small id. For each set we keep the live sets that
+//! are its subsets and supersets, the queued tasks that require exactly it,
+//! the active workers whose tags are exactly it (`members`) and the active
+//! workers whose tags contain it (`candidates`, shared by all its tasks: this
+//! is the candidate cache of the design, stored once per tag set instead of
+//! once per task).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+
+use switchyard_protocol::{TaskId, WorkerId};
+
+/// Index of an interned tag set.
+pub(super) type SetId = usize;
+
+/// Queue order: highest priority first, then oldest (lowest id) first.
+pub(super) type Key = (Reverse<i32>, TaskId);
+
+/// Sorts and deduplicates tags, so that equal sets compare equal.
+pub(super) fn normalize(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
+/// Whether sorted `small` ⊆ sorted `big`.
+fn is_subset(small: &[String], big: &[String]) -> bool {
+    let mut big = big.iter();
+    small.iter().all(|tag| big.any(|b| b == tag))
+}
+
+/// One interned tag set and what hangs off it.
+#[derive(Debug, Default)]
+pub(super) struct TagSet {
+    /// The tags, sorted and deduplicated.
+    pub(super) tags: Vec<String>,
+    /// Queued and in-flight tasks requiring this set, plus registered workers
+    /// having it; the set is forgotten when this drops to zero.
+    refs: usize,
+    /// Known queued tasks requiring exactly this set.
+    pub(super) tasks: BTreeSet<Key>,
+    /// Active (registered, not draining) workers whose tags are exactly this set.
+    pub(super) members: BTreeSet<WorkerId>,
+    /// Active workers whose tags contain this set, sorted by id.
+    pub(super) candidates: Vec<WorkerId>,
+    /// Live sets contained in this one, itself included.
+    pub(super) subsets: Vec<SetId>,
+    /// Live sets containing this one, itself included.
+    pub(super) supersets: Vec<SetId>,
+    /// Balanced mode: workers holding tasks of this set, by how many they hold
+    /// (ties: lowest worker id last), so stealing finds the longest queue in
+    /// O(log n).
+    pub(super) by_len: BTreeSet<(usize, Reverse<WorkerId>)>,
+}
+
+/// The interning table.
+#[derive(Debug, Default)]
+pub(super) struct TagSets {
+    sets: Vec<TagSet>,
+    free: Vec<SetId>,
+    index: HashMap<Vec<String>, SetId>,
+}
+
+impl TagSets {
+    /// The set `id`. Ids handed out by [`TagSets::acquire`] stay valid until
+    /// their last reference is released.
+    pub(super) fn get(&self, id: SetId) -> &TagSet {
+        &self.sets[id]
+    }
+
+    fn get_mut(&mut self, id: SetId) -> &mut TagSet {
+        &mut self.sets[id]
+    }
+
+    /// Ids of all live sets.
+    pub(super) fn live(&self) -> impl Iterator<Item = SetId> + '_ {
+        self.index.values().copied()
+    }
+
+    /// References held on `id`.
+    pub(super) fn refs(&self, id: SetId) -> usize {
+        self.sets[id].refs
+    }
+
+    /// Takes a reference on the set of these (normalised) tags, interning it
+    /// if new: O(1) for a known set, O(sets × tags + candidates) for a new one.
+    pub(super) fn acquire(&mut self, tags: &[String]) -> SetId {
+        if let Some(&id) = self.index.get(tags) {
+            self.sets[id].refs += 1;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.sets.push(TagSet::default());
+                self.sets.len() - 1
+            }
+        };
+        let mut set = TagSet {
+            tags: tags.to_vec(),
+            refs: 1,
+            subsets: vec![id],
+            supersets: vec![id],
+            ..TagSet::default()
+        };
+        for &other in self.index.values() {
+            let other_set = &mut self.sets[other];
+            if is_subset(&set.tags, &other_set.tags) {
+                set.supersets.push(other);
+                other_set.subsets.push(id);
+            }
+            if is_subset(&other_set.tags, &set.tags) {
+                set.subsets.push(other);
+                other_set.supersets.push(id);
+            }
+        }
+        let mut candidates: Vec<WorkerId> = set
+            .supersets
+            .iter()
+            .flat_map(|&s| self.sets[s].members.iter().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        set.candidates = candidates;
+        self.index.insert(set.tags.clone(), id);
+        self.sets[id] = set;
+        id
+    }
+
+    /// Drops a reference; the last one forgets the set.
+    pub(super) fn release(&mut self, id: SetId) {
+        let set = self.get_mut(id);
+        set.refs = set.refs.saturating_sub(1);
+        if set.refs > 0 {
+            return;
+        }
+        let set = std::mem::take(set);
+        for &sub in &set.subsets {
+            self.sets[sub].supersets.retain(|&s| s != id);
+        }
+        for &sup in &set.supersets {
+            self.sets[sup].subsets.retain(|&s| s != id);
+        }
+        self.index.remove(&set.tags);
+        self.free.push(id);
+    }
+
+    /// Makes `worker` (whose tags are exactly `id`) an active candidate of
+    /// every subset. Returns the subsets that had no candidate before.
+    pub(super) fn activate(&mut self, id: SetId, worker: WorkerId) -> Vec<SetId> {
+        self.sets[id].members.insert(worker);
+        let mut newly_served = Vec::new();
+        for sub in self.sets[id].subsets.clone() {
+            let candidates = &mut self.sets[sub].candidates;
+            if candidates.is_empty() {
+                newly_served.push(sub);
+            }
+            if let Err(pos) = candidates.binary_search(&worker) {
+                candidates.insert(pos, worker);
+            }
+        }
+        newly_served
+    }
+
+    /// Undoes [`TagSets::activate`].
+    pub(super) fn deactivate(&mut self, id: SetId, worker: WorkerId) {
+        self.sets[id].members.remove(&worker);
+        for sub in self.sets[id].subsets.clone() {
+            let candidates = &mut self.sets[sub].candidates;
+            if let Ok(pos) = candidates.binary_search(&worker) {
+                candidates.remove(pos);
+            }
+        }
+    }
+
+    /// Records a queued task requiring exactly `id`.
+    pub(super) fn add_task(&mut self, id: SetId, key: Key) {
+        self.sets[id].tasks.insert(key);
+    }
+
+    /// Forgets a queued task requiring exactly `id`.
+    pub(super) fn remove_task(&mut self, id: SetId, key: &Key) {
+        self.sets[id].tasks.remove(key);
+    }
+
+    /// Balanced mode: `worker` now holds `new` tasks of set `id` (was `old`).
+    pub(super) fn note_len(&mut self, id: SetId, worker: WorkerId, old: usize, new: usize) {
+        let by_len = &mut self.sets[id].by_len;
+        if old > 0 {
+            by_len.remove(&(old, Reverse(worker)));
+        }
+        if new > 0 {
+            by_len.insert((new, Reverse(worker)));
+        }
+    }
+
+    /// Consistency of the index itself, for [`super::TaskDispatcher::check_invariants`].
+    pub(super) fn check(&self) -> Result<(), String> {
+        for (tags, &id) in &self.index {
+            let set = &self.sets[id];
+            if &set.tags != tags || set.refs == 0 {
+                return Err(format!("tag set {id} {tags:?} is not live"));
+            }
+            for (other_tags, &other) in &self.index {
+                let sub = is_subset(other_tags, tags);
+                if sub != set.subsets.contains(&other) {
+                    return Err(format!("subset list of {tags:?} wrong about {other_tags:?}"));
+                }
+                let sup = is_subset(tags, other_tags);
+                if sup != set.supersets.contains(&other) {
+                    return Err(format!("superset list of {tags:?} wrong about {other_tags:?}"));
+                }
+            }
+            if set.subsets.len() != set.subsets.iter().collect::<BTreeSet<_>>().len() {
+                return Err(format!("subset list of {tags:?} has duplicates"));
+            }
+            let mut expected: Vec<WorkerId> = set
+                .supersets
+                .iter()
+                .flat_map(|&s| self.sets[s].members.iter().copied())
+                .collect();
+            expected.sort_unstable();
+            expected.dedup();
+            if expected != set.candidates {
+                return Err(format!(
+                    "candidates of {tags:?}: cached {:?}, expected {expected:?}",
+                    set.candidates
+                ));
+            }
+        }
+        let live = self.index.len() + self.free.len();
+        if live != self.sets.len() {
+            return Err(format!("{} slots, {live} live or free", self.sets.len()));
+        }
+        Ok(())
+    }
+}

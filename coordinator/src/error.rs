@@ -1,0 +1,109 @@
+//! The one error type of the API and how it becomes a JSON response.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sea_orm::DbErr;
+use switchyard_protocol::{ErrorBody, ErrorCode, TaskId, WorkerId};
+
+use crate::domain::{InvalidStateTransition, ValidationError};
+
+/// Why a request failed. Each variant's doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body or query could not be parsed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: a value is out of bounds.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// 404: no such task.
+    #[error("task {0} not found")]
+    TaskNotFound(TaskId),
+    /// 404: no such worker.
+    #[error("worker {0} not found")]
+    WorkerNotFound(WorkerId),
+    /// 404: no such route.
+    #[error("no such route")]
+    RouteNotFound,
+    /// 405: the route does not take this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 409: the worker reported on an attempt it does not hold.
+    #[error("worker {worker} does not hold attempt {attempt} of task {task}")]
+    TaskNotAssigned {
+        worker: WorkerId,
+        task: TaskId,
+        attempt: i32,
+    },
+    /// 409: the task's state does not allow the request.
+    #[error(transparent)]
+    InvalidState(#[from] InvalidStateTransition),
+    /// 410: the worker was unregistered or declared dead.
+    #[error("worker {0} is gone: register again")]
+    WorkerGone(WorkerId),
+    /// 413: the body is over the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 503: the database cannot be reached.
+    #[error("database unavailable")]
+    Unavailable(#[source] DbErr),
+    /// 500: anything else; the cause goes to the log, not the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            Self::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
+            Self::TaskNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::TaskNotFound),
+            Self::WorkerNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::WorkerNotFound),
+            Self::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Self::TaskNotAssigned { .. } => (StatusCode::CONFLICT, ErrorCode::TaskNotAssigned),
+            Self::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
+            Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        }
+    }
+
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
+        ErrorBody {
+            code,
+            message: self.to_string(),
+            field: match self {
+                Self::Validation(e) => Some(e.field.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        match &self {
+            Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
+            _ => {}
+        }
+        (status, axum::Json(self.body())).into_response()
+    }
+}

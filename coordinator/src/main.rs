@@ -1,0 +1,39 @@
+//! The `coordinator` binary: parses configuration, sets up logging, and runs
+//! the chosen command.
+
+use anyhow::Context;
+use switchyard_config::{ConfigError, CoordinatorCli, CoordinatorCommand, LogFormat};
+use switchyard_coordinator::{dev, startup, telemetry};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = match CoordinatorCli::load() {
+        Ok(cli) => cli,
+        Err(ConfigError::Cli(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("coordinator: {error}");
+            std::process::exit(2);
+        }
+    };
+    match cli.command {
+        CoordinatorCommand::Serve(args) => {
+            telemetry::init(args.log_format);
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("failed to listen on {}", args.listen))?;
+            startup::run(args, listener, startup::shutdown_signal()).await
+        }
+        CoordinatorCommand::Migrate(args) => {
+            telemetry::init(LogFormat::Text);
+            let db = startup::connect(&args.database_url, 1).await?;
+            startup::migrate(&db).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        CoordinatorCommand::Dev(args) => {
+            telemetry::init(args.serve.log_format);
+            dev::run(args).await
+        }
+    }
+}

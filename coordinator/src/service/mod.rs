@@ -1,0 +1,13 @@
+//! Services: what each request does. They validate input, run the database
+//! statements (in a transaction where several must agree), and keep the
+//! in-memory dispatcher in step with the database, which is the truth.
+
+pub mod reaper;
+pub mod seed;
+pub mod state;
+pub mod tasks;
+pub mod views;
+pub mod wakers;
+pub mod workers;
+
+pub use state::{AppState, Settings};

@@ -1,0 +1,49 @@
+//! The dead-worker reaper: a worker whose heartbeat is overdue is declared
+//! gone and its work goes elsewhere. Liveness is the heartbeat (seconds),
+//! never how long a task has been running.
+
+use super::{AppState, workers};
+use crate::error::ApiError;
+use crate::storage;
+
+/// Runs one sweep: declares silent workers dead and re-dispatches what they
+/// held, then releases tasks still marked running on workers already gone.
+/// Returns how many workers were declared dead.
+pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+    let timeout = state.settings().heartbeat_timeout.as_secs_f64();
+    let silent = storage::workers::silent_since(state.db(), timeout).await?;
+    let mut dead = 0;
+    for id in silent {
+        // Only the sweep that marks it gone redistributes its work.
+        if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+            tracing::warn!(worker_id = %id, "worker missed its heartbeats; declared dead");
+            workers::remove_from_dispatch(state, id).await?;
+            dead += 1;
+        }
+    }
+    let orphans =
+        storage::tasks::release_orphans(state.db(), state.settings().lost_attempt_limit).await?;
+    if !orphans.is_empty() {
+        tracing::warn!(
+            n = orphans.len(),
+            "released tasks left running on gone workers"
+        );
+    }
+    workers::requeue_released(state, None, orphans);
+    Ok(dead)
+}
+
+/// Sweeps every heartbeat interval until shutdown.
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(state.settings().heartbeat_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.shutdown().cancelled() => return,
+        }
+        if let Err(error) = sweep(&state).await {
+            tracing::error!(%error, "dead-worker sweep failed; retrying next interval");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Building the coordinator from its configuration and serving until shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::MatchedPath;
+use axum::http::Request;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use switchyard_config::{DatabaseUrl, ServeArgs};
+use switchyard_migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
+
+use crate::dispatcher::TaskDispatcher;
+use crate::routes;
+use crate::service::{AppState, Settings, reaper, seed};
+
+/// How long background work may take to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Any number fixed for this purpose: serialises migrations between
+/// coordinators starting at the same time.
+const MIGRATION_LOCK: i64 = 0x5377_6974_6368;
+
+/// Opens a connection pool.
+pub async fn connect(
+    url: &DatabaseUrl,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.expose());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .with_context(|| format!("failed to connect to the database at {url}"))
+}
+
+/// Applies pending migrations, one coordinator at a time.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let txn = db
+        .begin()
+        .await
+        .context("failed to begin the migration transaction")?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await
+        .context("failed to take the migration lock")?;
+    Migrator::up(&txn, None)
+        .await
+        .context("failed to apply migrations")?;
+    txn.commit().await.context("failed to commit migrations")?;
+    Ok(())
+}
+
+/// Serves the coordinator on `listener` until `shutdown` resolves: connects,
+/// migrates (unless `no_migrate`), rebuilds the dispatcher from the database,
+/// starts the background loops, and drains them on the way out.
+pub async fn run(
+    config: ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let url = config.require_database_url()?;
+    let db = connect(url, config.db_max_connections).await?;
+    if !config.no_migrate {
+        migrate(&db).await?;
+    }
+    let cancel = CancellationToken::new();
+    let dispatcher = TaskDispatcher::new(config.dispatch_mode, config.balance_strategy);
+    let state = AppState::new(
+        db,
+        dispatcher,
+        Settings::from_config(&config),
+        cancel.clone(),
+    );
+    let workers = seed::load_workers(&state)
+        .await
+        .context("failed to load workers")?;
+    let tasks = seed::seed(&state)
+        .await
+        .context("failed to seed the dispatcher")?;
+    tracing::info!(
+        workers,
+        queued_tasks = tasks,
+        mode = ?config.dispatch_mode,
+        strategy = ?config.balance_strategy,
+        "dispatcher ready"
+    );
+
+    let loops = TaskTracker::new();
+    loops.spawn(reaper::run(state.clone()));
+    loops.close();
+
+    let body_limit = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    let app = routes::router(state.clone())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::debug_span!("http", method = %request.method(), route)
+            }),
+        );
+
+    let addr = listener
+        .local_addr()
+        .context("failed to read the listen address")?;
+    tracing::info!(%addr, "coordinator listening");
+    let stop = cancel.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Ends long-polls so in-flight requests can finish.
+            stop.cancel();
+        })
+        .await
+        .context("server failed")?;
+
+    cancel.cancel();
+    state.tracker().close();
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        loops.wait().await;
+        state.tracker().wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("background work did not finish within {DRAIN_TIMEOUT:?}");
+    }
+    state.db().clone().close().await.ok();
+    tracing::info!("coordinator stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c, whichever comes first.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}

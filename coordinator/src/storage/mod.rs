@@ -1,0 +1,16 @@
+//! Storage: every SQL statement the coordinator runs.
+//!
+//! Functions take any `ConnectionTrait` so that a service can run several of
+//! them in one transaction. Statements are parameterised; no SQL is ever built
+//! from client input.
+
+pub mod entities;
+pub mod tasks;
+pub mod workers;
+
+use sea_orm::{DbBackend, Statement, Value};
+
+/// A PostgreSQL statement with positional parameters.
+fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}

@@ -1,0 +1,85 @@
+//! Statements on `workers`.
+
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use switchyard_protocol::WorkerId;
+
+use super::entities::worker::Model;
+use super::stmt;
+use crate::domain::NewWorker;
+
+const COLUMNS: &str =
+    "id, name, tags, slots, state::text AS state, registered_at, last_heartbeat, left_at";
+
+/// Records a newly registered, active worker.
+#[tracing::instrument(skip_all, err)]
+pub async fn insert(db: &impl ConnectionTrait, worker: &NewWorker) -> Result<Model, DbErr> {
+    let sql =
+        format!("INSERT INTO workers (name, tags, slots) VALUES ($1, $2, $3) RETURNING {COLUMNS}");
+    Model::find_by_statement(stmt(
+        &sql,
+        [
+            worker.name.clone().into(),
+            worker.tags.clone().into(),
+            worker.slots.into(),
+        ],
+    ))
+    .one(db)
+    .await?
+    .ok_or(DbErr::RecordNotInserted)
+}
+
+/// One worker by id, gone or not.
+pub async fn get(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
+    let sql = format!("SELECT {COLUMNS} FROM workers WHERE id = $1");
+    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+        .one(db)
+        .await
+}
+
+/// Every worker that has not gone, oldest first.
+pub async fn live(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
+    let sql = format!("SELECT {COLUMNS} FROM workers WHERE state <> 'gone' ORDER BY id");
+    Model::find_by_statement(stmt(&sql, [])).all(db).await
+}
+
+/// Notes a heartbeat; `None` when the worker is unknown or gone.
+pub async fn heartbeat(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
+    let sql = format!(
+        "UPDATE workers SET last_heartbeat = now() WHERE id = $1 AND state <> 'gone' \
+         RETURNING {COLUMNS}"
+    );
+    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+        .one(db)
+        .await
+}
+
+/// Marks a worker gone; `None` when it was unknown or already gone.
+pub async fn mark_gone(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
+    let sql = format!(
+        "UPDATE workers SET state = 'gone', left_at = now() WHERE id = $1 AND state <> 'gone' \
+         RETURNING {COLUMNS}"
+    );
+    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+        .one(db)
+        .await
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdRow {
+    id: i64,
+}
+
+/// Live workers whose last heartbeat is older than `timeout_secs`.
+pub async fn silent_since(
+    db: &impl ConnectionTrait,
+    timeout_secs: f64,
+) -> Result<Vec<WorkerId>, DbErr> {
+    let rows = IdRow::find_by_statement(stmt(
+        "SELECT id FROM workers WHERE state <> 'gone' \
+         AND last_heartbeat < now() - make_interval(secs => $1)",
+        [timeout_secs.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| WorkerId(r.id)).collect())
+}

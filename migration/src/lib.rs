@@ -1,0 +1,26 @@
+//! Switchyard's PostgreSQL schema, one migration per file, applied in order.
+//!
+//! Applied by `coordinator migrate`, and by `coordinator serve` at start-up
+//! unless told not to.
+
+// async_trait cannot take the anonymous lifetime sea-orm-migration's trait elides.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_workers;
+mod m20261123_000002_create_tasks;
+
+/// Every migration of the schema, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_workers::Migration),
+            Box::new(m20261123_000002_create_tasks::Migration),
+        ]
+    }
+}

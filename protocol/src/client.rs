@@ -1,0 +1,184 @@
+//! A typed client for the coordinator's HTTP API.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ErrorBody;
+use crate::ids::{TaskId, WorkerId};
+use crate::task::{ListTasksQuery, SubmitTask, TaskPage, TaskView};
+use crate::worker::{
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
+    WorkerView,
+};
+
+/// Time allowed for an ordinary request; a fetch gets its wait on top.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The coordinator answered with an error body.
+    #[error("{status}: {} ({})", body.message, body.code)]
+    Api { status: StatusCode, body: ErrorBody },
+    /// The coordinator answered with a status and a body that is not ours
+    /// (a proxy in between, say).
+    #[error("unexpected answer {status}: {text}")]
+    Unexpected { status: StatusCode, text: String },
+    /// The request did not get an answer (connection refused, timeout, ...).
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    /// The API error code, when the coordinator answered with one.
+    pub fn code(&self) -> Option<crate::ErrorCode> {
+        match self {
+            Self::Api { body, .. } => Some(body.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when there was an answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api { status, .. } | Self::Unexpected { status, .. } => Some(*status),
+            Self::Transport(e) => e.status(),
+        }
+    }
+}
+
+/// A client for one coordinator. Cheap to clone; clones share connections.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client for the coordinator at `base_url` (`http://host:port`).
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The base URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(REQUEST_TIMEOUT)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        let response = request.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.json().await?);
+        }
+        let text = response.text().await?;
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(ClientError::Api { status, body }),
+            Err(_) => Err(ClientError::Unexpected { status, text }),
+        }
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// Submit one task.
+    pub async fn submit(&self, task: &SubmitTask) -> Result<TaskView, ClientError> {
+        self.post("/api/v1/tasks", task).await
+    }
+
+    /// One task by id.
+    pub async fn task(&self, id: TaskId) -> Result<TaskView, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/tasks/{id}")))
+            .await
+    }
+
+    /// A page of tasks, newest first.
+    pub async fn list_tasks(&self, query: &ListTasksQuery) -> Result<TaskPage, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/tasks").query(query))
+            .await
+    }
+
+    /// Cancel a task: a queued one at once, a running one at its agent's next
+    /// heartbeat.
+    pub async fn cancel(&self, id: TaskId) -> Result<TaskView, ClientError> {
+        self.post(
+            &format!("/api/v1/tasks/{id}/cancel"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Register a worker; the answer carries its id.
+    pub async fn register(&self, worker: &RegisterWorker) -> Result<WorkerView, ClientError> {
+        self.post("/api/v1/workers", worker).await
+    }
+
+    /// One worker by id.
+    pub async fn worker(&self, id: WorkerId) -> Result<WorkerView, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/workers/{id}")))
+            .await
+    }
+
+    /// All workers that have not gone.
+    pub async fn list_workers(&self) -> Result<Vec<WorkerView>, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/workers"))
+            .await
+    }
+
+    /// Tell the coordinator this worker is alive.
+    pub async fn heartbeat(
+        &self,
+        id: WorkerId,
+        request: &HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ClientError> {
+        self.post(&format!("/api/v1/workers/{id}/heartbeat"), request)
+            .await
+    }
+
+    /// Ask for up to `max_tasks` tasks, waiting up to `wait_secs` for work.
+    pub async fn fetch(
+        &self,
+        id: WorkerId,
+        request: &FetchRequest,
+    ) -> Result<FetchResponse, ClientError> {
+        let wait = Duration::from_secs_f64(request.wait_secs.clamp(0.0, 3600.0));
+        let builder = self
+            .request(Method::POST, &format!("/api/v1/workers/{id}/fetch"))
+            .timeout(REQUEST_TIMEOUT + wait)
+            .json(request);
+        self.send(builder).await
+    }
+
+    /// Report how an attempt ended.
+    pub async fn report(&self, id: WorkerId, report: &TaskReport) -> Result<TaskView, ClientError> {
+        self.post(&format!("/api/v1/workers/{id}/report"), report)
+            .await
+    }
+
+    /// Unregister a worker; its queued work goes to other workers.
+    pub async fn unregister(&self, id: WorkerId) -> Result<WorkerView, ClientError> {
+        self.send(self.request(Method::DELETE, &format!("/api/v1/workers/{id}")))
+            .await
+    }
+}

@@ -1,0 +1,29 @@
+//! Switchyard's wire format: every request and response body of the HTTP API,
+//! the stable error codes, and a typed client.
+//!
+//! The coordinator, the worker agent and user tools all use these types, so
+//! there is exactly one definition of what travels over the wire.
+//!
+//! # Layout
+//! - [`ids`]: typed task and worker identifiers.
+//! - [`task`]: submitting, viewing and listing tasks.
+//! - [`worker`]: registering, heartbeating, fetching and reporting.
+//! - [`error`]: the JSON error body and its stable codes.
+//! - [`limits`]: bounds on input that both sides enforce.
+//! - [`client`]: a typed HTTP client for the API.
+
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod task;
+pub mod worker;
+
+pub use client::{Client, ClientError};
+pub use error::{ErrorBody, ErrorCode};
+pub use ids::{TaskId, WorkerId};
+pub use task::{ListTasksQuery, SubmitTask, TaskOutput, TaskPage, TaskState, TaskView, WaitReason};
+pub use worker::{
+    Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
+    ReportOutcome, TaskReport, WorkerState, WorkerView,
+};

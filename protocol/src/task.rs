@@ -1,0 +1,194 @@
+//! Tasks as users submit, see and list them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TaskId, WorkerId};
+
+/// Where a task is in its life.
+///
+/// `queued` → `running` → one of the four final states. A failed or timed-out
+/// attempt with attempts left goes back to `queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for a worker.
+    Queued,
+    /// Handed to a worker, which is running it.
+    Running,
+    /// Exited with status 0.
+    Succeeded,
+    /// Exited non-zero, was killed by a signal, or could not start; no attempts left.
+    Failed,
+    /// Cancelled by a user before it finished.
+    Cancelled,
+    /// Outlived its timeout; no attempts left.
+    TimedOut,
+}
+
+impl TaskState {
+    /// All states, in lifecycle order.
+    pub const ALL: [TaskState; 6] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    /// The state as it appears on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed_out",
+        }
+    }
+
+    /// Whether the task has ended for good.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown task state `{s}`"))
+    }
+}
+
+/// A request to run one command on a worker that has every tag in `tags`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTask {
+    /// Program and arguments; `argv[0]` is looked up on the worker's `PATH`.
+    pub argv: Vec<String>,
+    /// Extra environment variables for the process.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Working directory on the worker; the agent's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Tags a worker must have, every one of them. Empty runs anywhere.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Free-form labels, for finding tasks later.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// 0 to 9, higher runs first; 5 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// Seconds the process may run before it is killed; the coordinator's
+    /// default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<i64>,
+    /// How many times the task may be tried in all; 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i32>,
+}
+
+/// Why a queued task is not running yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// At least one live worker matches; it waits its turn in their queues.
+    WaitingForSlot,
+    /// No live worker has every tag the task needs.
+    NoMatchingWorker,
+    /// A retry back-off: the task may not start before `not_before`.
+    BackingOff,
+}
+
+/// The captured end of a finished attempt's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TaskOutput {
+    /// Exit status, when the process exited by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The last bytes of standard output (at most 64 KiB).
+    pub stdout: String,
+    /// The last bytes of standard error (at most 64 KiB).
+    pub stderr: String,
+    /// True when earlier stdout was cut to keep the tail.
+    pub stdout_truncated: bool,
+    /// True when earlier stderr was cut to keep the tail.
+    pub stderr_truncated: bool,
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: TaskId,
+    pub state: TaskState,
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    pub tags: Vec<String>,
+    pub labels: Vec<String>,
+    pub priority: i32,
+    pub timeout_secs: i64,
+    pub max_attempts: i32,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// The worker running it, or that ran its last attempt.
+    pub worker_id: Option<WorkerId>,
+    /// Set when a user asked to cancel it while it was running.
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Earliest start of the next attempt, during a retry back-off.
+    pub not_before: Option<DateTime<Utc>>,
+    /// Output of the last finished attempt.
+    pub output: Option<TaskOutput>,
+    /// Why the last attempt failed, when it did not simply exit non-zero.
+    pub error: Option<String>,
+    /// For a queued task, why it is not running yet.
+    pub waiting: Option<WaitReason>,
+}
+
+/// Filters and paging for listing tasks. Results are newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasksQuery {
+    /// Only tasks in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// Only tasks that require this tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Only tasks that carry this label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Page size, 1 to 500; 50 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// One page of a task listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}

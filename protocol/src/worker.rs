@@ -1,0 +1,149 @@
+//! The worker side of the API: register, heartbeat, fetch, report, unregister.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TaskId, WorkerId};
+
+/// Whether a worker takes work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Heartbeating and taking work.
+    Active,
+    /// Finishing what it runs; takes no new work.
+    Draining,
+    /// Unregistered, or declared dead after missing heartbeats.
+    Gone,
+}
+
+impl WorkerState {
+    /// The state as it appears on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Draining => "draining",
+            Self::Gone => "gone",
+        }
+    }
+}
+
+/// An agent announcing itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterWorker {
+    /// A name for people (usually the host name); need not be unique.
+    pub name: String,
+    /// What this worker offers (`linux`, `gpu`, `region-eu`, ...).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// How many tasks it runs at once.
+    pub slots: i32,
+}
+
+/// A worker as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerView {
+    pub id: WorkerId,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub slots: i32,
+    pub state: WorkerState,
+    pub registered_at: DateTime<Utc>,
+    pub last_heartbeat: DateTime<Utc>,
+    /// Tasks it is running now.
+    pub running: u32,
+    /// Tasks waiting in its queue now.
+    pub queued: u32,
+    /// How often the coordinator expects a heartbeat, in seconds.
+    pub heartbeat_interval_secs: f64,
+}
+
+/// Sent every few seconds by a live agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// Tasks the agent is running now. When given, a task the coordinator
+    /// handed to this worker a while ago that is missing from the list (its
+    /// assignment was lost in transit) goes back to the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<Vec<TaskId>>,
+}
+
+/// The coordinator's answer to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// Running tasks a user cancelled: kill them and report them `cancelled`.
+    pub cancel: Vec<TaskId>,
+}
+
+/// Ask for work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchRequest {
+    /// Most tasks to hand over (at most the worker's free slots are given).
+    pub max_tasks: u32,
+    /// Seconds to wait for work when none is ready (long-poll); 0 answers at once.
+    #[serde(default)]
+    pub wait_secs: f64,
+}
+
+/// One task handed to a worker for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub task_id: TaskId,
+    /// Which attempt this is, from 1; echo it in the report.
+    pub attempt: i32,
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    pub timeout_secs: i64,
+}
+
+/// The answer to a fetch; empty when the wait ended with no work.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchResponse {
+    pub tasks: Vec<Assignment>,
+}
+
+/// How an attempt ended, as the agent saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportOutcome {
+    /// The process exited with status 0.
+    Succeeded,
+    /// Non-zero exit, killed by a signal, or it could not be started.
+    Failed,
+    /// The agent killed it when its timeout passed.
+    TimedOut,
+    /// The agent killed it because the task was cancelled.
+    Cancelled,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskReport {
+    pub task_id: TaskId,
+    /// The `attempt` of the assignment.
+    pub attempt: i32,
+    pub outcome: ReportOutcome,
+    /// Exit status, when the process exited by itself.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The last bytes of stdout (at most 64 KiB).
+    #[serde(default)]
+    pub stdout: String,
+    /// The last bytes of stderr (at most 64 KiB).
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default)]
+    pub stdout_truncated: bool,
+    #[serde(default)]
+    pub stderr_truncated: bool,
+    /// What went wrong outside the process (spawn failure, signal), if anything.
+    #[serde(default)]
+    pub error: Option<String>,
+}

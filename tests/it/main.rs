@@ -1,0 +1,10 @@
+//! Switchyard's integration and end-to-end tests: one test binary, one
+//! module per area, all on the support in `switchyard_tests`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api_errors;
+mod e2e;
+mod matching;
+mod priority;
+mod sim;
+mod support_smoke;

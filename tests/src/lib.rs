@@ -1,0 +1,42 @@
+//! Test support shared by Switchyard's integration and end-to-end tests.
+//!
+//! Every test gets its own empty PostgreSQL database ([`test_database`]): on
+//! the server named by `TEST_DATABASE_URL` when that is set, otherwise in a
+//! private throw-away cluster that this test process starts from the
+//! machine's PostgreSQL binaries. On top of that, [`spawn_app`] runs the real
+//! coordinator in-process on a free port, and [`spawn_coordinator_process`] /
+//! [`spawn_agent_process`] run the real binaries for end-to-end tests. Tests
+//! wait for things with [`wait_until`], never with a bare sleep.
+//!
+//! Failing loudly is the point of test support, so helpers panic with a
+//! message that says what went wrong rather than returning errors.
+//!
+//! # Layout
+//! - [`db`]: per-test databases and the private cluster.
+//! - [`app`]: the coordinator in-process (`spawn_app`, `TestApp`).
+//! - [`process`]: the real binaries as child processes.
+//! - [`wait`]: waiting on a condition with a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod app;
+pub mod db;
+pub mod process;
+pub mod wait;
+
+pub use app::{AppOptions, TestApp, serve_args, spawn_app, spawn_app_on};
+pub use db::{TestDatabase, private_cluster, test_database};
+pub use process::{
+    ChildProcess, binary, spawn_agent_process, spawn_coordinator_process, spawn_process,
+};
+pub use wait::{WaitOutcome, wait_until};
+
+/// Sends the code under test's logs to the test's captured output (shown
+/// only when a test fails). The filter comes from `TEST_LOG` (same syntax as
+/// `RUST_LOG`), default `warn`. Safe to call many times.
+pub fn init_tracing() {
+    let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,279 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use switchyard_protocol::TaskId;
+
+use super::*;
+
+fn assignment(argv: &[&str], timeout_secs: i64) -> Assignment {
+    Assignment {
+        task_id: TaskId(7),
+        attempt: 2,
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        env: BTreeMap::new(),
+        working_dir: None,
+        timeout_secs,
+    }
+}
+
+async fn run(argv: &[&str], timeout_secs: i64) -> TaskReport {
+    run_task(&assignment(argv, timeout_secs), CancellationToken::new()).await
+}
+
+/// Waits until `condition` holds, failing the test after `limit`.
+async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The pid a task wrote to `file`, once it has.
+async fn pid_in(file: &Path) -> Pid {
+    let mut text = String::new();
+    wait_for(Duration::from_secs(10), "the pid file", || {
+        text = std::fs::read_to_string(file).unwrap_or_default();
+        text.ends_with('\n')
+    })
+    .await;
+    Pid::from_raw(text.trim().parse().unwrap())
+}
+
+/// Gone, or a zombie nobody reaps (PID 1 of a container often does not).
+fn is_dead(pid: Pid) -> bool {
+    match kill(pid, None) {
+        Err(Errno::ESRCH) => true,
+        Err(e) => panic!("kill({pid}, 0): {e}"),
+        Ok(()) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true),
+    }
+}
+
+fn pid_file(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("pid")
+}
+
+#[tokio::test]
+async fn echo_succeeds_with_its_output() {
+    let report = run(&["echo", "hello"], 10).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    assert_eq!(report.exit_code, Some(0));
+    assert_eq!(report.stdout, "hello\n");
+    assert_eq!(report.stderr, "");
+    assert!(!report.stdout_truncated && !report.stderr_truncated);
+    assert_eq!(report.error, None);
+    assert_eq!((report.task_id, report.attempt), (TaskId(7), 2));
+}
+
+#[tokio::test]
+async fn non_zero_exit_fails_with_the_code() {
+    let report = run(&["sh", "-c", "echo oops >&2; exit 3"], 10).await;
+    assert_eq!(report.outcome, ReportOutcome::Failed);
+    assert_eq!(report.exit_code, Some(3));
+    assert_eq!(report.stderr, "oops\n");
+    assert_eq!(report.error, None);
+}
+
+#[tokio::test]
+async fn death_by_signal_is_reported() {
+    let report = run(&["sh", "-c", "kill -9 $$"], 10).await;
+    assert_eq!(report.outcome, ReportOutcome::Failed);
+    assert_eq!(report.exit_code, None);
+    assert_eq!(report.error.as_deref(), Some("killed by signal 9"));
+}
+
+#[tokio::test]
+async fn timeout_kills_quickly() {
+    let started = Instant::now();
+    let report = run(&["sleep", "30"], 1).await;
+    assert_eq!(report.outcome, ReportOutcome::TimedOut, "{report:?}");
+    assert_eq!(report.exit_code, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn timeout_kills_grandchildren() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    let script = format!("sleep 300 & echo $! > {}; sleep 300", file.display());
+    let started = Instant::now();
+    let report = run(&["sh", "-c", &script], 1).await;
+    assert_eq!(report.outcome, ReportOutcome::TimedOut, "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let grandchild = pid_in(&file).await;
+    wait_for(Duration::from_secs(5), "the grandchild to die", || {
+        is_dead(grandchild)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exit_kills_leftover_grandchildren_without_waiting_for_their_pipes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    // The backgrounded sleep inherits stdout and would hold it open for 300s.
+    let script = format!("sleep 300 & echo $! > {}; echo hi", file.display());
+    let started = Instant::now();
+    let report = run(&["sh", "-c", &script], 60).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    assert_eq!(report.stdout, "hi\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let grandchild = pid_in(&file).await;
+    wait_for(Duration::from_secs(5), "the grandchild to die", || {
+        is_dead(grandchild)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_process_that_left_the_group_does_not_hold_up_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    // `setsid` puts the sleeper out of reach of the group kill; it keeps stdout open.
+    // The task waits for the pid file, so the sleeper has left the group
+    // before the task exits and its group is killed.
+    let script = format!(
+        "setsid sh -c 'echo $$ > {0}; exec sleep 300' & \
+         while [ ! -s {0} ]; do sleep 0.01; done; echo hi",
+        file.display()
+    );
+    let started = Instant::now();
+    let report = run(&["sh", "-c", &script], 60).await;
+    let escaped = pid_in(&file).await;
+    let _ = kill(escaped, Signal::SIGKILL);
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    assert_eq!(report.stdout, "hi\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn output_keeps_only_the_last_64_kib() {
+    let script = "head -c 200000 /dev/zero | tr '\\0' a; yes | head -c 100000 >&2";
+    let report = run(&["sh", "-c", script], 30).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    assert_eq!(OUTPUT_TAIL_BYTES, 65536);
+    assert_eq!(report.stdout, "a".repeat(OUTPUT_TAIL_BYTES));
+    assert!(report.stdout_truncated);
+    assert_eq!(report.stderr.len(), OUTPUT_TAIL_BYTES);
+    assert!(report.stderr.ends_with("y\ny\n"));
+    assert!(report.stderr_truncated);
+}
+
+#[tokio::test]
+async fn cancelling_kills_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    let script = format!("echo $$ > {}; sleep 300", file.display());
+    let task = assignment(&["sh", "-c", &script], 0);
+    let cancel = CancellationToken::new();
+    let started = Instant::now();
+    let running = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { run_task(&task, cancel).await }
+    });
+    let pid = pid_in(&file).await;
+    cancel.cancel();
+    let report = running.await.unwrap();
+    assert_eq!(report.outcome, ReportOutcome::Cancelled, "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(is_dead(pid));
+}
+
+#[tokio::test]
+async fn cancelled_before_start_does_not_run() {
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let report = run_task(&assignment(&["true"], 10), cancel).await;
+    assert_eq!(report.outcome, ReportOutcome::Cancelled);
+}
+
+#[tokio::test]
+async fn start_failures_say_why() {
+    let report = run(&["/nonexistent/program-xyz", "arg"], 10).await;
+    assert_eq!(report.outcome, ReportOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("failed to start `/nonexistent/program-xyz`"),
+        "{error}"
+    );
+
+    let mut task = assignment(&["true"], 10);
+    task.working_dir = Some("/nonexistent/dir-xyz".to_owned());
+    let report = run_task(&task, CancellationToken::new()).await;
+    assert_eq!(report.outcome, ReportOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("working directory `/nonexistent/dir-xyz`"),
+        "{error}"
+    );
+
+    let report = run(&[], 10).await;
+    assert_eq!(report.outcome, ReportOutcome::Failed);
+    assert!(report.error.unwrap().contains("empty argv"));
+}
+
+#[tokio::test]
+async fn env_and_working_dir_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = assignment(
+        &[
+            "sh",
+            "-c",
+            "echo \"$SWITCHYARD_TEST_VAR\"; pwd -P; echo \"$PATH\"",
+        ],
+        10,
+    );
+    task.env
+        .insert("SWITCHYARD_TEST_VAR".to_owned(), "from the task".to_owned());
+    task.working_dir = Some(dir.path().display().to_string());
+    let report = run_task(&task, CancellationToken::new()).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    let lines: Vec<&str> = report.stdout.lines().collect();
+    let cwd = std::fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(lines[0], "from the task");
+    assert_eq!(lines[1], cwd.display().to_string());
+    // The agent's own environment is inherited.
+    assert_eq!(lines[2], std::env::var("PATH").unwrap());
+}
+
+#[test]
+fn long_errors_are_cut_on_a_char_boundary() {
+    let text = "é".repeat(MAX_ERROR_BYTES);
+    let cut = clamp_error(text);
+    assert!(cut.len() <= MAX_ERROR_BYTES && cut.len() >= MAX_ERROR_BYTES - 1);
+    assert_eq!(clamp_error("short".to_owned()), "short");
+}
