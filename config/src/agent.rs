@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use switchyard_protocol::limits;
 
 use crate::coordinator::LogFormat;
 use crate::file::{self, ConfigError};
@@ -13,7 +14,7 @@ use crate::parse_duration;
 /// The Switchyard worker agent: registers with a coordinator, runs the tasks it
 /// is given as child processes, and reports their outcome.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "worker-agent", version, about)]
+#[command(name = "worker-agent", version)]
 pub struct AgentConfig {
     /// TOML file whose keys are the long flag names; flags and environment win over it.
     #[arg(long, env = "SWITCHYARD_AGENT_CONFIG", value_name = "FILE")]
@@ -82,14 +83,31 @@ impl AgentConfig {
                 "must start with http:// or https://",
             ));
         }
-        if self.fetch_wait > Duration::from_secs(60) {
-            return Err(ConfigError::invalid("fetch-wait", "must be at most 60s"));
+        if self.fetch_wait.as_secs_f64() > limits::MAX_FETCH_WAIT_SECS {
+            return Err(ConfigError::invalid(
+                "fetch-wait",
+                format!("must be at most {}s", limits::MAX_FETCH_WAIT_SECS),
+            ));
+        }
+        if let Some(name) = &self.name
+            && (name.is_empty() || name.len() > limits::MAX_WORKER_NAME_BYTES)
+        {
+            return Err(ConfigError::invalid(
+                "name",
+                format!("must be 1 to {} bytes", limits::MAX_WORKER_NAME_BYTES),
+            ));
+        }
+        if self.tags.len() > limits::MAX_TAGS {
+            return Err(ConfigError::invalid(
+                "tags",
+                format!("at most {} tags", limits::MAX_TAGS),
+            ));
         }
         for tag in &self.tags {
-            if tag.is_empty() || tag.len() > 64 {
+            if tag.is_empty() || tag.len() > limits::MAX_TAG_BYTES {
                 return Err(ConfigError::invalid(
                     "tags",
-                    format!("tag `{tag}` must be 1 to 64 bytes"),
+                    format!("tag `{tag}` must be 1 to {} bytes", limits::MAX_TAG_BYTES),
                 ));
             }
         }

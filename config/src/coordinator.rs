@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::file::{self, ConfigError};
-use crate::{DatabaseUrl, parse_duration};
+use crate::{DatabaseUrl, Secret, parse_duration};
 
 /// How the dispatcher places a queued task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,7 +39,7 @@ pub enum LogFormat {
 
 /// The Switchyard coordinator.
 #[derive(Debug, Parser)]
-#[command(name = "coordinator", version, about)]
+#[command(name = "coordinator", version)]
 pub struct CoordinatorCli {
     /// TOML file whose keys are the long flag names; flags and environment win over it.
     #[arg(long, env = "SWITCHYARD_CONFIG", global = true, value_name = "FILE")]
@@ -115,6 +115,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub max_body_bytes: u64,
+
+    /// Token that admin requests must present as `Authorization: Bearer …`;
+    /// without one the admin API is closed. At least 16 characters.
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
 
     /// Log format.
     #[arg(

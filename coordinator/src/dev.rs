@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 
 use anyhow::Context;
-use switchyard_config::{AgentConfig, DatabaseUrl, DevArgs};
+use switchyard_config::{AgentConfig, DatabaseUrl, DevArgs, Secret};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,10 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
         args.serve.database_url = Some(DatabaseUrl::new(started.url(DEV_DATABASE)));
         tracing::info!(data_dir = %args.data_dir.display(), port = started.port(), "private PostgreSQL running");
         cluster = Some(started);
+    }
+    let generated_token = args.serve.admin_token.is_none();
+    if generated_token {
+        args.serve.admin_token = Some(random_token().context("failed to make an admin token")?);
     }
     let listener = TcpListener::bind(args.serve.listen)
         .await
@@ -69,7 +73,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
         None
     };
 
-    print_banner(&base_url, &args, cluster.as_ref());
+    print_banner(&base_url, &args, cluster.as_ref(), generated_token);
 
     let mut server = server;
     let early_exit = tokio::select! {
@@ -97,7 +101,21 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     result.context("coordinator task panicked")?
 }
 
-fn print_banner(base_url: &str, args: &DevArgs, cluster: Option<&PgCluster>) {
+/// A fresh 256-bit token, hex-encoded, from the kernel's random source.
+fn random_token() -> std::io::Result<Secret> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Secret::new(hex))
+}
+
+fn print_banner(
+    base_url: &str,
+    args: &DevArgs,
+    cluster: Option<&PgCluster>,
+    generated_token: bool,
+) {
     let database = match cluster {
         Some(cluster) => format!(
             "private PostgreSQL on port {} (data in {})",
@@ -115,10 +133,18 @@ fn print_banner(base_url: &str, args: &DevArgs, cluster: Option<&PgCluster>) {
     } else {
         "no local worker agent".to_owned()
     };
+    let admin = match (&args.serve.admin_token, generated_token) {
+        (Some(token), true) => format!(
+            "Admin token (made for this run): {}\n  curl -s -H 'authorization: Bearer {}' {base_url}/api/v1/admin/dispatcher\n\n",
+            token.expose(),
+            token.expose()
+        ),
+        _ => String::new(),
+    };
     println!(
         "\nSwitchyard is running at {base_url}\n  with {database}\n  and {agent}.\n\n\
          Submit a task:\n  curl -s -X POST {base_url}/api/v1/tasks -H 'content-type: application/json' \\\n       -d '{{\"argv\": [\"echo\", \"hello\"]}}'\n\
          Read it back (use the \"id\" from the answer):\n  curl -s {base_url}/api/v1/tasks/1\n\n\
-         Stop with ctrl-c.\n"
+         {admin}Stop with ctrl-c.\n"
     );
 }

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 405: the route does not take this method.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    /// 401: missing or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
     /// 409: the worker reported on an attempt it does not hold.
     #[error("worker {worker} does not hold attempt {attempt} of task {task}")]
     TaskNotAssigned {
@@ -73,6 +76,7 @@ impl ApiError {
             Self::WorkerNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::WorkerNotFound),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::TaskNotAssigned { .. } => (StatusCode::CONFLICT, ErrorCode::TaskNotAssigned),
             Self::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, RequestBuilder, StatusCode};
+pub use reqwest::StatusCode;
+use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -28,7 +29,7 @@ pub enum ClientError {
     #[error("unexpected answer {status}: {text}")]
     Unexpected { status: StatusCode, text: String },
     /// The request did not get an answer (connection refused, timeout, ...).
-    #[error("request failed: {0}")]
+    #[error("request failed")]
     Transport(#[from] reqwest::Error),
 }
 

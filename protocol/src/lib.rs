@@ -8,10 +8,12 @@
 //! - [`ids`]: typed task and worker identifiers.
 //! - [`task`]: submitting, viewing and listing tasks.
 //! - [`worker`]: registering, heartbeating, fetching and reporting.
+//! - [`admin`]: answers of the admin routes.
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
 //! - [`client`]: a typed HTTP client for the API.
 
+pub mod admin;
 pub mod client;
 pub mod error;
 pub mod ids;
@@ -19,11 +21,12 @@ pub mod limits;
 pub mod task;
 pub mod worker;
 
-pub use client::{Client, ClientError};
+pub use admin::{RebalanceResult, SeedResult};
+pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
 pub use task::{ListTasksQuery, SubmitTask, TaskOutput, TaskPage, TaskState, TaskView, WaitReason};
 pub use worker::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
-    ReportOutcome, TaskReport, WorkerState, WorkerView,
+    ReportOutcome, TaskReport, UpdateWorker, WorkerState, WorkerView,
 };

@@ -147,3 +147,17 @@ pub struct TaskReport {
     #[serde(default)]
     pub error: Option<String>,
 }
+
+/// A change to a live worker's tags or slots, by the worker itself or an
+/// admin. Queued tasks it no longer matches go to other workers; tasks it
+/// runs are untouched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorker {
+    /// The new tags, replacing the old ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// The new number of slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<i32>,
+}

@@ -2,7 +2,9 @@
 //! module per area, all on the support in `switchyard_tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod api_errors;
+mod dispatch;
 mod e2e;
 mod matching;
 mod priority;

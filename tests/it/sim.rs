@@ -88,3 +88,54 @@ pub fn task(argv: &[&str], tags: &[&str]) -> switchyard_protocol::SubmitTask {
         ..Default::default()
     }
 }
+
+/// Runs tasks with `workers` (each fetching and reporting success at once)
+/// until `count` tasks have run. Panics if a task is handed out twice or the
+/// work does not finish within a minute. Returns which worker ran each task.
+pub async fn run_all(
+    workers: &[SimWorker],
+    count: usize,
+) -> std::collections::HashMap<switchyard_protocol::TaskId, WorkerId> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    let ran: Arc<Mutex<HashMap<switchyard_protocol::TaskId, WorkerId>>> = Arc::default();
+    let mut loops = tokio::task::JoinSet::new();
+    for worker in workers.iter().cloned() {
+        let ran = ran.clone();
+        loops.spawn(async move {
+            loop {
+                if ran.lock().unwrap().len() >= count {
+                    return;
+                }
+                for assignment in worker.fetch(8, 0.2).await {
+                    let previous = ran.lock().unwrap().insert(assignment.task_id, worker.id);
+                    assert!(
+                        previous.is_none(),
+                        "task {} handed to {:?} and {}",
+                        assignment.task_id,
+                        previous,
+                        worker.id
+                    );
+                    worker
+                        .report(&assignment, ReportOutcome::Succeeded, Some(0))
+                        .await;
+                }
+            }
+        });
+    }
+    let all = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(result) = loops.join_next().await {
+            result.expect("a simulated worker failed");
+        }
+    })
+    .await;
+    let ran = ran.lock().unwrap().clone();
+    assert!(
+        all.is_ok(),
+        "only {} of {count} tasks ran within a minute",
+        ran.len()
+    );
+    assert_eq!(ran.len(), count);
+    ran
+}

@@ -209,14 +209,20 @@ pub fn register(worker: &RegisterWorker) -> Result<NewWorker, ValidationError> {
         ));
     }
     check_text("name", &worker.name, false)?;
-    if !(1..=MAX_SLOTS).contains(&worker.slots) {
-        return Err(invalid("slots", format!("must be 1 to {MAX_SLOTS}")));
-    }
     Ok(NewWorker {
         name: worker.name.clone(),
         tags: tags("tags", &worker.tags)?,
-        slots: worker.slots,
+        slots: slots(worker.slots)?,
     })
+}
+
+/// Checks a worker's number of slots.
+pub fn slots(slots: i32) -> Result<i32, ValidationError> {
+    if (1..=MAX_SLOTS).contains(&slots) {
+        Ok(slots)
+    } else {
+        Err(invalid("slots", format!("must be 1 to {MAX_SLOTS}")))
+    }
 }
 
 /// Checks the size of a report's texts. NUL characters in captured output

@@ -1,6 +1,8 @@
 //! HTTP routes: one module per resource, each a `Router<AppState>`. Handlers
 //! only extract, call a service and answer; the logic lives in `service`.
 
+pub mod admin;
+pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod tasks;
@@ -17,7 +19,8 @@ use crate::service::AppState;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(tasks::router())
-        .merge(workers::router());
+        .merge(workers::router())
+        .merge(admin::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use switchyard_protocol::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
-    TaskView, WorkerId, WorkerView,
+    TaskView, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::created;
@@ -18,7 +18,7 @@ use crate::service::{AppState, workers};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/workers", post(register).get(list))
-        .route("/workers/{id}", get(show).delete(unregister))
+        .route("/workers/{id}", get(show).patch(update).delete(unregister))
         .route("/workers/{id}/heartbeat", post(heartbeat))
         .route("/workers/{id}/fetch", post(fetch))
         .route("/workers/{id}/report", post(report))
@@ -40,6 +40,14 @@ async fn show(
     Path(id): Path<WorkerId>,
 ) -> Result<Json<WorkerView>, ApiError> {
     Ok(Json(workers::get(&state, id).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<WorkerId>,
+    Json(request): Json<UpdateWorker>,
+) -> Result<Json<WorkerView>, ApiError> {
+    Ok(Json(workers::update(&state, id, request).await?))
 }
 
 async fn heartbeat(

@@ -2,6 +2,7 @@
 //! statements (in a transaction where several must agree), and keep the
 //! in-memory dispatcher in step with the database, which is the truth.
 
+pub mod admin;
 pub mod reaper;
 pub mod seed;
 pub mod state;

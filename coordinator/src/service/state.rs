@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use switchyard_config::ServeArgs;
+use switchyard_config::{Secret, ServeArgs};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,6 +23,8 @@ pub struct Settings {
     pub retry_max: Duration,
     /// Lost attempts (worker died) allowed beyond a task's `max_attempts`.
     pub lost_attempt_limit: i32,
+    /// What admin requests must present; `None` closes the admin API.
+    pub admin_token: Option<Secret>,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             lost_attempt_limit: 3,
+            admin_token: config.admin_token.clone(),
         }
     }
 }

@@ -6,14 +6,14 @@ use chrono::Utc;
 use switchyard_protocol::limits::{MAX_FETCH, MAX_FETCH_WAIT_SECS};
 use switchyard_protocol::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
-    ReportOutcome, TaskId, TaskReport, TaskView, WorkerId, WorkerView,
+    ReportOutcome, TaskId, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
 };
 use tokio::time::Instant;
 
 use super::tasks::enqueue;
 use super::{AppState, views};
 use crate::dispatcher::{QueuedTask, WorkerSpec};
-use crate::domain::{TaskState, ValidationError, WorkerState, validate};
+use crate::domain::{TaskState, ValidationError, validate};
 use crate::error::ApiError;
 use crate::storage::{self, entities::task, tasks::Finish};
 
@@ -32,12 +32,12 @@ pub async fn register(state: &AppState, request: RegisterWorker) -> Result<Worke
     let row = storage::workers::insert(state.db(), &new).await?;
     let id = WorkerId(row.id);
     tracing::info!(worker_id = %id, name = %row.name, tags = ?row.tags, slots = row.slots, "worker registered");
-    let woken = {
-        let mut dispatcher = state.dispatcher();
-        let mut woken = dispatcher.register(spec(id, row.tags.clone(), row.slots));
-        woken.extend(dispatcher.rebalance().woken);
-        woken
-    };
+    // Backfill only: in Balanced mode the new worker takes tasks nobody
+    // holds, and work from longer queues when it fetches with an empty one;
+    // an admin rebalance evens out the queues.
+    let woken = state
+        .dispatcher()
+        .register(spec(id, row.tags.clone(), row.slots));
     state.wakers().wake(&woken);
     Ok(views::worker(state, row))
 }
@@ -57,6 +57,34 @@ pub async fn list(state: &AppState) -> Result<Vec<WorkerView>, ApiError> {
         .into_iter()
         .map(|row| views::worker(state, row))
         .collect())
+}
+
+/// Changes a live worker's tags or slots. Queued tasks it no longer matches
+/// go to their other candidates, tasks it now matches join its queue, and
+/// what it runs is untouched.
+#[tracing::instrument(skip_all, fields(worker_id = %id), err)]
+pub async fn update(
+    state: &AppState,
+    id: WorkerId,
+    request: UpdateWorker,
+) -> Result<WorkerView, ApiError> {
+    let current = storage::workers::get(state.db(), id)
+        .await?
+        .ok_or(ApiError::WorkerNotFound(id))?;
+    let tags = match &request.tags {
+        Some(tags) => validate::tags("tags", tags)?,
+        None => current.tags,
+    };
+    let slots = validate::slots(request.slots.unwrap_or(current.slots))?;
+    let Some(row) = storage::workers::update(state.db(), id, &tags, slots).await? else {
+        return Err(ApiError::WorkerGone(id));
+    };
+    let woken = state
+        .dispatcher()
+        .update_worker(spec(id, row.tags.clone(), row.slots));
+    state.wakers().wake(&woken);
+    tracing::info!(tags = ?row.tags, slots = row.slots, "worker changed");
+    Ok(views::worker(state, row))
 }
 
 /// The error for a worker the coordinator does not serve: unknown, or gone.
@@ -332,9 +360,4 @@ pub async fn remove_from_dispatch(state: &AppState, id: WorkerId) -> Result<(), 
             .await?;
     requeue_released(state, None, released);
     Ok(())
-}
-
-/// Whether a worker row may take work.
-pub fn takes_work(state: WorkerState) -> bool {
-    state == WorkerState::Active
 }

@@ -83,3 +83,22 @@ pub async fn silent_since(
     .await?;
     Ok(rows.into_iter().map(|r| WorkerId(r.id)).collect())
 }
+
+/// Changes a live worker's tags and slots; `None` when unknown or gone.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    id: WorkerId,
+    tags: &[String],
+    slots: i32,
+) -> Result<Option<Model>, DbErr> {
+    let sql = format!(
+        "UPDATE workers SET tags = $2, slots = $3 WHERE id = $1 AND state <> 'gone' \
+         RETURNING {COLUMNS}"
+    );
+    Model::find_by_statement(stmt(
+        &sql,
+        [id.0.into(), tags.to_vec().into(), slots.into()],
+    ))
+    .one(db)
+    .await
+}

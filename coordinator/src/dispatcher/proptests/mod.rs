@@ -1,1 +1,120 @@
-//! Property tests.
+//! Property tests: random operation sequences, checked after every step
+//! against a simple reference model of the database and the fleet.
+//!
+//! The model knows what the database holds (queued, in flight, running) and
+//! which workers exist; it also simulates the two ways the dispatcher can
+//! drift from the database (a submit it never heard of, a cancel it never
+//! heard of), which seeding must repair. See [`model::Model`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check;
+mod model;
+
+use proptest::prelude::*;
+use switchyard_config::{BalanceStrategy, DispatchMode};
+
+use model::Model;
+
+/// One step of a test sequence. Indices (`worker`, `pick`) select among what
+/// exists, modulo its size; a worker index may also name an unknown worker.
+#[derive(Clone, Debug)]
+enum Op {
+    /// A new task, enqueued.
+    Submit { tags: Vec<u8>, priority: i8 },
+    /// A new task the dispatcher never hears of (only seeding finds it).
+    SubmitUnseen { tags: Vec<u8>, priority: i8 },
+    Fetch { worker: u8, max: u8 },
+    /// The database answers for one in-flight task: confirm, or the write
+    /// failed (restore); a task cancelled meanwhile is abandoned.
+    Settle { pick: u8, confirm: bool },
+    /// A running task ends; with `retry` it is queued again (same id).
+    Finish { pick: u8, retry: bool },
+    /// A queued task is cancelled and removed.
+    Cancel { pick: u8 },
+    /// A queued task is cancelled without telling the dispatcher.
+    CancelUnseen { pick: u8 },
+    /// An in-flight task is cancelled; its hand-over will be refused.
+    CancelInFlight { pick: u8 },
+    Register { tags: Vec<u8>, slots: u8 },
+    Update { worker: u8, tags: Vec<u8>, slots: u8 },
+    Drain { worker: u8, on: bool },
+    /// The worker leaves or dies; its work is requeued and enqueued again.
+    Unregister { worker: u8 },
+    SeedBegin,
+    /// The seed's database read happens now.
+    SeedRead,
+    SeedFinish,
+    Rebalance,
+}
+
+fn tags() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(0u8..3, 0..=3)
+}
+
+/// Operations, weighted; `churn` makes workers come, change and go often.
+fn op(churn: bool) -> impl Strategy<Value = Op> {
+    let worker_weight = if churn { 4 } else { 2 };
+    prop_oneof![
+        8 => (tags(), -2i8..=2).prop_map(|(tags, priority)| Op::Submit { tags, priority }),
+        1 => (tags(), -2i8..=2).prop_map(|(tags, priority)| Op::SubmitUnseen { tags, priority }),
+        6 => (any::<u8>(), 0u8..=3).prop_map(|(worker, max)| Op::Fetch { worker, max }),
+        4 => (any::<u8>(), any::<bool>()).prop_map(|(pick, confirm)| Op::Settle { pick, confirm }),
+        3 => (any::<u8>(), any::<bool>()).prop_map(|(pick, retry)| Op::Finish { pick, retry }),
+        1 => any::<u8>().prop_map(|pick| Op::Cancel { pick }),
+        1 => any::<u8>().prop_map(|pick| Op::CancelUnseen { pick }),
+        1 => any::<u8>().prop_map(|pick| Op::CancelInFlight { pick }),
+        worker_weight + 1 => (tags(), 0u8..=3).prop_map(|(tags, slots)| Op::Register { tags, slots }),
+        worker_weight => (any::<u8>(), tags(), 0u8..=3)
+            .prop_map(|(worker, tags, slots)| Op::Update { worker, tags, slots }),
+        worker_weight => (any::<u8>(), any::<bool>()).prop_map(|(worker, on)| Op::Drain { worker, on }),
+        worker_weight => any::<u8>().prop_map(|worker| Op::Unregister { worker }),
+        1 => Just(Op::SeedBegin),
+        1 => Just(Op::SeedRead),
+        1 => Just(Op::SeedFinish),
+        1 => Just(Op::Rebalance),
+    ]
+}
+
+fn ops(churn: bool) -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(op(churn), 1..=60)
+}
+
+fn run(mode: DispatchMode, strategy: BalanceStrategy, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut model = Model::new(mode, strategy);
+    for op in ops {
+        model.apply(op)?;
+        model.check()?;
+    }
+    model.finish()
+}
+
+// 5 properties × 2,000 cases = 10,000 cases per run.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fanout_matches_model(ops in ops(false)) {
+        run(DispatchMode::Fanout, BalanceStrategy::LeastQueue, &ops)?;
+    }
+
+    #[test]
+    fn fanout_matches_model_under_worker_churn(ops in ops(true)) {
+        run(DispatchMode::Fanout, BalanceStrategy::RoundRobin, &ops)?;
+    }
+
+    #[test]
+    fn balanced_least_queue_matches_model(ops in ops(false)) {
+        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, &ops)?;
+    }
+
+    #[test]
+    fn balanced_round_robin_matches_model(ops in ops(false)) {
+        run(DispatchMode::Balanced, BalanceStrategy::RoundRobin, &ops)?;
+    }
+
+    #[test]
+    fn balanced_matches_model_under_worker_churn(ops in ops(true)) {
+        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, &ops)?;
+    }
+}

@@ -1,0 +1,63 @@
+//! Admin operations on the dispatcher: rebuild it from the database,
+//! rebalance it, and look inside.
+
+use serde::Serialize;
+use switchyard_protocol::{RebalanceResult, SeedResult, TaskId, WorkerId};
+
+use super::{AppState, seed};
+use crate::dispatcher::Snapshot;
+use crate::error::ApiError;
+
+/// Rebuilds the queues from the database. Idempotent, and safe while tasks
+/// arrive and workers fetch.
+pub async fn seed(state: &AppState) -> Result<SeedResult, ApiError> {
+    let read = seed::seed(state).await?;
+    Ok(SeedResult {
+        queued_tasks: read as u64,
+    })
+}
+
+/// Balanced mode: moves queued tasks from overloaded to underloaded
+/// candidates. Does nothing in Fanout mode, where every candidate holds
+/// every task.
+pub fn rebalance(state: &AppState) -> RebalanceResult {
+    let rebalanced = state.dispatcher().rebalance();
+    state.wakers().wake(&rebalanced.woken);
+    tracing::info!(moved = rebalanced.moved, "rebalanced");
+    RebalanceResult {
+        moved: rebalanced.moved as u64,
+    }
+}
+
+/// The dispatcher's state, and optionally where one task is held.
+#[derive(Debug, Serialize)]
+pub struct DispatcherView {
+    #[serde(flatten)]
+    pub snapshot: Snapshot,
+    /// With `?task=ID`: that task and the workers whose queue holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskHolders>,
+}
+
+/// Where one task is held.
+#[derive(Debug, Serialize)]
+pub struct TaskHolders {
+    pub id: TaskId,
+    /// Whether the dispatcher knows it as queued.
+    pub queued: bool,
+    /// Workers whose queue holds it.
+    pub holders: Vec<WorkerId>,
+}
+
+/// A read-only look at the dispatcher.
+pub fn snapshot(state: &AppState, task: Option<TaskId>) -> DispatcherView {
+    let dispatcher = state.dispatcher();
+    DispatcherView {
+        snapshot: dispatcher.snapshot(),
+        task: task.map(|id| TaskHolders {
+            id,
+            queued: dispatcher.is_queued(id),
+            holders: dispatcher.holders(id),
+        }),
+    }
+}

@@ -1,0 +1,94 @@
+//! Admin calls for tests: the dispatcher snapshot, seed, rebalance, worker changes.
+
+use serde_json::Value;
+use switchyard_protocol::{TaskId, UpdateWorker, WorkerId};
+use switchyard_tests::{AppOptions, TestApp};
+
+/// The admin token test coordinators run with.
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// Options for a coordinator whose admin API is open to [`TOKEN`].
+pub fn options(mode: &str) -> AppOptions {
+    AppOptions::new()
+        .dispatch_mode(mode)
+        .flag("--admin-token", TOKEN)
+}
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// The dispatcher snapshot.
+pub async fn snapshot(app: &TestApp) -> Value {
+    call(app, reqwest::Method::GET, "/api/v1/admin/dispatcher", None).await
+}
+
+/// Queue length of each worker, from the snapshot.
+pub async fn queue_lengths(app: &TestApp) -> Vec<(WorkerId, u64)> {
+    let snapshot = snapshot(app).await;
+    snapshot["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                WorkerId(w["id"].as_i64().unwrap()),
+                w["queued"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Workers whose queue holds `task`.
+pub async fn holders(app: &TestApp, task: TaskId) -> Vec<WorkerId> {
+    let view = call(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/v1/admin/dispatcher?task={task}"),
+        None,
+    )
+    .await;
+    view["task"]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| WorkerId(id.as_i64().unwrap()))
+        .collect()
+}
+
+/// Rebuilds the dispatcher from the database; returns the queued tasks read.
+pub async fn seed(app: &TestApp) -> u64 {
+    call(app, reqwest::Method::POST, "/api/v1/admin/seed", None).await["queued_tasks"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Rebalances; returns how many tasks moved.
+pub async fn rebalance(app: &TestApp) -> u64 {
+    call(app, reqwest::Method::POST, "/api/v1/admin/rebalance", None).await["moved"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Changes a worker's tags.
+pub async fn set_tags(app: &TestApp, worker: WorkerId, tags: &[&str]) {
+    let change = UpdateWorker {
+        tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+        slots: None,
+    };
+    call(
+        app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/admin/workers/{worker}"),
+        Some(serde_json::to_value(change).unwrap()),
+    )
+    .await;
+}
