@@ -84,7 +84,7 @@ impl WorkerQueue {
 
     /// The task this worker should run next. O(tag sets held).
     pub(super) fn best(&self) -> Option<Key> {
-        self.subs.values().filter_map(|sub| sub.first()).min().copied()
+        self.subs.values().filter_map(|sub| sub.first()).max().copied()
     }
 
     /// The first `n` task ids in pop order. O(tag sets held × n).

@@ -55,7 +55,7 @@ impl TaskDispatcher {
         }
         if self.balanced() {
             while popped.len() < want {
-                let Some(id) = None::<TaskId> else {
+                let Some(id) = self.steal_target(worker) else {
                     break;
                 };
                 if !self.hand_over(id, worker) {

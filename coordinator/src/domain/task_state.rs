@@ -40,11 +40,11 @@ impl TaskState {
     /// any final state; nothing leaves a final state.
     pub fn can_become(self, to: TaskState) -> bool {
         use TaskState::*;
-        match (self, to) {
-            (Queued, Running | Cancelled) => true,
-            (Running, Queued | Succeeded | Failed | Cancelled | TimedOut) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (Queued, Running | Cancelled)
+                | (Running, Queued | Succeeded | Failed | Cancelled | TimedOut)
+        )
     }
 
     /// `to`, when the move is legal; the error that explains it otherwise.
