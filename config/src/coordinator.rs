@@ -116,10 +116,58 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
+    /// After a running task's timeout, how long the coordinator waits for
+    /// its report before treating the attempt as timed out itself (the agent
+    /// may be hung or cut off).
+    #[arg(long, env = "SWITCHYARD_TIMEOUT_GRACE", default_value = "1m", value_parser = parse_duration)]
+    pub timeout_grace: Duration,
+
+    /// Back-off before the first retry of a failed or timed-out attempt; it
+    /// doubles with each further attempt, plus up to a quarter of jitter.
+    #[arg(long, env = "SWITCHYARD_RETRY_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub retry_backoff: Duration,
+
+    /// Longest retry back-off.
+    #[arg(long, env = "SWITCHYARD_RETRY_BACKOFF_MAX", default_value = "5m", value_parser = parse_duration)]
+    pub retry_backoff_max: Duration,
+
+    /// Priority aging: a queued task gains one priority level for each
+    /// step it waits, so low-priority work is not starved by a steady stream
+    /// of high-priority work (a task is never passed by one of higher
+    /// priority submitted more than `(difference) × step` after it). Off
+    /// when absent.
+    #[arg(long, env = "SWITCHYARD_PRIORITY_AGING_STEP", value_parser = parse_duration)]
+    pub priority_aging_step: Option<Duration>,
+
+    /// Most tasks that may wait queued; a submission beyond it answers
+    /// 429 `queue_full` and stores nothing. 0 means no limit.
+    #[arg(long, env = "SWITCHYARD_MAX_QUEUED_TASKS", default_value_t = 1_000_000)]
+    pub max_queued_tasks: u64,
+
+    /// More queued tasks than this makes `/health` answer `degraded`
+    /// (still HTTP 200): the backlog is growing faster than workers drain it.
+    #[arg(long, env = "SWITCHYARD_HEALTH_MAX_QUEUED", default_value_t = 10_000)]
+    pub health_max_queued: u64,
+
     /// Token that admin requests must present as `Authorization: Bearer …`;
     /// without one the admin API is closed. At least 16 characters.
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+
+    /// Finished tasks older than this move from the hot table into the
+    /// archive, where the API still reads them. `0s` keeps them for ever.
+    #[arg(long, env = "SWITCHYARD_RETENTION_AGE", default_value = "30d", value_parser = parse_duration)]
+    pub retention_age: Duration,
+
+    /// How often retention looks for finished tasks to archive.
+    #[arg(long, env = "SWITCHYARD_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub retention_interval: Duration,
+
+    /// Most tasks one retention statement moves (each batch is its own
+    /// short transaction).
+    #[arg(long, env = "SWITCHYARD_RETENTION_BATCH", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub retention_batch: u32,
 
     /// Log format.
     #[arg(
@@ -149,10 +197,31 @@ impl ServeArgs {
                 ),
             ));
         }
+        if self.retry_backoff_max < self.retry_backoff {
+            return Err(ConfigError::invalid(
+                "retry-backoff-max",
+                "must be at least retry-backoff",
+            ));
+        }
+        if self
+            .priority_aging_step
+            .is_some_and(|step| step < Duration::from_millis(1))
+        {
+            return Err(ConfigError::invalid(
+                "priority-aging-step",
+                "must be at least 1ms",
+            ));
+        }
         if self.default_task_timeout < Duration::from_secs(1) {
             return Err(ConfigError::invalid(
                 "default-task-timeout",
                 "must be at least 1s",
+            ));
+        }
+        if self.retention_interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "retention-interval",
+                "must be above zero",
             ));
         }
         Ok(())

@@ -85,7 +85,7 @@ fn report_memory(scales: &[Scale]) {
     for scale in scales {
         let before = rss_bytes();
         let start = Instant::now();
-        let dispatcher = build(scale.clone());
+        let dispatcher = build(*scale);
         let took = start.elapsed();
         let after = rss_bytes();
         let per_task = after.saturating_sub(before) as f64 / scale.n as f64;

@@ -41,6 +41,18 @@ pub enum ApiError {
     /// 409: the task's state does not allow the request.
     #[error(transparent)]
     InvalidState(#[from] InvalidStateTransition),
+    /// 409: only a queued task can be changed.
+    #[error("only a queued task can be changed; task {task} is {state}")]
+    NotQueued {
+        task: TaskId,
+        state: switchyard_protocol::TaskState,
+    },
+    /// 409: the idempotency key names a task submitted with other terms.
+    #[error("idempotency key already used for task {0}, submitted with other terms")]
+    TaskExists(TaskId),
+    /// 429: the queue is at its configured limit.
+    #[error("the queue is full ({0} tasks); retry later")]
+    QueueFull(usize),
     /// 410: the worker was unregistered or declared dead.
     #[error("worker {0} is gone: register again")]
     WorkerGone(WorkerId),
@@ -79,6 +91,9 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::TaskNotAssigned { .. } => (StatusCode::CONFLICT, ErrorCode::TaskNotAssigned),
             Self::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
+            Self::NotQueued { .. } => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
+            Self::TaskExists(_) => (StatusCode::CONFLICT, ErrorCode::TaskExists),
+            Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::QueueFull),
             Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),

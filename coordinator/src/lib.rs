@@ -11,6 +11,7 @@
 //! - [`dispatcher`]: the in-memory TaskDispatcher; pure logic, no I/O.
 //! - [`domain`]: typed states and their legal transitions, input validation.
 //! - [`error`]: the one API error type and its JSON response.
+//! - [`metrics`]: per-app counters and histograms, rendered for Prometheus.
 //! - [`devdb`]: a private PostgreSQL cluster for `coordinator dev` and tests.
 //! - [`dev`]: the one-command local setup.
 //! - [`telemetry`]: logging set-up.
@@ -20,6 +21,7 @@ pub mod devdb;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod startup;

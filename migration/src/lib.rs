@@ -10,6 +10,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_workers;
 mod m20261123_000002_create_tasks;
+mod m20261123_000003_task_attempts;
+mod m20261123_000004_tasks_archive;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_workers::Migration),
             Box::new(m20261123_000002_create_tasks::Migration),
+            Box::new(m20261123_000003_task_attempts::Migration),
+            Box::new(m20261123_000004_tasks_archive::Migration),
         ]
     }
 }

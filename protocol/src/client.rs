@@ -9,10 +9,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
-use crate::task::{ListTasksQuery, SubmitTask, TaskPage, TaskView};
+use crate::admin::{RebalanceResult, SeedResult};
+use crate::task::{
+    AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView,
+    UpdateTask,
+};
 use crate::worker::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
-    WorkerView,
+    UpdateWorker, WorkerView,
 };
 
 /// Time allowed for an ordinary request; a fetch gets its wait on top.
@@ -56,6 +60,7 @@ impl ClientError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    token: Option<String>,
 }
 
 impl Client {
@@ -68,7 +73,14 @@ impl Client {
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
+            token: None,
         })
+    }
+
+    /// The same client, sending `token` as `Authorization: Bearer` on every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// The base URL this client talks to.
@@ -77,9 +89,14 @@ impl Client {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
+        let builder = self
+            .http
             .request(method, format!("{}{path}", self.base))
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT);
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
     }
 
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
@@ -106,6 +123,27 @@ impl Client {
     /// Submit one task.
     pub async fn submit(&self, task: &SubmitTask) -> Result<TaskView, ClientError> {
         self.post("/api/v1/tasks", task).await
+    }
+
+    /// Submit up to 1,000 tasks at once: all are stored, or none.
+    pub async fn submit_batch(&self, tasks: &[SubmitTask]) -> Result<BatchView, ClientError> {
+        self.post("/api/v1/tasks/batch", &SubmitBatch { tasks: tasks.to_vec() })
+            .await
+    }
+
+    /// Change a queued task's priority or tags.
+    pub async fn update_task(&self, id: TaskId, change: &UpdateTask) -> Result<TaskView, ClientError> {
+        self.send(
+            self.request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
+                .json(change),
+        )
+        .await
+    }
+
+    /// Every attempt of a task.
+    pub async fn attempts(&self, id: TaskId) -> Result<Vec<AttemptView>, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/tasks/{id}/attempts")))
+            .await
     }
 
     /// One task by id.
@@ -175,6 +213,41 @@ impl Client {
     pub async fn report(&self, id: WorkerId, report: &TaskReport) -> Result<TaskView, ClientError> {
         self.post(&format!("/api/v1/workers/{id}/report"), report)
             .await
+    }
+
+    /// Change a worker's tags or slots (the worker itself).
+    pub async fn update_worker(
+        &self,
+        id: WorkerId,
+        change: &UpdateWorker,
+    ) -> Result<WorkerView, ClientError> {
+        self.send(
+            self.request(Method::PATCH, &format!("/api/v1/workers/{id}"))
+                .json(change),
+        )
+        .await
+    }
+
+    /// Admin: rebuild the dispatcher from the database.
+    pub async fn admin_seed(&self) -> Result<SeedResult, ClientError> {
+        self.post("/api/v1/admin/seed", &serde_json::json!({})).await
+    }
+
+    /// Admin: even out queued work across candidates (Balanced mode).
+    pub async fn admin_rebalance(&self) -> Result<RebalanceResult, ClientError> {
+        self.post("/api/v1/admin/rebalance", &serde_json::json!({}))
+            .await
+    }
+
+    /// Admin: drain a worker (no new work; its queue goes elsewhere), or
+    /// make it active again.
+    pub async fn admin_drain(&self, id: WorkerId, drain: bool) -> Result<WorkerView, ClientError> {
+        let action = if drain { "drain" } else { "activate" };
+        self.post(
+            &format!("/api/v1/admin/workers/{id}/{action}"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Unregister a worker; its queued work goes to other workers.

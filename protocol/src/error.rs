@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A stable, machine-readable reason for a failed request. Clients match on
 /// this, never on the message text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the body is not valid JSON, has unknown fields or wrong types.
@@ -76,7 +76,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable reason, for programs.
     pub code: ErrorCode,

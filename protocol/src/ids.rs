@@ -10,8 +10,10 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            utoipa::ToSchema,
         )]
         #[serde(transparent)]
+        #[schema(value_type = i64)]
         pub struct $name(pub i64);
 
         impl fmt::Display for $name {

@@ -9,6 +9,7 @@
 //! - [`task`]: submitting, viewing and listing tasks.
 //! - [`worker`]: registering, heartbeating, fetching and reporting.
 //! - [`admin`]: answers of the admin routes.
+//! - [`stats`]: the dashboard's numbers and the health report.
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
 //! - [`client`]: a typed HTTP client for the API.
@@ -18,6 +19,7 @@ pub mod client;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod stats;
 pub mod task;
 pub mod worker;
 
@@ -25,7 +27,11 @@ pub use admin::{RebalanceResult, SeedResult};
 pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
-pub use task::{ListTasksQuery, SubmitTask, TaskOutput, TaskPage, TaskState, TaskView, WaitReason};
+pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery};
+pub use task::{
+    AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
+    TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
+};
 pub use worker::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
     ReportOutcome, TaskReport, UpdateWorker, WorkerState, WorkerView,

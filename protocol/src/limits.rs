@@ -39,3 +39,7 @@ pub const MAX_FETCH: u32 = 256;
 pub const MAX_FETCH_WAIT_SECS: f64 = 60.0;
 /// Largest page of a task listing.
 pub const MAX_PAGE_SIZE: u32 = 500;
+/// Most tasks in one batch submission.
+pub const MAX_BATCH: usize = 1000;
+/// Longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;

@@ -12,6 +12,7 @@ use crate::ids::{TaskId, WorkerId};
 /// `queued` → `running` → one of the four final states. A failed or timed-out
 /// attempt with attempts left goes back to `queued`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for a worker.
@@ -76,6 +77,7 @@ impl std::str::FromStr for TaskState {
 
 /// A request to run one command on a worker that has every tag in `tags`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitTask {
     /// Program and arguments; `argv[0]` is looked up on the worker's `PATH`.
@@ -102,10 +104,72 @@ pub struct SubmitTask {
     /// How many times the task may be tried in all; 1 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<i32>,
+    /// A key that makes the submission safe to retry: a second submission
+    /// with the same key returns the task the first one created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Up to 1,000 tasks submitted at once: all are stored, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatch {
+    pub tasks: Vec<SubmitTask>,
+}
+
+/// The tasks of a batch, in the order submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
+pub struct BatchView {
+    pub tasks: Vec<TaskView>,
+}
+
+/// A change to a queued task: it is re-dispatched under its new terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTask {
+    /// New priority, 0 to 9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// New required tags, replacing the old ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    /// Its worker left or died, or the assignment never reached it.
+    Lost,
+}
+
+/// One attempt of a task: who ran it, when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
+pub struct AttemptView {
+    /// From 1.
+    pub attempt: i32,
+    pub worker_id: WorkerId,
+    pub started_at: DateTime<Utc>,
+    /// Absent while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Absent while it runs.
+    pub outcome: Option<AttemptOutcome>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
 }
 
 /// Why a queued task is not running yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
     /// At least one live worker matches; it waits its turn in their queues.
@@ -118,6 +182,7 @@ pub enum WaitReason {
 
 /// The captured end of a finished attempt's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(utoipa::ToSchema)]
 pub struct TaskOutput {
     /// Exit status, when the process exited by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +199,7 @@ pub struct TaskOutput {
 
 /// A task as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct TaskView {
     pub id: TaskId,
     pub state: TaskState,
@@ -162,10 +228,19 @@ pub struct TaskView {
     pub error: Option<String>,
     /// For a queued task, why it is not running yet.
     pub waiting: Option<WaitReason>,
+    /// For a queued task waiting in a worker's queue: how many tasks are
+    /// ahead of it in the shortest such line (0: it is next). Shown when one
+    /// task is submitted or read, not in listings; counted up to 100,000.
+    #[serde(default)]
+    pub queue_position: Option<u64>,
+    /// The idempotency key it was submitted with.
+    pub idempotency_key: Option<String>,
 }
 
 /// Filters and paging for listing tasks. Results are newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasksQuery {
     /// Only tasks in this state.
@@ -183,10 +258,15 @@ pub struct ListTasksQuery {
     /// `next_cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// `true` lists archived tasks (finished longer ago than the retention
+    /// age) instead of live ones, with the same filters and paging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
 }
 
 /// One page of a task listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Pass as `cursor` to get the next page; absent on the last page.

@@ -9,6 +9,7 @@ use crate::ids::{TaskId, WorkerId};
 
 /// Whether a worker takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerState {
     /// Heartbeating and taking work.
@@ -32,6 +33,7 @@ impl WorkerState {
 
 /// An agent announcing itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterWorker {
     /// A name for people (usually the host name); need not be unique.
@@ -45,6 +47,7 @@ pub struct RegisterWorker {
 
 /// A worker as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct WorkerView {
     pub id: WorkerId,
     pub name: String,
@@ -63,6 +66,7 @@ pub struct WorkerView {
 
 /// Sent every few seconds by a live agent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// Tasks the agent is running now. When given, a task the coordinator
@@ -74,6 +78,7 @@ pub struct HeartbeatRequest {
 
 /// The coordinator's answer to a heartbeat.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct HeartbeatResponse {
     /// Running tasks a user cancelled: kill them and report them `cancelled`.
     pub cancel: Vec<TaskId>,
@@ -81,6 +86,7 @@ pub struct HeartbeatResponse {
 
 /// Ask for work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchRequest {
     /// Most tasks to hand over (at most the worker's free slots are given).
@@ -92,6 +98,7 @@ pub struct FetchRequest {
 
 /// One task handed to a worker for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct Assignment {
     pub task_id: TaskId,
     /// Which attempt this is, from 1; echo it in the report.
@@ -104,12 +111,14 @@ pub struct Assignment {
 
 /// The answer to a fetch; empty when the wait ended with no work.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 pub struct FetchResponse {
     pub tasks: Vec<Assignment>,
 }
 
 /// How an attempt ended, as the agent saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportOutcome {
     /// The process exited with status 0.
@@ -124,6 +133,7 @@ pub enum ReportOutcome {
 
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskReport {
     pub task_id: TaskId,
@@ -152,6 +162,7 @@ pub struct TaskReport {
 /// admin. Queued tasks it no longer matches go to other workers; tasks it
 /// runs are untouched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorker {
     /// The new tags, replacing the old ones.

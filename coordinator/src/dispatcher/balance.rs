@@ -10,11 +10,11 @@ use super::{Rebalanced, TaskDispatcher, wake_list};
 
 impl TaskDispatcher {
     /// Balanced mode: moves queued tasks from overloaded to underloaded
-    /// candidates until no task could move to a candidate whose load (queued
-    /// + running + in flight) is at least 2 lower than its holder's. Each
-    /// move takes the holder's best task of a tag set, so the earliest work
-    /// spreads first. Fanout: no-op (every candidate already holds every
-    /// task).
+    /// candidates until no task could move to a candidate whose load is at
+    /// least 2 lower than its holder's (load: queued, running and in-flight
+    /// tasks). Each move takes the holder's best task of a tag set, so the
+    /// earliest work spreads first. Fanout: no-op (every candidate already
+    /// holds every task).
     ///
     /// Works per tag set with two ordered sets of (load, worker): every move
     /// is O(log candidates + log n). Moves strictly decrease the sum of
@@ -63,8 +63,7 @@ impl TaskDispatcher {
             if high < low + 2 {
                 break;
             }
-            let Some((_, id)) = self.workers.get(&from).and_then(|w| w.queue.sub_first(set))
-            else {
+            let Some((_, id)) = self.workers.get(&from).and_then(|w| w.queue.sub_first(set)) else {
                 break;
             };
             if !self.unhold(id, from) {
@@ -81,7 +80,11 @@ impl TaskDispatcher {
             loads.insert((high - 1, from));
             loads.insert((low + 1, to));
             holding.remove(&(high, from));
-            if self.workers.get(&from).is_some_and(|w| w.queue.sub_len(set) > 0) {
+            if self
+                .workers
+                .get(&from)
+                .is_some_and(|w| w.queue.sub_len(set) > 0)
+            {
                 holding.insert((high - 1, from));
             }
             holding.remove(&(low, to));

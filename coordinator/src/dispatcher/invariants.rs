@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use switchyard_protocol::TaskId;
 
-use super::tagsets::SetId;
+use super::tagsets::{SetId, key};
 use super::{Assigned, TaskDispatcher};
 
 impl TaskDispatcher {
@@ -26,6 +26,7 @@ impl TaskDispatcher {
     }
 
     fn check_workers(&self) -> Result<(), String> {
+        let mut total_held = 0;
         for (&id, w) in &self.workers {
             if self.sets.refs(w.set) == 0 {
                 return Err(format!("worker {id} has a forgotten tag set"));
@@ -38,20 +39,34 @@ impl TaskDispatcher {
                 return Err(format!("draining worker {id} holds queued tasks"));
             }
             let mut count = 0;
-            for (task_set, &(Reverse(priority), task)) in w.queue.iter() {
+            for (task_set, &(Reverse(rank), task)) in w.queue.iter() {
                 count += 1;
                 let Some(entry) = self.queued.get(&task) else {
                     return Err(format!("worker {id} holds {task}, which is not queued"));
                 };
-                if entry.set != task_set || entry.priority != priority {
+                if entry.set != task_set || entry.rank != rank {
                     return Err(format!("worker {id} holds {task} under the wrong key"));
                 }
-                if !entry.holders.contains(&id) {
-                    return Err(format!("worker {id} holds {task}, reverse index disagrees"));
-                }
             }
+            // With every (task, holder) pair found in its queue (see
+            // check_queued), equal totals mean no queue holds anything more.
+            total_held += count;
             if count != w.queue.len() {
-                return Err(format!("worker {id}: queue length {} != {count}", w.queue.len()));
+                return Err(format!(
+                    "worker {id}: queue length {} != {count}",
+                    w.queue.len()
+                ));
+            }
+            if self.balanced() && !w.draining {
+                let load = (w.load(), id);
+                for &sub in &set.subsets {
+                    if !self.sets.get(sub).by_load.contains(&load) {
+                        return Err(format!(
+                            "load index of {:?} misses {load:?}",
+                            self.sets.get(sub).tags
+                        ));
+                    }
+                }
             }
             for sub in w.queue.sets() {
                 let len = w.queue.sub_len(sub);
@@ -69,6 +84,12 @@ impl TaskDispatcher {
                 return Err(format!("worker {id}: a task both running and in flight"));
             }
         }
+        let holders: usize = self.queued.values().map(|q| q.holders.len()).sum();
+        if holders != total_held {
+            return Err(format!(
+                "queues hold {total_held} tasks, reverse index {holders}"
+            ));
+        }
         for worker in self.detached.keys() {
             if self.workers.contains_key(worker) {
                 return Err(format!("registered worker {worker} has detached tasks"));
@@ -82,9 +103,9 @@ impl TaskDispatcher {
         for set_id in self.sets.live() {
             let set = self.sets.get(set_id);
             per_set += set.tasks.len();
-            for &(Reverse(priority), task) in &set.tasks {
+            for &(Reverse(rank), task) in &set.tasks {
                 match self.queued.get(&task) {
-                    Some(e) if e.set == set_id && e.priority == priority => {}
+                    Some(e) if e.set == set_id && e.rank == rank => {}
                     _ => return Err(format!("tag set {:?} lists {task} wrongly", set.tags)),
                 }
             }
@@ -94,7 +115,10 @@ impl TaskDispatcher {
             }
         }
         if per_set != self.queued.len() {
-            return Err(format!("{per_set} listed by tag set, {} queued", self.queued.len()));
+            return Err(format!(
+                "{per_set} listed by tag set, {} queued",
+                self.queued.len()
+            ));
         }
         for (&task, entry) in &self.queued {
             if self.assigned.contains_key(&task) {
@@ -109,11 +133,11 @@ impl TaskDispatcher {
                 if candidates.binary_search(h).is_err() {
                     return Err(format!("{task} held by {h}, which is not a candidate"));
                 }
-                let key = (Reverse(entry.priority), task);
+                let task_key = key(entry.rank, task);
                 let holds = self
                     .workers
                     .get(h)
-                    .is_some_and(|w| w.queue.contains(entry.set, &key));
+                    .is_some_and(|w| w.queue.contains(entry.set, &task_key));
                 if !holds {
                     return Err(format!("{task}: holder {h} lacks it in its queue"));
                 }
@@ -163,7 +187,11 @@ impl TaskDispatcher {
             }
         }
         if busy.len() != self.assigned.len() {
-            return Err(format!("{} busy, {} assigned", busy.len(), self.assigned.len()));
+            return Err(format!(
+                "{} busy, {} assigned",
+                busy.len(),
+                self.assigned.len()
+            ));
         }
         Ok(())
     }

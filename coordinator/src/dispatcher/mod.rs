@@ -7,27 +7,31 @@
 //! between database operations.
 //!
 //! # Layout
-//! - [`tagsets`]: interned tag sets, their subset relation and the candidate
-//!   cache (active workers per required tag set).
-//! - [`queue`]: a worker's priority queue, split by required tag set.
+//! - `tagsets`: interned tag sets, their subset relation, the candidate
+//!   cache (active workers per tag set) and, in Balanced mode, the load
+//!   index that finds the least loaded candidate in O(log n).
+//! - `queue`: a worker's priority queue, split by required tag set.
 //! - `placement`: the primitives every operation is built from: hold/unhold
 //!   a task in a queue, choose a worker by strategy, hand a task over.
 //! - `tasks`: task operations (enqueue, fetch and stealing, confirm, abandon,
 //!   restore, finish, remove, set_running).
 //! - `workers`: worker operations (register, update, drain, unregister).
+//! - `position`: how many tasks are ahead of a queued task.
 //! - `balance`, `seed`, `snapshot`, `invariants`: the rest of the API.
 //!
 //! # Model
 //! A task known here is *queued* (held by zero or more worker queues),
 //! *in flight* (popped by a fetch, waiting for the database to confirm) or
-//! *running*. Queued tasks are ordered by priority (higher first), then by
-//! id (submit order). A worker is a *candidate* for a task when its tags
+//! *running*. Queued tasks are ordered by rank (higher first; see
+//! [`QueuedTask::rank`]), then by id (submit order). A worker is a
+//! *candidate* for a task when its tags
 //! contain all the task's tags and it is registered and not draining.
 //! Fanout puts a task in every candidate's queue; Balanced in exactly one.
 
 mod balance;
 mod invariants;
 mod placement;
+mod position;
 mod queue;
 mod seed;
 mod snapshot;
@@ -57,8 +61,13 @@ use tagsets::{SetId, TagSets};
 pub struct QueuedTask {
     /// The task; ids grow with submit order.
     pub id: TaskId,
-    /// Higher runs first.
-    pub priority: i32,
+    /// The sort key: higher runs first; ties go to the lower [`TaskId`]
+    /// (submit order). The service passes the priority itself when priority
+    /// aging is off, or `priority × step_ms − submitted_at_ms` when it is on:
+    /// then A is ahead of B iff `pA + waitA / step > pB + waitB / step` at
+    /// any moment, so aging needs no re-sorting as time passes. The
+    /// dispatcher only compares ranks (no arithmetic), so any `i64` works.
+    pub rank: i64,
     /// Tags a worker must have to run it (any order, duplicates allowed).
     pub tags: Vec<String>,
 }
@@ -145,7 +154,8 @@ impl Worker {
 /// A known queued task.
 #[derive(Debug)]
 struct Queued {
-    priority: i32,
+    /// See [`QueuedTask::rank`].
+    rank: i64,
     set: SetId,
     /// Workers whose queue holds it (the reverse index).
     holders: Vec<WorkerId>,
@@ -158,7 +168,7 @@ enum Assigned {
     /// needed to queue it again.
     InFlight {
         worker: WorkerId,
-        priority: i32,
+        rank: i64,
         set: SetId,
     },
     /// Confirmed by the database.
@@ -186,7 +196,7 @@ impl TaskDispatcher {
         Self {
             mode,
             strategy,
-            sets: TagSets::default(),
+            sets: TagSets::new(mode == DispatchMode::Balanced),
             workers: HashMap::new(),
             queued: HashMap::new(),
             assigned: HashMap::new(),

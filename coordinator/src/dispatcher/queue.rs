@@ -11,7 +11,7 @@ use switchyard_protocol::TaskId;
 
 use super::tagsets::{Key, SetId};
 
-/// Priority queue of (priority, task) keys, one ordered set per tag set.
+/// Priority queue of (rank, task) keys, one ordered set per tag set.
 #[derive(Debug, Default)]
 pub(super) struct WorkerQueue {
     subs: BTreeMap<SetId, BTreeSet<Key>>,
@@ -84,7 +84,25 @@ impl WorkerQueue {
 
     /// The task this worker should run next. O(tag sets held).
     pub(super) fn best(&self) -> Option<Key> {
-        self.subs.values().filter_map(|sub| sub.first()).max().copied()
+        self.subs
+            .values()
+            .filter_map(|sub| sub.first())
+            .min()
+            .copied()
+    }
+
+    /// How many held tasks pop before `key` (whose rank or id is better),
+    /// across every sub-queue, counting at most `cap`: the answer is
+    /// `min(exact count, cap)`. O(tag sets held × log n + min(count, cap)).
+    pub(super) fn count_before(&self, key: &Key, cap: usize) -> usize {
+        let mut count = 0;
+        for sub in self.subs.values() {
+            if count >= cap {
+                break;
+            }
+            count += sub.range(..key).take(cap - count).count();
+        }
+        count
     }
 
     /// The first `n` task ids in pop order. O(tag sets held × n).

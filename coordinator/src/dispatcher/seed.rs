@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use switchyard_protocol::{TaskId, WorkerId};
 
-use super::tagsets::normalize;
+use super::tagsets::{key, normalize};
 use super::{QueuedTask, TaskDispatcher, wake_list};
 
 /// Proof of a seed in progress; consumed by [`TaskDispatcher::finish_seed`].
@@ -74,14 +74,14 @@ impl TaskDispatcher {
             self.journal_gone(id);
         }
         let mut fresh: BTreeMap<_, Vec<TaskId>> = BTreeMap::new();
-        let mut by_priority = tasks;
-        by_priority.sort_unstable_by_key(|t| (std::cmp::Reverse(t.priority), t.id));
-        for task in by_priority {
+        let mut best_first = tasks;
+        best_first.sort_unstable_by_key(|t| key(t.rank, t.id));
+        for task in best_first {
             if journal.gone.contains(&task.id) || self.is_known(task.id) {
                 continue;
             }
             let set = self.sets.acquire(&normalize(task.tags));
-            self.insert_queued(task.id, task.priority, set);
+            self.insert_queued(task.id, task.rank, set);
             self.journal_added(task.id);
             fresh.entry(set).or_default().push(task.id);
         }

@@ -17,8 +17,14 @@ use switchyard_protocol::{TaskId, WorkerId};
 /// Index of an interned tag set.
 pub(super) type SetId = usize;
 
-/// Queue order: highest priority first, then oldest (lowest id) first.
-pub(super) type Key = (Reverse<i32>, TaskId);
+/// Queue order: highest rank first, then oldest (lowest id) first. See
+/// [`super::QueuedTask::rank`].
+pub(super) type Key = (Reverse<i64>, TaskId);
+
+/// The queue key of task `id` with rank `rank`.
+pub(super) fn key(rank: i64, id: TaskId) -> Key {
+    (Reverse(rank), id)
+}
 
 /// Sorts and deduplicates tags, so that equal sets compare equal.
 pub(super) fn normalize(mut tags: Vec<String>) -> Vec<String> {
@@ -51,6 +57,9 @@ pub(super) struct TagSet {
     pub(super) subsets: Vec<SetId>,
     /// Live sets containing this one, itself included.
     pub(super) supersets: Vec<SetId>,
+    /// Balanced mode: the candidates by (load, id), so the least loaded
+    /// candidate is found in O(log n) instead of by scanning them all.
+    pub(super) by_load: BTreeSet<(usize, WorkerId)>,
     /// Balanced mode: workers holding tasks of this set, by how many they hold
     /// (ties: lowest worker id last), so stealing finds the longest queue in
     /// O(log n).
@@ -60,12 +69,22 @@ pub(super) struct TagSet {
 /// The interning table.
 #[derive(Debug, Default)]
 pub(super) struct TagSets {
+    /// Whether `by_load` is maintained (Balanced mode).
+    track_loads: bool,
     sets: Vec<TagSet>,
     free: Vec<SetId>,
     index: HashMap<Vec<String>, SetId>,
 }
 
 impl TagSets {
+    /// An empty table; `track_loads` keeps the `by_load` indexes (Balanced).
+    pub(super) fn new(track_loads: bool) -> Self {
+        Self {
+            track_loads,
+            ..Self::default()
+        }
+    }
+
     /// The set `id`. Ids handed out by [`TagSets::acquire`] stay valid until
     /// their last reference is released.
     pub(super) fn get(&self, id: SetId) -> &TagSet {
@@ -126,6 +145,16 @@ impl TagSets {
         candidates.sort_unstable();
         candidates.dedup();
         set.candidates = candidates;
+        if self.track_loads {
+            // Every candidate of the new set is a candidate of each of its
+            // live supersets, whose indexes carry its current load.
+            set.by_load = set
+                .supersets
+                .iter()
+                .filter(|&&s| s != id)
+                .flat_map(|&s| self.sets[s].by_load.iter().copied())
+                .collect();
+        }
         self.index.insert(set.tags.clone(), id);
         self.sets[id] = set;
         id
@@ -149,31 +178,49 @@ impl TagSets {
         self.free.push(id);
     }
 
-    /// Makes `worker` (whose tags are exactly `id`) an active candidate of
-    /// every subset. Returns the subsets that had no candidate before.
-    pub(super) fn activate(&mut self, id: SetId, worker: WorkerId) -> Vec<SetId> {
+    /// Makes `worker` (whose tags are exactly `id`, with `load`) an active
+    /// candidate of every subset. Returns the subsets that had no candidate
+    /// before.
+    pub(super) fn activate(&mut self, id: SetId, worker: WorkerId, load: usize) -> Vec<SetId> {
         self.sets[id].members.insert(worker);
         let mut newly_served = Vec::new();
-        for sub in self.sets[id].subsets.clone() {
-            let candidates = &mut self.sets[sub].candidates;
-            if candidates.is_empty() {
-                newly_served.push(sub);
+        for i in 0..self.sets[id].subsets.len() {
+            let sub_id = self.sets[id].subsets[i];
+            let sub = &mut self.sets[sub_id];
+            if sub.candidates.is_empty() {
+                newly_served.push(sub_id);
             }
-            if let Err(pos) = candidates.binary_search(&worker) {
-                candidates.insert(pos, worker);
+            if let Err(pos) = sub.candidates.binary_search(&worker) {
+                sub.candidates.insert(pos, worker);
+            }
+            if self.track_loads {
+                sub.by_load.insert((load, worker));
             }
         }
         newly_served
     }
 
-    /// Undoes [`TagSets::activate`].
-    pub(super) fn deactivate(&mut self, id: SetId, worker: WorkerId) {
+    /// Undoes [`TagSets::activate`]; `load` is the worker's current load.
+    pub(super) fn deactivate(&mut self, id: SetId, worker: WorkerId, load: usize) {
         self.sets[id].members.remove(&worker);
-        for sub in self.sets[id].subsets.clone() {
-            let candidates = &mut self.sets[sub].candidates;
-            if let Ok(pos) = candidates.binary_search(&worker) {
-                candidates.remove(pos);
+        for i in 0..self.sets[id].subsets.len() {
+            let sub_id = self.sets[id].subsets[i];
+            let sub = &mut self.sets[sub_id];
+            if let Ok(pos) = sub.candidates.binary_search(&worker) {
+                sub.candidates.remove(pos);
             }
+            sub.by_load.remove(&(load, worker));
+        }
+    }
+
+    /// Balanced mode: an active worker whose tags are exactly `id` went from
+    /// load `old` to `new`. O(subsets × log n).
+    pub(super) fn move_load(&mut self, id: SetId, worker: WorkerId, old: usize, new: usize) {
+        for i in 0..self.sets[id].subsets.len() {
+            let sub = self.sets[id].subsets[i];
+            let by_load = &mut self.sets[sub].by_load;
+            by_load.remove(&(old, worker));
+            by_load.insert((new, worker));
         }
     }
 
@@ -208,11 +255,15 @@ impl TagSets {
             for (other_tags, &other) in &self.index {
                 let sub = is_subset(other_tags, tags);
                 if sub != set.subsets.contains(&other) {
-                    return Err(format!("subset list of {tags:?} wrong about {other_tags:?}"));
+                    return Err(format!(
+                        "subset list of {tags:?} wrong about {other_tags:?}"
+                    ));
                 }
                 let sup = is_subset(tags, other_tags);
                 if sup != set.supersets.contains(&other) {
-                    return Err(format!("superset list of {tags:?} wrong about {other_tags:?}"));
+                    return Err(format!(
+                        "superset list of {tags:?} wrong about {other_tags:?}"
+                    ));
                 }
             }
             if set.subsets.len() != set.subsets.iter().collect::<BTreeSet<_>>().len() {
@@ -225,6 +276,12 @@ impl TagSets {
                 .collect();
             expected.sort_unstable();
             expected.dedup();
+            let indexed: Vec<WorkerId> = set.by_load.iter().map(|&(_, w)| w).collect();
+            let mut indexed_sorted = indexed.clone();
+            indexed_sorted.sort_unstable();
+            if self.track_loads && indexed_sorted != expected {
+                return Err(format!("load index of {tags:?} lists {indexed:?}"));
+            }
             if expected != set.candidates {
                 return Err(format!(
                     "candidates of {tags:?}: cached {:?}, expected {expected:?}",

@@ -21,7 +21,7 @@ impl TaskDispatcher {
             return Vec::new();
         }
         let set = self.sets.acquire(&normalize(task.tags));
-        self.insert_queued(task.id, task.priority, set);
+        self.insert_queued(task.id, task.rank, set);
         self.journal_added(task.id);
         self.place(task.id)
     }
@@ -29,12 +29,14 @@ impl TaskDispatcher {
     /// Pops up to `max` tasks for `worker`, never more than its free slots
     /// (slots − running − in flight); none for draining or unknown workers.
     ///
-    /// Tasks come best first (priority, then submit order). Each popped task
+    /// Tasks come best first (rank, then submit order). Each popped task
     /// leaves every queue at once and is *in flight* for this worker (counts
     /// toward its slots and load) until [`Self::confirm`], [`Self::abandon`]
     /// or [`Self::restore`]. In Balanced mode, once its own queue is empty the
-    /// worker steals (see [`Self::steal_target`]), so no task waits behind a
-    /// busy worker while a candidate sits idle.
+    /// worker steals: for each tag set it matches, the stealing index names
+    /// the worker holding the most tasks of that set; it takes the best task
+    /// of the longest of those. So no task waits behind a busy worker while a
+    /// candidate sits idle.
     ///
     /// O(k × (tag sets held + holders × log n)) for k tasks; stealing adds
     /// O(tag sets the worker matches) per stolen task.
@@ -85,7 +87,11 @@ impl TaskDispatcher {
             else {
                 continue;
             };
-            let Some(head) = self.workers.get(&victim).and_then(|v| v.queue.sub_first(set)) else {
+            let Some(head) = self
+                .workers
+                .get(&victim)
+                .and_then(|v| v.queue.sub_first(set))
+            else {
                 continue;
             };
             let rank = (len, Reverse(head));
@@ -127,7 +133,7 @@ impl TaskDispatcher {
     }
 
     /// The database write failed: these in-flight tasks of `worker` go back
-    /// to the queues as if never fetched (same priority and order, placed
+    /// to the queues as if never fetched (same rank and order, placed
     /// again like a new enqueue). Returns the workers to wake.
     pub fn restore(&mut self, worker: WorkerId, tasks: &[TaskId]) -> Vec<WorkerId> {
         let mut woken = Vec::new();
@@ -135,14 +141,16 @@ impl TaskDispatcher {
             if !self.in_flight_on(id, worker) {
                 continue;
             }
-            let Some(Assigned::InFlight { priority, set, .. }) = self.assigned.remove(&id) else {
+            let Some(Assigned::InFlight { rank, set, .. }) = self.assigned.remove(&id) else {
                 continue;
             };
+            let old = self.load_of(worker);
             if let Some(w) = self.workers.get_mut(&worker) {
                 w.in_flight.remove(&id);
             }
+            self.load_moved(worker, old);
             // The in-flight reference on `set` passes to the queued entry.
-            self.insert_queued(id, priority, set);
+            self.insert_queued(id, rank, set);
             self.journal_added(id);
             woken.extend(self.place(id));
         }
@@ -156,7 +164,11 @@ impl TaskDispatcher {
     /// A task of `worker` ended (reported, or taken away): frees its slot.
     /// Accepts a running or in-flight task; anything else is a no-op.
     pub fn finish(&mut self, worker: WorkerId, task: TaskId) {
-        if self.assigned.get(&task).is_some_and(|a| a.worker() == worker) {
+        if self
+            .assigned
+            .get(&task)
+            .is_some_and(|a| a.worker() == worker)
+        {
             self.drop_assigned(task);
             self.journal_gone(task);
         }
@@ -180,9 +192,11 @@ impl TaskDispatcher {
             self.drop_assigned(id);
             self.journal_gone(id);
             self.assigned.insert(id, Assigned::Running { worker });
+            let old = self.load_of(worker);
             match self.workers.get_mut(&worker) {
                 Some(w) => {
                     w.running.insert(id);
+                    self.load_moved(worker, old);
                 }
                 None => {
                     self.detached.entry(worker).or_default().insert(id);

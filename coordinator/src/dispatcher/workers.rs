@@ -138,10 +138,12 @@ impl TaskDispatcher {
         let old_subs = subsets(from).unwrap_or_default();
         let new_subs = subsets(to).unwrap_or_default();
         if let Some(from) = from {
-            self.sets.deactivate(from, worker);
+            let load = self.load_of(worker);
+            self.sets.deactivate(from, worker, load);
         }
         let mut woken = self.evict(worker, &new_subs);
-        let newly_served = to.map(|to| self.sets.activate(to, worker));
+        let load = self.load_of(worker);
+        let newly_served = to.map(|to| self.sets.activate(to, worker, load));
         let backfill: Vec<SetId> = if self.balanced() {
             newly_served.unwrap_or_default()
         } else {
@@ -161,9 +163,7 @@ impl TaskDispatcher {
                 .tasks
                 .iter()
                 .map(|&(_, id)| id)
-                .filter(|id| {
-                    !balanced || self.queued.get(id).is_some_and(|q| q.holders.is_empty())
-                })
+                .filter(|id| !balanced || self.queued.get(id).is_some_and(|q| q.holders.is_empty()))
                 .collect();
             if balanced {
                 woken.extend(self.distribute(set, &ids));

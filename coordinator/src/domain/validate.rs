@@ -38,6 +38,15 @@ pub struct NewTask {
     pub priority: i32,
     pub timeout_secs: i64,
     pub max_attempts: i32,
+    pub idempotency_key: Option<String>,
+}
+
+impl NewTask {
+    /// Whether `other` asks for the same work on the same terms (what makes
+    /// a resubmission with the same idempotency key a harmless retry).
+    pub fn same_terms(&self, other: &NewTask) -> bool {
+        self == other
+    }
 }
 
 /// A registration that passed validation.
@@ -166,13 +175,7 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
         }
         check_text("working_dir", dir, false)?;
     }
-    let priority = task.priority.unwrap_or(DEFAULT_PRIORITY);
-    if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&priority) {
-        return Err(invalid(
-            "priority",
-            format!("must be {MIN_PRIORITY} to {MAX_PRIORITY}"),
-        ));
-    }
+    let priority = priority(task.priority.unwrap_or(DEFAULT_PRIORITY))?;
     let default_secs = i64::try_from(default_timeout.as_secs()).unwrap_or(MAX_TIMEOUT_SECS);
     let timeout_secs = task.timeout_secs.unwrap_or(default_secs.max(1));
     if !(1..=MAX_TIMEOUT_SECS).contains(&timeout_secs) {
@@ -180,6 +183,15 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
             "timeout_secs",
             format!("must be 1 to {MAX_TIMEOUT_SECS} seconds"),
         ));
+    }
+    if let Some(key) = &task.idempotency_key {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+            return Err(invalid(
+                "idempotency_key",
+                format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"),
+            ));
+        }
+        check_text("idempotency_key", key, false)?;
     }
     let max_attempts = task.max_attempts.unwrap_or(1);
     if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
@@ -197,7 +209,40 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
         priority,
         timeout_secs,
         max_attempts,
+        idempotency_key: task.idempotency_key.clone(),
     })
+}
+
+/// Checks a batch; a rejection names the task (`tasks[3].argv`).
+pub fn batch(
+    tasks: &[SubmitTask],
+    default_timeout: Duration,
+) -> Result<Vec<NewTask>, ValidationError> {
+    if tasks.is_empty() || tasks.len() > MAX_BATCH {
+        return Err(invalid("tasks", format!("1 to {MAX_BATCH} tasks")));
+    }
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            submit(task, default_timeout).map_err(|e| ValidationError {
+                field: format!("tasks[{i}].{}", e.field),
+                message: e.message,
+            })
+        })
+        .collect()
+}
+
+/// Checks a priority.
+pub fn priority(priority: i32) -> Result<i32, ValidationError> {
+    if (MIN_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+        Ok(priority)
+    } else {
+        Err(invalid(
+            "priority",
+            format!("must be {MIN_PRIORITY} to {MAX_PRIORITY}"),
+        ))
+    }
 }
 
 /// Checks a registration.

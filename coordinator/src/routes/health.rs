@@ -1,35 +1,36 @@
-//! `/health`: whether the coordinator can serve, for load balancers.
+//! `/health`: whether the coordinator can serve, for load balancers and
+//! people. 200 for `healthy` and `degraded` (keep sending traffic), 503 for
+//! `unhealthy` (take it out of rotation).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use sea_orm::ConnectionTrait;
-use serde_json::json;
+use switchyard_protocol::{HealthReport, HealthStatus};
 
-use crate::service::AppState;
+use super::extract::Json;
+use crate::service::{AppState, health};
 
 /// The health route.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+    Router::new().route("/health", get(check))
 }
 
-/// 200 `healthy` when the database answers, 503 `unhealthy` otherwise.
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let probe = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        state.db().execute_unprepared("SELECT 1"),
+/// `healthy`, `degraded` or `unhealthy`, with the reasons.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Healthy, or degraded (serving; see the reasons)", body = HealthReport),
+        (status = 503, description = "Unhealthy: cannot serve (see the reasons)", body = HealthReport),
     )
-    .await;
-    match probe {
-        Ok(Ok(_)) => (
-            StatusCode::OK,
-            axum::Json(json!({ "status": "healthy", "reasons": [] })),
-        ),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "unhealthy", "reasons": ["database unreachable"] })),
-        ),
-    }
+)]
+pub async fn check(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let report = health::check(&state).await;
+    let status = match report.status {
+        HealthStatus::Healthy | HealthStatus::Degraded => StatusCode::OK,
+        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(report))
 }

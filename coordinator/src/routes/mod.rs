@@ -3,13 +3,18 @@
 
 pub mod admin;
 pub mod auth;
+mod dashboard;
 pub mod extract;
 pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod stats;
 pub mod tasks;
 pub mod workers;
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::IntoResponse;
 
 use crate::error::ApiError;
@@ -24,8 +29,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .merge(stats::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http::track,
+        ))
         .with_state(state)
 }
 

@@ -12,7 +12,7 @@ use switchyard_protocol::{
 use super::created;
 use super::extract::{Json, Path};
 use crate::error::ApiError;
-use crate::service::{AppState, workers};
+use crate::service::{AppState, fetch, report, workers};
 
 /// The worker routes.
 pub fn router() -> Router<AppState> {
@@ -24,6 +24,18 @@ pub fn router() -> Router<AppState> {
         .route("/workers/{id}/report", post(report))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers",
+    tag = "workers",
+    request_body = RegisterWorker,
+    responses(
+        (status = 201, description = "Registered; the answer carries its id", body = WorkerView),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     Json(request): Json<RegisterWorker>,
@@ -31,10 +43,31 @@ async fn register(
     Ok(created(workers::register(&state, request).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    tag = "workers",
+    responses(
+        (status = 200, description = "Every worker that has not gone", body = Vec<WorkerView>),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
     Ok(Json(workers::list(&state).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers/{id}",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    responses(
+        (status = 200, description = "The worker", body = WorkerView),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -42,6 +75,21 @@ async fn show(
     Ok(Json(workers::get(&state, id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/workers/{id}",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = UpdateWorker,
+    responses(
+        (status = 200, description = "The changed worker", body = WorkerView),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
+        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
+        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -50,6 +98,20 @@ async fn update(
     Ok(Json(workers::update(&state, id, request).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/heartbeat",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "Noted; running tasks to kill", body = HeartbeatResponse),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
+        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn heartbeat(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -58,22 +120,64 @@ async fn heartbeat(
     Ok(Json(workers::heartbeat(&state, id, request).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/fetch",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = FetchRequest,
+    responses(
+        (status = 200, description = "Tasks handed over; empty when the wait ended with no work", body = FetchResponse),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
+        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
+        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn fetch(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<FetchRequest>,
 ) -> Result<Json<FetchResponse>, ApiError> {
-    Ok(Json(workers::fetch(&state, id, request).await?))
+    Ok(Json(fetch::fetch(&state, id, request).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/report",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = TaskReport,
+    responses(
+        (status = 200, description = "The task after this attempt", body = TaskView),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
+        (status = 409, description = "The worker does not hold this attempt", body = switchyard_protocol::ErrorBody),
+        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn report(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<TaskReport>,
 ) -> Result<Json<TaskView>, ApiError> {
-    Ok(Json(workers::report(&state, id, request).await?))
+    Ok(Json(report::report(&state, id, request).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/workers/{id}",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    responses(
+        (status = 200, description = "Gone; its work goes to other workers", body = WorkerView),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
 async fn unregister(
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,

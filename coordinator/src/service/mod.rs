@@ -3,9 +3,17 @@
 //! in-memory dispatcher in step with the database, which is the truth.
 
 pub mod admin;
+pub mod admission;
+pub mod dispatch;
+pub mod fetch;
+pub mod health;
 pub mod reaper;
+pub mod retention;
+pub mod report;
 pub mod seed;
 pub mod state;
+pub mod stats;
+pub mod submit;
 pub mod tasks;
 pub mod views;
 pub mod wakers;

@@ -1,13 +1,16 @@
-//! The dead-worker reaper: a worker whose heartbeat is overdue is declared
-//! gone and its work goes elsewhere. Liveness is the heartbeat (seconds),
-//! never how long a task has been running.
+//! The reaper: a worker whose heartbeat is overdue is declared gone and its
+//! work goes elsewhere (liveness is the heartbeat, never how long a task
+//! runs), and a running task whose timeout passed long ago with no report
+//! is timed out by the coordinator itself.
 
+use super::dispatch::requeue_released;
 use super::{AppState, workers};
 use crate::error::ApiError;
 use crate::storage;
 
 /// Runs one sweep: declares silent workers dead and re-dispatches what they
-/// held, then releases tasks still marked running on workers already gone.
+/// held, releases tasks still marked running on workers already gone, and
+/// times out running tasks unreported past their timeout plus the grace.
 /// Returns how many workers were declared dead.
 pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     let timeout = state.settings().heartbeat_timeout.as_secs_f64();
@@ -29,7 +32,22 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
             "released tasks left running on gone workers"
         );
     }
-    workers::requeue_released(state, None, orphans);
+    state.metrics().tasks_released(&orphans);
+    requeue_released(state, None, orphans);
+
+    let settings = state.settings();
+    let overdue = storage::tasks::expire_overdue(
+        state.db(),
+        settings.timeout_grace.as_secs_f64(),
+        settings.retry_base.as_secs_f64(),
+        settings.retry_max.as_secs_f64(),
+    )
+    .await?;
+    if !overdue.is_empty() {
+        tracing::warn!(n = overdue.len(), "running tasks went unreported past their timeout");
+    }
+    state.metrics().tasks_expired(&overdue);
+    requeue_released(state, None, overdue);
     Ok(dead)
 }
 

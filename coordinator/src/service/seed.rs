@@ -7,8 +7,8 @@ use chrono::Utc;
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::AppState;
-use super::tasks::enqueue_at;
-use crate::dispatcher::{QueuedTask, WorkerSpec};
+use super::dispatch::{enqueue_at, queued_task};
+use crate::dispatcher::WorkerSpec;
 use crate::domain::WorkerState;
 use crate::error::ApiError;
 use crate::storage;
@@ -65,11 +65,7 @@ pub async fn seed(state: &AppState) -> Result<usize, ApiError> {
     for row in rows {
         match row.not_before {
             Some(at) if at > now => enqueue_at(state, TaskId(row.id), at),
-            _ => ready.push(QueuedTask {
-                id: TaskId(row.id),
-                priority: row.priority,
-                tags: row.tags,
-            }),
+            _ => ready.push(queued_task(state, &row)),
         }
     }
     let woken = state.dispatcher().finish_seed(token, ready);

@@ -1,6 +1,6 @@
 //! The state every request handler shares.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockResult};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -8,8 +8,11 @@ use switchyard_config::{Secret, ServeArgs};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::Admission;
+use super::retention::Retention;
 use super::wakers::Wakers;
 use crate::dispatcher::TaskDispatcher;
+use crate::metrics::Metrics;
 
 /// Settings the services read, taken once from the configuration.
 #[derive(Debug, Clone)]
@@ -21,10 +24,20 @@ pub struct Settings {
     pub retry_base: Duration,
     /// Longest retry back-off.
     pub retry_max: Duration,
+    /// How long past its timeout a running task may go unreported.
+    pub timeout_grace: Duration,
+    /// Priority aging: one level gained per step waited; `None` when off.
+    pub priority_aging_step: Option<Duration>,
+    /// Most queued tasks; `None` for no limit.
+    pub max_queued_tasks: Option<usize>,
     /// Lost attempts (worker died) allowed beyond a task's `max_attempts`.
     pub lost_attempt_limit: i32,
     /// What admin requests must present; `None` closes the admin API.
     pub admin_token: Option<Secret>,
+    /// When finished tasks move to the archive; `None` keeps them for ever.
+    pub retention: Option<Retention>,
+    /// More queued tasks than this makes `/health` degraded.
+    pub health_max_queued: u64,
 }
 
 impl Settings {
@@ -34,10 +47,17 @@ impl Settings {
             heartbeat_interval: config.heartbeat_interval,
             heartbeat_timeout: config.heartbeat_timeout,
             default_task_timeout: config.default_task_timeout,
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(300),
+            retry_base: config.retry_backoff,
+            retry_max: config.retry_backoff_max,
+            timeout_grace: config.timeout_grace,
+            priority_aging_step: config.priority_aging_step,
+            max_queued_tasks: usize::try_from(config.max_queued_tasks)
+                .ok()
+                .filter(|max| *max > 0),
             lost_attempt_limit: 3,
             admin_token: config.admin_token.clone(),
+            retention: Retention::from_config(config),
+            health_max_queued: config.health_max_queued,
         }
     }
 }
@@ -53,6 +73,8 @@ struct Inner {
     db: DatabaseConnection,
     dispatcher: Mutex<TaskDispatcher>,
     wakers: Wakers,
+    admission: Admission,
+    metrics: Metrics,
     settings: Settings,
     /// Only one seed at a time.
     seed_lock: tokio::sync::Mutex<()>,
@@ -75,6 +97,8 @@ impl AppState {
                 db,
                 dispatcher: Mutex::new(dispatcher),
                 wakers: Wakers::default(),
+                admission: Admission::default(),
+                metrics: Metrics::new(),
                 settings,
                 seed_lock: tokio::sync::Mutex::new(()),
                 shutdown,
@@ -98,9 +122,25 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The dispatcher if its lock is free now; for health checks, which must
+    /// neither wait for it nor overlook a panic that poisoned it.
+    pub fn try_dispatcher(&self) -> TryLockResult<MutexGuard<'_, TaskDispatcher>> {
+        self.inner.dispatcher.try_lock()
+    }
+
+    /// This app's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     /// Long-poll wake-ups.
     pub fn wakers(&self) -> &Wakers {
         &self.inner.wakers
+    }
+
+    /// The queue limit's bookkeeping.
+    pub fn admission(&self) -> &Admission {
+        &self.inner.admission
     }
 
     /// The services' settings.

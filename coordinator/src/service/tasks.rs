@@ -1,90 +1,33 @@
-//! Submitting, reading, listing and cancelling tasks.
+//! Reading, listing, changing and cancelling tasks.
 
-use chrono::{DateTime, Utc};
 use switchyard_protocol::limits::MAX_PAGE_SIZE;
-use switchyard_protocol::{ListTasksQuery, SubmitTask, TaskId, TaskPage, TaskView};
+use switchyard_protocol::{
+    AttemptOutcome, AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
+};
 
+use super::dispatch::enqueue_row;
 use super::{AppState, views};
-use crate::dispatcher::QueuedTask;
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
 use crate::storage::{self, tasks::ListFilter, tasks::QueuedRow};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 
-/// Stores a new task and offers it to its candidate workers.
-#[tracing::instrument(skip_all, err)]
-pub async fn submit(state: &AppState, request: SubmitTask) -> Result<TaskView, ApiError> {
-    let new = validate::submit(&request, state.settings().default_task_timeout)?;
-    let row = storage::tasks::insert(state.db(), &new).await?;
-    tracing::debug!(task_id = row.id, "task submitted");
-    enqueue(
-        state,
-        QueuedTask {
-            id: TaskId(row.id),
-            priority: row.priority,
-            tags: row.tags.clone(),
-        },
-    );
-    Ok(views::task_now(state, row))
-}
-
-/// Offers a queued task to the dispatcher and wakes whoever received it.
-pub fn enqueue(state: &AppState, task: QueuedTask) {
-    let woken = state.dispatcher().enqueue(task);
-    state.wakers().wake(&woken);
-}
-
-/// Offers a queued row to the dispatcher now, or when its back-off ends.
-pub fn enqueue_row(state: &AppState, row: QueuedRow) {
-    let task = QueuedTask {
-        id: TaskId(row.id),
-        priority: row.priority,
-        tags: row.tags,
-    };
-    match row.not_before {
-        Some(at) if at > Utc::now() => enqueue_at(state, task.id, at),
-        _ => enqueue(state, task),
-    }
-}
-
-/// Enqueues task `id` once `at` has passed, if it is still queued then.
-pub fn enqueue_at(state: &AppState, id: TaskId, at: DateTime<Utc>) {
-    let delay = (at - Utc::now()).to_std().unwrap_or_default();
-    let state = state.clone();
-    let shutdown = state.shutdown().clone();
-    state.clone().tracker().spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = shutdown.cancelled() => return,
-        }
-        match storage::tasks::queued_one(state.db(), id).await {
-            Ok(Some(row)) => enqueue(
-                &state,
-                QueuedTask {
-                    id,
-                    priority: row.priority,
-                    tags: row.tags,
-                },
-            ),
-            Ok(None) => {}
-            // The task stays queued in the database; the next seed places it.
-            Err(error) => {
-                tracing::error!(task_id = %id, %error, "failed to re-enqueue after back-off")
-            }
-        }
-    });
-}
-
-/// One task.
+/// One task, live or archived.
 pub async fn get(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> {
-    let row = storage::tasks::get(state.db(), id)
-        .await?
-        .ok_or(ApiError::TaskNotFound(id))?;
-    Ok(views::task_now(state, row))
+    let row = match storage::tasks::get(state.db(), id).await? {
+        Some(row) => row,
+        // Retention moves a task in one statement: if it is not live, it is
+        // archived (or never was).
+        None => storage::archive::get(state.db(), id)
+            .await?
+            .ok_or(ApiError::TaskNotFound(id))?,
+    };
+    Ok(views::task_detailed(state, row))
 }
 
-/// A page of tasks, newest first.
+/// A page of tasks, newest first: live ones, or archived ones when the
+/// query says `archived=true`.
 pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
@@ -104,6 +47,7 @@ pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, A
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
+    let archived = query.archived.unwrap_or(false);
     let filter = ListFilter {
         state: query.state.map(TaskState::from),
         tag: query.tag,
@@ -111,7 +55,11 @@ pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, A
         before,
         limit: u64::from(limit) + 1,
     };
-    let mut rows = storage::tasks::list(state.db(), &filter).await?;
+    let mut rows = if archived {
+        storage::archive::list(state.db(), &filter).await?
+    } else {
+        storage::tasks::list(state.db(), &filter).await?
+    };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = more
@@ -140,6 +88,7 @@ pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> 
                 let cancelled = storage::tasks::cancel_queued(state.db(), id).await?;
                 if cancelled.is_some() {
                     state.dispatcher().remove(id);
+                    state.metrics().task_finished(switchyard_protocol::TaskState::Cancelled);
                 }
                 cancelled
             }
@@ -158,4 +107,65 @@ pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> 
     Err(ApiError::Internal(anyhow::anyhow!(
         "task {id} kept changing state while being cancelled"
     )))
+}
+
+/// Changes a queued task's priority or required tags; it is re-dispatched
+/// under its new terms (new candidates, new place in the queues).
+#[tracing::instrument(skip_all, fields(task_id = %id), err)]
+pub async fn update(state: &AppState, id: TaskId, request: UpdateTask) -> Result<TaskView, ApiError> {
+    let current = storage::tasks::get(state.db(), id)
+        .await?
+        .ok_or(ApiError::TaskNotFound(id))?;
+    let not_queued = |state: TaskState| ApiError::NotQueued {
+        task: id,
+        state: state.into(),
+    };
+    if current.state != TaskState::Queued {
+        return Err(not_queued(current.state));
+    }
+    let priority = validate::priority(request.priority.unwrap_or(current.priority))?;
+    let tags = match &request.tags {
+        Some(tags) => validate::tags("tags", tags)?,
+        None => current.tags.clone(),
+    };
+    let Some(row) = storage::tasks::update_queued(state.db(), id, priority, &tags).await? else {
+        // It left the queue between the read and the update.
+        let now = storage::tasks::get(state.db(), id)
+            .await?
+            .ok_or(ApiError::TaskNotFound(id))?;
+        return Err(not_queued(now.state));
+    };
+    // Out of every queue under the old terms, back in under the new ones. A
+    // task popped by a fetch meanwhile is refused by the hand-over (its tags
+    // no longer match) and offered again from the database.
+    state.dispatcher().remove(id);
+    enqueue_row(state, &QueuedRow::from(&row));
+    Ok(views::task_now(state, row))
+}
+
+/// Every attempt of a task: who ran it, when, and how it ended.
+pub async fn attempts(state: &AppState, id: TaskId) -> Result<Vec<AttemptView>, ApiError> {
+    let rows = storage::tasks::attempts(state.db(), id).await?;
+    if rows.is_empty() && storage::tasks::get(state.db(), id).await?.is_none() {
+        return Err(ApiError::TaskNotFound(id));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| AttemptView {
+            attempt: row.attempt,
+            worker_id: WorkerId(row.worker_id),
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            outcome: row.outcome.as_deref().and_then(|outcome| match outcome {
+                "succeeded" => Some(AttemptOutcome::Succeeded),
+                "failed" => Some(AttemptOutcome::Failed),
+                "timed_out" => Some(AttemptOutcome::TimedOut),
+                "cancelled" => Some(AttemptOutcome::Cancelled),
+                "lost" => Some(AttemptOutcome::Lost),
+                _ => None,
+            }),
+            exit_code: row.exit_code,
+            error: row.error,
+        })
+        .collect())
 }

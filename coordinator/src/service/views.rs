@@ -54,6 +54,8 @@ pub fn task(row: task::Model, waiting: Option<WaitReason>) -> TaskView {
         output,
         error: row.error,
         waiting,
+        queue_position: None,
+        idempotency_key: row.idempotency_key,
     }
 }
 
@@ -61,6 +63,27 @@ pub fn task(row: task::Model, waiting: Option<WaitReason>) -> TaskView {
 pub fn task_now(state: &AppState, row: task::Model) -> TaskView {
     let waiting = waiting(state, &row);
     task(row, waiting)
+}
+
+/// Most tasks counted ahead of one in a queue.
+const POSITION_CAP: usize = 100_000;
+
+/// The view of one task with its wait reason and its place in the queue
+/// (counting is proportional to the queue ahead, so listings leave it out).
+pub fn task_detailed(state: &AppState, row: task::Model) -> TaskView {
+    let mut view = task_now(state, row);
+    add_position(state, &mut view);
+    view
+}
+
+/// Fills in the queue position of a task waiting for a slot.
+pub fn add_position(state: &AppState, view: &mut TaskView) {
+    if view.waiting == Some(WaitReason::WaitingForSlot) {
+        view.queue_position = state
+            .dispatcher()
+            .position_capped(view.id, POSITION_CAP)
+            .map(|n| n as u64);
+    }
 }
 
 /// The view of a worker row with its live queue figures.

@@ -4,7 +4,9 @@
 //! them in one transaction. Statements are parameterised; no SQL is ever built
 //! from client input.
 
+pub mod archive;
 pub mod entities;
+pub mod stats;
 pub mod tasks;
 pub mod workers;
 

@@ -102,3 +102,19 @@ pub async fn update(
     .one(db)
     .await
 }
+
+/// Marks a live worker draining (or active again); `None` when unknown or gone.
+pub async fn set_draining(
+    db: &impl ConnectionTrait,
+    id: WorkerId,
+    draining: bool,
+) -> Result<Option<Model>, DbErr> {
+    let sql = format!(
+        "UPDATE workers SET state = CASE WHEN $2 THEN 'draining'::worker_state \
+                                         ELSE 'active'::worker_state END \
+         WHERE id = $1 AND state <> 'gone' RETURNING {COLUMNS}"
+    );
+    Model::find_by_statement(stmt(&sql, [id.0.into(), draining.into()]))
+        .one(db)
+        .await
+}

@@ -2,7 +2,7 @@
 //! and after every rebalance.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use switchyard_config::DispatchMode;
@@ -18,14 +18,20 @@ impl Model {
         }
         let expected = self.expected_queued();
         prop_assert_eq!(self.d.queued_total(), expected.len(), "queued total");
-        let mut queue_lens = std::collections::BTreeMap::<WorkerId, usize>::new();
+        let mut queue_lens = BTreeMap::<WorkerId, usize>::new();
         let mut unplaced = 0;
         for &id in &expected {
             prop_assert!(self.d.is_queued(id), "{} should be queued", id);
             let candidates = self.candidates(id);
             let holders: BTreeSet<WorkerId> = self.d.holders(id).into_iter().collect();
             // Invariant 2: only candidates hold it.
-            prop_assert!(holders.is_subset(&candidates), "{}: {:?} ⊄ {:?}", id, holders, candidates);
+            prop_assert!(
+                holders.is_subset(&candidates),
+                "{}: {:?} ⊄ {:?}",
+                id,
+                holders,
+                candidates
+            );
             // Invariant 1: Fanout in every candidate's queue; Balanced in exactly one.
             match self.mode {
                 DispatchMode::Fanout => prop_assert_eq!(&holders, &candidates, "fanout holders"),
@@ -53,16 +59,45 @@ impl Model {
         let snapshot = self.d.snapshot();
         prop_assert_eq!(snapshot.unplaced, unplaced);
         prop_assert_eq!(snapshot.workers.len(), self.workers.len());
+        self.check_positions()
+    }
+
+    /// Queue position: the least index of the task in its holders' queues
+    /// (rank, then id), `None` without a holder; capped, at most the cap.
+    fn check_positions(&self) -> Result<(), TestCaseError> {
+        let queues: BTreeMap<WorkerId, Vec<TaskId>> = self
+            .workers
+            .keys()
+            .map(|&w| (w, self.own_queue(w)))
+            .collect();
+        for id in self.tasks.keys().copied().chain([TaskId(0)]) {
+            let expected = self
+                .d
+                .holders(id)
+                .iter()
+                .filter_map(|h| queues.get(h)?.iter().position(|&q| q == id))
+                .min();
+            prop_assert_eq!(self.d.position(id), expected, "position of {}", id);
+            for cap in [0, 1, 2] {
+                prop_assert_eq!(
+                    self.d.position_capped(id, cap),
+                    expected.map(|p| p.min(cap)),
+                    "position of {} capped at {}",
+                    id,
+                    cap
+                );
+            }
+        }
         Ok(())
     }
 
     /// The worker's own queue, in pop order.
     fn own_queue(&self, worker: WorkerId) -> Vec<TaskId> {
-        let mut own: Vec<(Reverse<i32>, TaskId)> = self
+        let mut own: Vec<(Reverse<i64>, TaskId)> = self
             .expected_queued()
             .into_iter()
             .filter(|&id| self.d.holders(id).contains(&worker))
-            .map(|id| (Reverse(self.tasks[&id].priority), id))
+            .map(|id| (Reverse(self.tasks[&id].rank), id))
             .collect();
         own.sort();
         own.into_iter().map(|(_, id)| id).collect()
@@ -78,14 +113,24 @@ impl Model {
             _ => 0,
         };
         let got = self.d.fetch(worker, max);
-        prop_assert!(got.len() <= can_take, "{} got {:?}, may take {}", worker, got, can_take);
+        prop_assert!(
+            got.len() <= can_take,
+            "{} got {:?}, may take {}",
+            worker,
+            got,
+            can_take
+        );
         // Priority order: its own queue first, best first.
         let from_own = own.len().min(got.len());
         prop_assert_eq!(&got[..from_own], &own[..from_own], "pop order");
         let expected = self.expected_queued();
         for &id in &got {
             prop_assert!(expected.contains(&id), "fetched {} was not queued", id);
-            prop_assert!(self.candidates(id).contains(&worker), "{} is no candidate", worker);
+            prop_assert!(
+                self.candidates(id).contains(&worker),
+                "{} is no candidate",
+                worker
+            );
         }
         for &id in &got {
             if self.stale.remove(&id) {
@@ -102,11 +147,20 @@ impl Model {
                 .into_iter()
                 .filter(|&id| self.candidates(id).contains(&worker))
                 .collect();
-            prop_assert!(waiting.is_empty(), "{} idle while {:?} wait", worker, waiting);
+            prop_assert!(
+                waiting.is_empty(),
+                "{} idle while {:?} wait",
+                worker,
+                waiting
+            );
         }
         if let Some(w) = self.workers.get(&worker) {
             let bound = (w.slots as usize).max(busy);
-            prop_assert!(self.d.running_len(worker) <= bound, "slot bound of {}", worker);
+            prop_assert!(
+                self.d.running_len(worker) <= bound,
+                "slot bound of {}",
+                worker
+            );
         }
         Ok(())
     }

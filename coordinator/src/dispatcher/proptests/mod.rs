@@ -12,6 +12,7 @@ mod check;
 mod model;
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use switchyard_config::{BalanceStrategy, DispatchMode};
 
 use model::Model;
@@ -20,27 +21,63 @@ use model::Model;
 /// exists, modulo its size; a worker index may also name an unknown worker.
 #[derive(Clone, Debug)]
 enum Op {
-    /// A new task, enqueued.
-    Submit { tags: Vec<u8>, priority: i8 },
+    /// A new task, enqueued; submitted `after_ms` after the previous one
+    /// (its rank depends on that when aging is on, see [`Model::rank`]).
+    Submit {
+        tags: Vec<u8>,
+        priority: i8,
+        after_ms: u32,
+    },
     /// A new task the dispatcher never hears of (only seeding finds it).
-    SubmitUnseen { tags: Vec<u8>, priority: i8 },
-    Fetch { worker: u8, max: u8 },
+    SubmitUnseen {
+        tags: Vec<u8>,
+        priority: i8,
+        after_ms: u32,
+    },
+    Fetch {
+        worker: u8,
+        max: u8,
+    },
     /// The database answers for one in-flight task: confirm, or the write
     /// failed (restore); a task cancelled meanwhile is abandoned.
-    Settle { pick: u8, confirm: bool },
+    Settle {
+        pick: u8,
+        confirm: bool,
+    },
     /// A running task ends; with `retry` it is queued again (same id).
-    Finish { pick: u8, retry: bool },
+    Finish {
+        pick: u8,
+        retry: bool,
+    },
     /// A queued task is cancelled and removed.
-    Cancel { pick: u8 },
+    Cancel {
+        pick: u8,
+    },
     /// A queued task is cancelled without telling the dispatcher.
-    CancelUnseen { pick: u8 },
+    CancelUnseen {
+        pick: u8,
+    },
     /// An in-flight task is cancelled; its hand-over will be refused.
-    CancelInFlight { pick: u8 },
-    Register { tags: Vec<u8>, slots: u8 },
-    Update { worker: u8, tags: Vec<u8>, slots: u8 },
-    Drain { worker: u8, on: bool },
+    CancelInFlight {
+        pick: u8,
+    },
+    Register {
+        tags: Vec<u8>,
+        slots: u8,
+    },
+    Update {
+        worker: u8,
+        tags: Vec<u8>,
+        slots: u8,
+    },
+    Drain {
+        worker: u8,
+        on: bool,
+    },
     /// The worker leaves or dies; its work is requeued and enqueued again.
-    Unregister { worker: u8 },
+    Unregister {
+        worker: u8,
+    },
     SeedBegin,
     /// The seed's database read happens now.
     SeedRead,
@@ -52,12 +89,24 @@ fn tags() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(0u8..3, 0..=3)
 }
 
+/// Time between submits: often a whole number of aging steps (equal ranks
+/// across priorities), otherwise anything up to 2.5 steps.
+fn after_ms() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        1 => Just(0u32),
+        1 => Just(model::AGING_STEP_MS),
+        2 => 0u32..=150_000,
+    ]
+}
+
 /// Operations, weighted; `churn` makes workers come, change and go often.
 fn op(churn: bool) -> impl Strategy<Value = Op> {
     let worker_weight = if churn { 4 } else { 2 };
     prop_oneof![
-        8 => (tags(), -2i8..=2).prop_map(|(tags, priority)| Op::Submit { tags, priority }),
-        1 => (tags(), -2i8..=2).prop_map(|(tags, priority)| Op::SubmitUnseen { tags, priority }),
+        8 => (tags(), -2i8..=2, after_ms())
+            .prop_map(|(tags, priority, after_ms)| Op::Submit { tags, priority, after_ms }),
+        1 => (tags(), -2i8..=2, after_ms())
+            .prop_map(|(tags, priority, after_ms)| Op::SubmitUnseen { tags, priority, after_ms }),
         6 => (any::<u8>(), 0u8..=3).prop_map(|(worker, max)| Op::Fetch { worker, max }),
         4 => (any::<u8>(), any::<bool>()).prop_map(|(pick, confirm)| Op::Settle { pick, confirm }),
         3 => (any::<u8>(), any::<bool>()).prop_map(|(pick, retry)| Op::Finish { pick, retry }),
@@ -80,8 +129,16 @@ fn ops(churn: bool) -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op(churn), 1..=60)
 }
 
-fn run(mode: DispatchMode, strategy: BalanceStrategy, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut model = Model::new(mode, strategy);
+/// Runs `ops`; with `aging`, ranks have the aging shape
+/// `priority × step_ms − submitted_at_ms` (around −1.7e12), else they are
+/// the priorities.
+fn run(
+    mode: DispatchMode,
+    strategy: BalanceStrategy,
+    aging: bool,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let mut model = Model::new(mode, strategy, aging);
     for op in ops {
         model.apply(op)?;
         model.check()?;
@@ -89,32 +146,44 @@ fn run(mode: DispatchMode, strategy: BalanceStrategy, ops: &[Op]) -> Result<(), 
     model.finish()
 }
 
-// 5 properties × 2,000 cases = 10,000 cases per run.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        // 5 properties × 2,000 cases = 10,000 cases per run.
+        cases: 2_000,
+        // Failing cases are kept next to this file (`mod.proptest-regressions`)
+        // and replayed first on the next run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
-    fn fanout_matches_model(ops in ops(false)) {
-        run(DispatchMode::Fanout, BalanceStrategy::LeastQueue, &ops)?;
+    fn fanout_matches_model(ops in ops(false), aging in any::<bool>()) {
+        run(DispatchMode::Fanout, BalanceStrategy::LeastQueue, aging, &ops)?;
     }
 
     #[test]
-    fn fanout_matches_model_under_worker_churn(ops in ops(true)) {
-        run(DispatchMode::Fanout, BalanceStrategy::RoundRobin, &ops)?;
+    fn fanout_matches_model_under_worker_churn(ops in ops(true), aging in any::<bool>()) {
+        run(DispatchMode::Fanout, BalanceStrategy::RoundRobin, aging, &ops)?;
     }
 
     #[test]
-    fn balanced_least_queue_matches_model(ops in ops(false)) {
-        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, &ops)?;
+    fn balanced_least_queue_matches_model(ops in ops(false), aging in any::<bool>()) {
+        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, aging, &ops)?;
     }
 
     #[test]
-    fn balanced_round_robin_matches_model(ops in ops(false)) {
-        run(DispatchMode::Balanced, BalanceStrategy::RoundRobin, &ops)?;
+    fn balanced_round_robin_matches_model(ops in ops(false), aging in any::<bool>()) {
+        run(DispatchMode::Balanced, BalanceStrategy::RoundRobin, aging, &ops)?;
     }
 
     #[test]
-    fn balanced_matches_model_under_worker_churn(ops in ops(true)) {
-        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, &ops)?;
+    fn balanced_matches_model_under_worker_churn(ops in ops(true), aging in any::<bool>()) {
+        run(DispatchMode::Balanced, BalanceStrategy::LeastQueue, aging, &ops)?;
     }
 }

@@ -12,6 +12,12 @@ use crate::dispatcher::{QueuedTask, SeedToken, TaskDispatcher, WorkerSpec};
 
 const TAG_NAMES: [&str; 3] = ["a", "b", "c"];
 
+/// Aging: one priority level per minute waited.
+pub(super) const AGING_STEP_MS: u32 = 60_000;
+
+/// Aging: when the first task is submitted, in ms since the epoch.
+const EPOCH_MS: i64 = 1_700_000_000_000;
+
 /// A worker index past the registered ones names this never-seen worker.
 pub(super) const UNKNOWN_WORKER: WorkerId = WorkerId(999);
 
@@ -19,7 +25,8 @@ pub(super) const UNKNOWN_WORKER: WorkerId = WorkerId(999);
 #[derive(Clone, Debug)]
 pub(super) struct TaskModel {
     pub(super) tags: Vec<String>,
-    pub(super) priority: i32,
+    /// What the service would pass as [`QueuedTask::rank`].
+    pub(super) rank: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +49,11 @@ struct SeedModel {
 pub(super) struct Model {
     pub(super) d: TaskDispatcher,
     pub(super) mode: DispatchMode,
+    strategy: BalanceStrategy,
+    /// Whether ranks have the priority-aging shape.
+    aging: bool,
+    /// The submit clock, in ms since the epoch.
+    clock_ms: i64,
     /// Every live task (not finished, not cancelled), and stale ones.
     pub(super) tasks: BTreeMap<TaskId, TaskModel>,
     /// Tasks the database lists as queued (in-flight ones included: the
@@ -76,10 +88,13 @@ fn pick<T: Copy>(items: impl IntoIterator<Item = T>, index: u8) -> Option<T> {
 }
 
 impl Model {
-    pub(super) fn new(mode: DispatchMode, strategy: BalanceStrategy) -> Self {
+    pub(super) fn new(mode: DispatchMode, strategy: BalanceStrategy, aging: bool) -> Self {
         Self {
             d: TaskDispatcher::new(mode, strategy),
             mode,
+            strategy,
+            aging,
+            clock_ms: EPOCH_MS,
             tasks: BTreeMap::new(),
             db_queued: BTreeSet::new(),
             hidden: BTreeSet::new(),
@@ -117,7 +132,11 @@ impl Model {
 
     pub(super) fn busy(&self, worker: WorkerId) -> usize {
         self.running.values().filter(|&&w| w == worker).count()
-            + self.in_flight.values().filter(|&&(w, _)| w == worker).count()
+            + self
+                .in_flight
+                .values()
+                .filter(|&&(w, _)| w == worker)
+                .count()
     }
 
     fn worker(&self, index: u8) -> WorkerId {
@@ -129,38 +148,78 @@ impl Model {
         let t = &self.tasks[&id];
         QueuedTask {
             id,
-            priority: t.priority,
+            rank: t.rank,
             tags: t.tags.clone(),
         }
     }
 
-    /// Enqueues `id` (queued in the database) and checks whom it reached.
+    /// Enqueues `id` (queued in the database) and checks whom it reached:
+    /// in Balanced mode a least loaded candidate (LeastQueue: the lowest id
+    /// among them).
     fn enqueue(&mut self, id: TaskId) -> Result<(), TestCaseError> {
+        let loads: BTreeMap<WorkerId, usize> = self
+            .candidates(id)
+            .into_iter()
+            .map(|c| (c, self.d.queue_len(c) + self.d.running_len(c)))
+            .collect();
         let woken = self.d.enqueue(self.queued_task(id));
-        prop_assert_eq!(woken, self.d.holders(id), "enqueue wakes its holders");
+        prop_assert_eq!(&woken, &self.d.holders(id), "enqueue wakes its holders");
+        if let (DispatchMode::Balanced, Some(&least)) = (self.mode, loads.values().min()) {
+            let chosen = woken.first().copied().unwrap_or(UNKNOWN_WORKER);
+            prop_assert_eq!(
+                loads.get(&chosen).copied(),
+                Some(least),
+                "{} is least loaded",
+                chosen
+            );
+            if self.strategy == BalanceStrategy::LeastQueue {
+                let lowest = loads.iter().find(|&(_, &l)| l == least).map(|(&w, _)| w);
+                prop_assert_eq!(Some(chosen), lowest, "ties go to the lowest id");
+            }
+        }
         if let Some(seed) = &mut self.seed {
             seed.added.insert(id);
         }
         Ok(())
     }
 
-    fn new_task(&mut self, tags: &[u8], priority: i8) -> TaskId {
+    /// The rank of a task of `priority` submitted now, as the service
+    /// computes it.
+    fn rank(&self, priority: i8) -> i64 {
+        let priority = i64::from(priority);
+        if self.aging {
+            priority * i64::from(AGING_STEP_MS) - self.clock_ms
+        } else {
+            priority
+        }
+    }
+
+    fn new_task(&mut self, tags: &[u8], priority: i8, after_ms: u32) -> TaskId {
         let id = TaskId(self.next_task);
         self.next_task += 1;
-        let (tags, priority) = (tag_names(tags), i32::from(priority));
-        self.tasks.insert(id, TaskModel { tags, priority });
+        self.clock_ms += i64::from(after_ms);
+        let (tags, rank) = (tag_names(tags), self.rank(priority));
+        self.tasks.insert(id, TaskModel { tags, rank });
         self.db_queued.insert(id);
         id
     }
 
     pub(super) fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match op {
-            Op::Submit { tags, priority } => {
-                let id = self.new_task(tags, *priority);
+            Op::Submit {
+                tags,
+                priority,
+                after_ms,
+            } => {
+                let id = self.new_task(tags, *priority, *after_ms);
                 self.enqueue(id)?;
             }
-            Op::SubmitUnseen { tags, priority } => {
-                let id = self.new_task(tags, *priority);
+            Op::SubmitUnseen {
+                tags,
+                priority,
+                after_ms,
+            } => {
+                let id = self.new_task(tags, *priority, *after_ms);
                 self.hidden.insert(id);
             }
             Op::Fetch { worker, max } => self.fetch(self.worker(*worker), usize::from(*max))?,
@@ -183,7 +242,10 @@ impl Model {
                 }
             }
             Op::Cancel { pick: i } => {
-                let queued = self.db_queued.iter().filter(|id| !self.in_flight.contains_key(id));
+                let queued = self
+                    .db_queued
+                    .iter()
+                    .filter(|id| !self.in_flight.contains_key(id));
                 if let Some(&id) = pick(queued, *i) {
                     let known = !self.hidden.contains(&id);
                     prop_assert_eq!(self.d.remove(id), known, "remove {} answers", id);
@@ -320,7 +382,11 @@ impl Model {
     }
 
     fn seed_read(&mut self) {
-        let read: Vec<QueuedTask> = self.db_queued.iter().map(|&id| self.queued_task(id)).collect();
+        let read: Vec<QueuedTask> = self
+            .db_queued
+            .iter()
+            .map(|&id| self.queued_task(id))
+            .collect();
         if let Some(seed) = &mut self.seed
             && seed.read.is_none()
         {

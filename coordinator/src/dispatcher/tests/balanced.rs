@@ -15,7 +15,10 @@ fn counts(received: &[WorkerId]) -> BTreeMap<WorkerId, usize> {
 fn assert_even(counts: &BTreeMap<WorkerId, usize>, workers: usize, each: usize) {
     assert_eq!(counts.len(), workers, "{counts:?}");
     for (&worker, &n) in counts {
-        assert!(n.abs_diff(each) <= 1, "{worker} got {n}, expected {each} ± 1: {counts:?}");
+        assert!(
+            n.abs_diff(each) <= 1,
+            "{worker} got {n}, expected {each} ± 1: {counts:?}"
+        );
     }
 }
 
@@ -84,7 +87,11 @@ fn least_queue_counts_running_and_in_flight_tasks() {
     d.fetch(w(3), 1);
     // Loads now: w1 2 running, w2 2 queued, w3 1 in flight.
     assert_eq!(d.enqueue(task(10, 0, &[])), ws(&[3]));
-    assert_eq!(d.enqueue(task(11, 0, &[])), ws(&[1]), "ties go to the lowest id");
+    assert_eq!(
+        d.enqueue(task(11, 0, &[])),
+        ws(&[1]),
+        "ties go to the lowest id"
+    );
     assert_eq!(d.queue_len(w(1)), 1);
     ok(&d);
 }
@@ -116,7 +123,7 @@ fn an_idle_worker_steals_the_best_tasks_it_matches() {
         d.enqueue(task(id, 0, &["linux", "gpu"]));
     }
     for id in 11..=14 {
-        d.enqueue(task(id, i32::from(id == 13), &["linux"]));
+        d.enqueue(task(id, i64::from(id == 13), &["linux"]));
     }
     d.register(spec(2, &["linux"], 3));
     assert_eq!(d.queue_len(w(2)), 0);
@@ -148,7 +155,11 @@ fn stealing_takes_from_the_longest_queue_first() {
     d.register(spec(3, &[], 1));
     assert_eq!(d.fetch(w(3), 1), ts(&[1]));
     d.finish(w(3), t(1));
-    assert_eq!(d.fetch(w(3), 1), ts(&[2]), "equal lengths: the lowest worker id");
+    assert_eq!(
+        d.fetch(w(3), 1),
+        ts(&[2]),
+        "equal lengths: the lowest worker id"
+    );
     ok(&d);
 }
 
@@ -179,7 +190,11 @@ fn rebalance_spreads_a_backlog_over_joined_workers() {
         assert_eq!(result.moved, 450);
         assert_eq!(result.woken, ws(&[2, 3, 4]));
         for id in 1..=4 {
-            assert!(d.queue_len(w(id)).abs_diff(150) <= 1, "{}", d.queue_len(w(id)));
+            assert!(
+                d.queue_len(w(id)).abs_diff(150) <= 1,
+                "{}",
+                d.queue_len(w(id))
+            );
         }
         ok(&d);
         assert_eq!(d.rebalance().moved, 0, "already balanced");
@@ -209,7 +224,9 @@ fn rebalance_counts_running_work_and_respects_tags() {
     ok(&d);
     // b tasks cannot move; a tasks go to w2 and w3 until loads are close.
     assert_eq!(d.holders(t(5)), ws(&[1]));
-    let loads: Vec<usize> = (1..=3).map(|i| d.queue_len(w(i)) + d.running_len(w(i))).collect();
+    let loads: Vec<usize> = (1..=3)
+        .map(|i| d.queue_len(w(i)) + d.running_len(w(i)))
+        .collect();
     assert!(loads[0] >= 10, "{loads:?}");
     assert!(loads[1].abs_diff(loads[2]) <= 1, "{loads:?}");
     // w1 20, w2 0, w3 4 → every a task moves: 10, 7, 7.

@@ -50,11 +50,11 @@ fn task_without_candidate_waits_unplaced() {
 }
 
 #[test]
-fn fetch_pops_highest_priority_then_oldest() {
+fn fetch_pops_highest_rank_then_oldest() {
     for mut d in all_modes() {
         d.register(spec(1, &[], 10));
-        for (id, priority) in [(1, 0), (2, 5), (3, 0), (4, 5), (5, -1), (6, 9)] {
-            d.enqueue(task(id, priority, &[]));
+        for (id, rank) in [(1, 0), (2, 5), (3, 0), (4, 5), (5, -1), (6, 9)] {
+            d.enqueue(task(id, rank, &[]));
         }
         assert_eq!(d.fetch(w(1), 10), ts(&[6, 2, 4, 1, 3, 5]));
         ok(&d);
@@ -119,12 +119,20 @@ fn abandon_forgets_and_frees_the_slot() {
         d.enqueue(task(2, 0, &[]));
         assert_eq!(d.fetch(w(1), 1), ts(&[1]));
         d.abandon(w(2), &ts(&[1]));
-        assert_eq!(d.running_len(w(1)), 1, "another worker's abandon is ignored");
+        assert_eq!(
+            d.running_len(w(1)),
+            1,
+            "another worker's abandon is ignored"
+        );
         d.abandon(w(1), &ts(&[1]));
         assert_eq!(d.running_len(w(1)), 0);
         assert!(!d.is_queued(t(1)));
         assert_eq!(d.fetch(w(1), 1), ts(&[2]));
-        assert_eq!(d.enqueue(task(1, 0, &[])), ws(&[1]), "forgotten, so new again");
+        assert_eq!(
+            d.enqueue(task(1, 0, &[])),
+            ws(&[1]),
+            "forgotten, so new again"
+        );
         ok(&d);
     }
 }
@@ -231,7 +239,10 @@ fn snapshot_serialises_queues_in_pop_order() {
     assert_eq!(snap.unplaced, 1);
     assert_eq!(snap.workers.len(), 2);
     let w1 = &snap.workers[0];
-    assert_eq!((w1.id, w1.queued, w1.running, w1.in_flight), (w(1), 149, 1, 1));
+    assert_eq!(
+        (w1.id, w1.queued, w1.running, w1.in_flight),
+        (w(1), 149, 1, 1)
+    );
     assert_eq!(w1.queue.len(), 100);
     assert_eq!(&w1.queue[..3], &ts(&[4, 6, 8])[..]);
     assert_eq!(w1.queue[73], t(150));

@@ -4,6 +4,8 @@
 
 mod balanced;
 mod fanout;
+mod position;
+mod ranks;
 mod seeding;
 mod workers;
 
@@ -28,10 +30,10 @@ fn ws(ids: &[i64]) -> Vec<WorkerId> {
     ids.iter().copied().map(WorkerId).collect()
 }
 
-fn task(id: i64, priority: i32, tags: &[&str]) -> QueuedTask {
+fn task(id: i64, rank: i64, tags: &[&str]) -> QueuedTask {
     QueuedTask {
         id: TaskId(id),
-        priority,
+        rank,
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
     }
 }

@@ -17,7 +17,11 @@ fn seeding_twice_creates_no_duplicates() {
         let token = d.begin_seed();
         assert!(d.finish_seed(token, snapshot_of(&[1, 2, 3, 4])).is_empty());
         assert_eq!(d.queued_total(), 4);
-        let per_task = if d.mode() == DispatchMode::Fanout { 2 } else { 1 };
+        let per_task = if d.mode() == DispatchMode::Fanout {
+            2
+        } else {
+            1
+        };
         assert_eq!(d.queue_len(w(1)) + d.queue_len(w(2)), 4 * per_task);
         ok(&d);
     }
@@ -32,7 +36,9 @@ fn seeding_spreads_in_bulk_by_strategy() {
         d.set_running(w(1), &ts(&[100, 101, 102]));
         let token = d.begin_seed();
         d.finish_seed(token, snapshot_of(&(1..=30).collect::<Vec<_>>()));
-        let loads: Vec<usize> = (1..=3).map(|i| d.queue_len(w(i)) + d.running_len(w(i))).collect();
+        let loads: Vec<usize> = (1..=3)
+            .map(|i| d.queue_len(w(i)) + d.running_len(w(i)))
+            .collect();
         assert_eq!(loads, vec![11, 11, 11]);
         ok(&d);
     }
@@ -64,7 +70,14 @@ fn seeding_while_tasks_change_loses_and_duplicates_nothing() {
         let woken = d.finish_seed(token, read);
         assert_eq!(woken, ws(&[1]), "7 was added");
         ok(&d);
-        for (id, queued) in [(1, false), (2, false), (3, false), (4, false), (7, true), (8, false)] {
+        for (id, queued) in [
+            (1, false),
+            (2, false),
+            (3, false),
+            (4, false),
+            (7, true),
+            (8, false),
+        ] {
             assert_eq!(d.is_queued(t(id)), queued, "task {id}");
         }
         assert_eq!(d.running_len(w(1)), 3, "3, 5 and 6 run");

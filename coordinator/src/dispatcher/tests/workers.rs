@@ -147,14 +147,22 @@ fn unregister_returns_busy_work_and_moves_queued_work() {
         assert_eq!(gone.running, expected, "running and in flight come back");
         ok(&d);
         assert_eq!(d.queued_total(), 4);
-        assert_eq!(d.queue_len(w(2)), 4, "every queued task found its candidate");
+        assert_eq!(
+            d.queue_len(w(2)),
+            4,
+            "every queued task found its candidate"
+        );
         for id in got {
             assert_eq!(d.enqueue(task(id.0, 0, &["a"])), ws(&[2]), "requeued");
         }
         let last = d.unregister(w(2));
         assert!(last.running.is_empty() && last.woken.is_empty());
         assert_eq!(d.queued_total(), 6);
-        assert_eq!(d.snapshot().unplaced, 6, "no candidate left: kept, unplaced");
+        assert_eq!(
+            d.snapshot().unplaced,
+            6,
+            "no candidate left: kept, unplaced"
+        );
         assert!(d.unregister(w(2)).running.is_empty(), "twice is harmless");
         assert_eq!(d.register(spec(4, &["a", "b"], 1)), ws(&[4]));
         assert_eq!(d.queue_len(w(4)), 6);

@@ -1,0 +1,74 @@
+//! Small formatting helpers for the dashboard: escaping and human durations.
+
+use std::fmt;
+
+/// Displays text with HTML's special characters escaped; everything that
+/// came from users (names, tags, labels) goes through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Esc<'a>(pub &'a str);
+
+impl fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..i])?;
+            f.write_str(match rest.as_bytes()[i] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[i + 1..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// `12 s`, `3 min 04 s`, `2 h 05 min`, `3 d 04 h`.
+pub fn duration(secs: f64) -> String {
+    let secs = if secs.is_finite() && secs > 0.0 {
+        secs as u64
+    } else {
+        0
+    };
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {:02} s", secs / 60, secs % 60),
+        3600..86400 => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} d {:02} h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+/// A tag list as `a, b`, or `(any)` when empty.
+pub fn tags(tags: &[String]) -> String {
+    if tags.is_empty() {
+        "(any)".to_owned()
+    } else {
+        tags.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            Esc("<b>\"Tom\" & 'Jerry'</b>").to_string(),
+            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+        );
+        assert_eq!(Esc("plain").to_string(), "plain");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(0.4), "0 s");
+        assert_eq!(duration(59.9), "59 s");
+        assert_eq!(duration(184.0), "3 min 04 s");
+        assert_eq!(duration(7500.0), "2 h 05 min");
+        assert_eq!(duration(3.0 * 86400.0 + 4.0 * 3600.0), "3 d 04 h");
+        assert_eq!(duration(f64::NAN), "0 s");
+    }
+}

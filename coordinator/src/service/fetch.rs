@@ -1,0 +1,161 @@
+//! Handing work to workers: a long-polling fetch served from the dispatcher,
+//! each hand-over confirmed by the database.
+
+use std::time::Duration;
+
+use switchyard_protocol::limits::{MAX_FETCH, MAX_FETCH_WAIT_SECS};
+use switchyard_protocol::{Assignment, FetchRequest, FetchResponse, TaskId, WorkerId};
+use tokio::time::Instant;
+
+use super::dispatch::enqueue_row;
+use super::workers::not_served;
+use super::AppState;
+use crate::domain::ValidationError;
+use crate::error::ApiError;
+use crate::storage;
+
+fn check_fetch(request: &FetchRequest) -> Result<(usize, Duration), ValidationError> {
+    if !(1..=MAX_FETCH).contains(&request.max_tasks) {
+        return Err(ValidationError {
+            field: "max_tasks".into(),
+            message: format!("must be 1 to {MAX_FETCH}"),
+        });
+    }
+    if !(request.wait_secs.is_finite() && (0.0..=MAX_FETCH_WAIT_SECS).contains(&request.wait_secs))
+    {
+        return Err(ValidationError {
+            field: "wait_secs".into(),
+            message: format!("must be 0 to {MAX_FETCH_WAIT_SECS}"),
+        });
+    }
+    Ok((
+        request.max_tasks as usize,
+        Duration::from_secs_f64(request.wait_secs),
+    ))
+}
+
+/// Hands the worker up to `max_tasks` tasks from its queue, waiting up to
+/// `wait_secs` for work to arrive. The dispatcher proposes; the database's
+/// conditional update decides.
+#[tracing::instrument(skip_all, fields(worker_id = %id))]
+pub async fn fetch(
+    state: &AppState,
+    id: WorkerId,
+    request: FetchRequest,
+) -> Result<FetchResponse, ApiError> {
+    let started = std::time::Instant::now();
+    let fetched = long_poll(state, id, request).await;
+    if let Ok(response) = &fetched {
+        let got_tasks = !response.tasks.is_empty();
+        state.metrics().fetch_finished(started.elapsed(), got_tasks);
+    }
+    fetched
+}
+
+async fn long_poll(
+    state: &AppState,
+    id: WorkerId,
+    request: FetchRequest,
+) -> Result<FetchResponse, ApiError> {
+    let (max, wait) = check_fetch(&request)?;
+    let deadline = Instant::now() + wait;
+    let notify = state.wakers().get(id);
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Register interest before looking, so a wake-up between the look
+        // and the wait is not lost.
+        notified.as_mut().enable();
+        let popped = {
+            let mut dispatcher = state.dispatcher();
+            dispatcher
+                .contains_worker(id)
+                .then(|| dispatcher.fetch(id, max))
+        };
+        let Some(popped) = popped else {
+            return Err(not_served(state, id).await);
+        };
+        if !popped.is_empty() {
+            let tasks = hand_over(state, id, popped).await?;
+            if !tasks.is_empty() {
+                return Ok(FetchResponse { tasks });
+            }
+            continue;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(deadline) => return Ok(FetchResponse::default()),
+            () = state.shutdown().cancelled() => return Ok(FetchResponse::default()),
+        }
+    }
+}
+
+/// Confirms popped tasks in the database and settles the dispatcher's
+/// bookkeeping. Runs on its own task so that a client hanging up mid-request
+/// cannot leave tasks half handed over.
+async fn hand_over(
+    state: &AppState,
+    worker: WorkerId,
+    popped: Vec<TaskId>,
+) -> Result<Vec<Assignment>, ApiError> {
+    let state = state.clone();
+    let settle = tokio::spawn(async move {
+        match storage::tasks::assign(state.db(), worker, &popped).await {
+            Ok(rows) => {
+                let confirmed: Vec<TaskId> = rows.iter().map(|row| TaskId(row.id)).collect();
+                let abandoned: Vec<TaskId> = popped
+                    .iter()
+                    .copied()
+                    .filter(|id| !confirmed.contains(id))
+                    .collect();
+                for row in &rows {
+                    state.metrics().task_started_row(row);
+                }
+                {
+                    let mut dispatcher = state.dispatcher();
+                    dispatcher.confirm(worker, &confirmed);
+                    dispatcher.abandon(worker, &abandoned);
+                }
+                if !abandoned.is_empty() {
+                    offer_again(&state, &abandoned).await;
+                }
+                Ok(rows)
+            }
+            Err(error) => {
+                let woken = state.dispatcher().restore(worker, &popped);
+                state.wakers().wake(&woken);
+                Err(error)
+            }
+        }
+    });
+    let rows = settle.await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("hand-over task failed"))
+    })??;
+    Ok(rows
+        .into_iter()
+        .map(|row| Assignment {
+            task_id: TaskId(row.id),
+            attempt: row.attempts,
+            env: serde_json::from_value(row.env).unwrap_or_default(),
+            argv: row.argv,
+            working_dir: row.working_dir,
+            timeout_secs: row.timeout_secs,
+        })
+        .collect())
+}
+
+
+/// Tasks a hand-over refused are usually gone (cancelled, taken by another
+/// coordinator's seed); any still queued (their tags changed under the
+/// fetch) are offered again, so none is stranded outside the dispatcher.
+async fn offer_again(state: &AppState, tasks: &[TaskId]) {
+    match storage::tasks::queued_among(state.db(), tasks).await {
+        Ok(rows) => {
+            for row in rows {
+                enqueue_row(state, &row);
+            }
+        }
+        // They stay queued in the database; the next seed places them.
+        Err(error) => tracing::error!(%error, "failed to re-read refused tasks"),
+    }
+}

@@ -1,0 +1,147 @@
+//! Whether the coordinator can serve, and what needs attention.
+//!
+//! - **unhealthy** (cannot serve): the database does not answer, the
+//!   dispatcher is broken (a panic poisoned it) or stuck, or the coordinator
+//!   is shutting down;
+//! - **degraded** (serving, look at it): the database is slow, the backlog is
+//!   over `--health-max-queued`, or queued tasks have no live worker with
+//!   their tags;
+//! - **healthy** otherwise.
+
+use std::sync::TryLockError;
+use std::time::{Duration, Instant};
+
+use switchyard_protocol::{HealthReport, HealthStatus};
+
+use super::AppState;
+use crate::storage;
+
+/// A database round trip slower than this makes the coordinator degraded.
+pub const DB_SLOW: Duration = Duration::from_millis(500);
+/// A database that has not answered within this is taken as unreachable.
+pub const DB_TIMEOUT: Duration = Duration::from_secs(3);
+/// A dispatcher lock held longer than this is taken as stuck.
+pub const DISPATCHER_STUCK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct Findings {
+    unhealthy: Vec<String>,
+    degraded: Vec<String>,
+}
+
+/// Runs every check and sums them up. Never fails: failing checks are
+/// what it reports.
+pub async fn check(state: &AppState) -> HealthReport {
+    let mut findings = Findings::default();
+    if state.shutdown().is_cancelled() {
+        findings.unhealthy.push("shutting down".to_owned());
+    }
+    check_database(state, &mut findings).await;
+    check_dispatcher(state, &mut findings).await;
+    let Findings {
+        mut unhealthy,
+        degraded,
+    } = findings;
+    let status = if !unhealthy.is_empty() {
+        HealthStatus::Unhealthy
+    } else if !degraded.is_empty() {
+        HealthStatus::Degraded
+    } else {
+        HealthStatus::Healthy
+    };
+    unhealthy.extend(degraded);
+    HealthReport {
+        status,
+        reasons: unhealthy,
+    }
+}
+
+async fn check_database(state: &AppState, findings: &mut Findings) {
+    let started = Instant::now();
+    match tokio::time::timeout(DB_TIMEOUT, storage::stats::ping(state.db())).await {
+        Err(_) => {
+            findings.unhealthy.push(format!(
+                "database unreachable: no answer within {} s",
+                DB_TIMEOUT.as_secs()
+            ));
+            return;
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health: database probe failed");
+            findings
+                .unhealthy
+                .push("database unreachable: the probe query failed".to_owned());
+            return;
+        }
+        Ok(Ok(())) => {}
+    }
+    let took = started.elapsed();
+    if took > DB_SLOW {
+        findings.degraded.push(format!(
+            "database slow: a trivial query took {} ms (over {} ms)",
+            took.as_millis(),
+            DB_SLOW.as_millis()
+        ));
+    }
+    let max = state.settings().health_max_queued;
+    match tokio::time::timeout(DB_TIMEOUT, storage::stats::queued_up_to(state.db(), max)).await {
+        Ok(Ok(queued)) if queued > max => findings.degraded.push(format!(
+            "queue backing up: more than {max} tasks queued (--health-max-queued)"
+        )),
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health: counting queued tasks failed");
+            findings
+                .degraded
+                .push("cannot count queued tasks: the query failed".to_owned());
+        }
+        Err(_) => findings.degraded.push(format!(
+            "database slow: counting queued tasks took over {} s",
+            DB_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// What one try of the dispatcher's lock found.
+enum Look {
+    Unplaced(usize),
+    Poisoned,
+    Busy,
+}
+
+/// Looks at the dispatcher without blocking the executor: tries its lock
+/// until [`DISPATCHER_STUCK`] has passed.
+async fn check_dispatcher(state: &AppState, findings: &mut Findings) {
+    let deadline = Instant::now() + DISPATCHER_STUCK;
+    let unplaced = loop {
+        // Decided before any `.await`, so the guard is gone by then.
+        let look = match state.try_dispatcher() {
+            Ok(dispatcher) => Look::Unplaced(dispatcher.unplaced()),
+            Err(TryLockError::Poisoned(_)) => Look::Poisoned,
+            Err(TryLockError::WouldBlock) => Look::Busy,
+        };
+        match look {
+            Look::Unplaced(unplaced) => break unplaced,
+            Look::Poisoned => {
+                findings.unhealthy.push(
+                    "dispatcher not running: a panic interrupted it; restart the coordinator"
+                        .to_owned(),
+                );
+                return;
+            }
+            Look::Busy if Instant::now() >= deadline => {
+                findings.unhealthy.push(format!(
+                    "dispatcher not running: busy for over {} s",
+                    DISPATCHER_STUCK.as_secs()
+                ));
+                return;
+            }
+            Look::Busy => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    };
+    if unplaced > 0 {
+        findings.degraded.push(format!(
+            "{unplaced} queued task(s) have no live worker with every tag they need"
+        ));
+    }
+}

@@ -1,0 +1,134 @@
+//! Submitting tasks, one or a batch: validated, admitted under the queue
+//! limit, stored in one statement, then offered to their candidates.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use switchyard_protocol::{SubmitTask, TaskId, TaskView};
+
+use super::dispatch::enqueue_row;
+use super::{AppState, views};
+use crate::domain::{NewTask, validate};
+use crate::error::ApiError;
+use crate::storage::{self, entities::task::Model, tasks::QueuedRow};
+
+/// Who owns tasks until principals exist.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// A submitted task, and whether this request created it (or an earlier
+/// one with the same idempotency key did).
+#[derive(Debug)]
+pub struct Submitted {
+    pub task: TaskView,
+    pub created: bool,
+}
+
+/// Stores one task and offers it to its candidate workers.
+pub async fn submit(state: &AppState, request: SubmitTask) -> Result<Submitted, ApiError> {
+    let new = validate::submit(&request, state.settings().default_task_timeout)?;
+    let mut submitted = store(state, vec![new]).await?.pop().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("a submission stored no task"))
+    })?;
+    views::add_position(state, &mut submitted.task);
+    Ok(submitted)
+}
+
+/// Stores up to 1,000 tasks, all or none, and offers them to their candidates.
+pub async fn submit_batch(
+    state: &AppState,
+    requests: Vec<SubmitTask>,
+) -> Result<Vec<Submitted>, ApiError> {
+    let new = validate::batch(&requests, state.settings().default_task_timeout)?;
+    store(state, new).await
+}
+
+#[tracing::instrument(skip_all, fields(n = tasks.len()), err)]
+async fn store(state: &AppState, tasks: Vec<NewTask>) -> Result<Vec<Submitted>, ApiError> {
+    let queued = state.dispatcher().queued_total();
+    let max = state.settings().max_queued_tasks;
+    let _admitted = state
+        .admission()
+        .admit(tasks.len(), queued, max)
+        .ok_or(ApiError::QueueFull(max.unwrap_or(0)))?;
+
+    // One transaction: a batch whose key clashes with other terms stores nothing.
+    let txn = state.db().begin().await?;
+    let rows = insert_or_find(&txn, &tasks).await?;
+    txn.commit().await?;
+
+    let mut submitted = Vec::with_capacity(rows.len());
+    for (row, created) in rows {
+        if created {
+            state.metrics().tasks_submitted(1);
+            enqueue_row(state, &QueuedRow::from(&row));
+        }
+        submitted.push(Submitted {
+            task: views::task_now(state, row),
+            created,
+        });
+    }
+    Ok(submitted)
+}
+
+/// Inserts `tasks`; for each one whose idempotency key was used before (or
+/// earlier in the same batch), finds that task instead. Each row comes with
+/// whether it was created now.
+async fn insert_or_find(
+    db: &impl ConnectionTrait,
+    tasks: &[NewTask],
+) -> Result<Vec<(Model, bool)>, ApiError> {
+    let inserted = storage::tasks::insert_many(db, ANONYMOUS, tasks).await?;
+    let keys: Vec<String> = tasks
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, row)| row.is_none())
+        .filter_map(|(task, _)| task.idempotency_key.clone())
+        .collect();
+    let existing: HashMap<String, Model> = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        storage::tasks::by_idempotency_keys(db, ANONYMOUS, &keys)
+            .await?
+            .into_iter()
+            .filter_map(|row| row.idempotency_key.clone().map(|key| (key, row)))
+            .collect()
+    };
+    tasks
+        .iter()
+        .zip(inserted)
+        .map(|(task, row)| match row {
+            Some(row) => Ok((row, true)),
+            None => {
+                let found = task
+                    .idempotency_key
+                    .as_ref()
+                    .and_then(|key| existing.get(key))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApiError::Internal(anyhow::anyhow!(
+                            "a task was not inserted and has no idempotency key match"
+                        ))
+                    })?;
+                if same_terms(task, &found) {
+                    Ok((found, false))
+                } else {
+                    Err(ApiError::TaskExists(TaskId(found.id)))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Whether a stored task was submitted with the same terms as `task`.
+fn same_terms(task: &NewTask, row: &Model) -> bool {
+    let env: BTreeMap<String, String> =
+        serde_json::from_value(row.env.clone()).unwrap_or_default();
+    task.argv == row.argv
+        && task.env == env
+        && task.working_dir == row.working_dir
+        && task.tags == row.tags
+        && task.labels == row.labels
+        && task.priority == row.priority
+        && task.timeout_secs == row.timeout_secs
+        && task.max_attempts == row.max_attempts
+}

@@ -1,0 +1,88 @@
+//! Statements on `tasks_archive`: where retention moves finished tasks past
+//! the configured age, and where reads look when the hot table has no such
+//! task. An archived row is the task row as it was, plus `archived_at`.
+
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Value};
+use switchyard_protocol::TaskId;
+
+use super::entities::task::Model;
+use super::stmt;
+use super::tasks::ListFilter;
+
+/// Every column of a task row, in table order: what a move copies.
+const MOVED: &str = "id, owner, state, argv, env, working_dir, tags, labels, priority, \
+    timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code, \
+    stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, created_at, \
+    started_at, finished_at";
+
+/// The columns of an archived task as a [`Model`], with the enum read as text.
+const COLUMNS: &str = "id, owner, state::text AS state, argv, env, working_dir, tags, labels, \
+    priority, timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, \
+    exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, \
+    created_at, started_at, finished_at";
+
+/// Moves up to `limit` tasks that finished more than `age_secs` ago from
+/// `tasks` into `tasks_archive`, in one statement, and returns how many
+/// moved.
+///
+/// Only rows in a final state are read, locked and deleted, and rows another
+/// transaction holds are skipped (`SKIP LOCKED`), so a move never waits for,
+/// nor makes wait, any statement on queued or running tasks: dispatch goes
+/// on while it runs. Skipped rows are taken by a later move.
+#[tracing::instrument(skip(db), err)]
+pub async fn move_finished(
+    db: &impl ConnectionTrait,
+    age_secs: f64,
+    limit: u32,
+) -> Result<u64, DbErr> {
+    // The predicate repeats the partial index `tasks_finished_at`'s, so the
+    // candidates come from that index in `finished_at` order.
+    let sql = format!(
+        "WITH moved AS ( \
+             DELETE FROM tasks WHERE id IN ( \
+                 SELECT id FROM tasks \
+                 WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out') \
+                   AND finished_at < now() - make_interval(secs => $1) \
+                 ORDER BY finished_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING {MOVED}) \
+         INSERT INTO tasks_archive ({MOVED}) SELECT {MOVED} FROM moved"
+    );
+    let values: [Value; 2] = [age_secs.into(), i64::from(limit).into()];
+    let result = db.execute_raw(stmt(&sql, values)).await?;
+    Ok(result.rows_affected())
+}
+
+/// One archived task by id.
+pub async fn get(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>, DbErr> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks_archive WHERE id = $1");
+    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+        .one(db)
+        .await
+}
+
+/// A page of archived tasks matching `filter`, newest first: the same
+/// filters and cursor as a listing of live tasks.
+#[tracing::instrument(skip_all, err)]
+pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
+    let state = filter.state.map(|s| {
+        use sea_orm::ActiveEnum;
+        s.to_value()
+    });
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tasks_archive \
+         WHERE ($1::text IS NULL OR state = $1::task_state) \
+           AND ($2::text IS NULL OR tags @> ARRAY[$2::text]) \
+           AND ($3::text IS NULL OR labels @> ARRAY[$3::text]) \
+           AND ($4::bigint IS NULL OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    );
+    let values: [Value; 5] = [
+        state.into(),
+        filter.tag.clone().into(),
+        filter.label.clone().into(),
+        filter.before.into(),
+        i64::try_from(filter.limit).unwrap_or(i64::MAX).into(),
+    ];
+    Model::find_by_statement(stmt(&sql, values)).all(db).await
+}

@@ -1,0 +1,132 @@
+//! Read-only statements behind the dashboard, `/metrics` and `/health`.
+//! Each one is served by an index (`tasks_state_id`, `tasks_queued`) except
+//! the per-state count, which scans `tasks` once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use switchyard_protocol::stats::TaskCounts;
+
+use super::stmt;
+
+#[derive(Debug, FromQueryResult)]
+struct StateCount {
+    state: String,
+    n: i64,
+}
+
+fn add(counts: &mut TaskCounts, rows: Vec<StateCount>) {
+    for StateCount { state, n } in rows {
+        let n = u64::try_from(n).unwrap_or(0);
+        match state.as_str() {
+            "queued" => counts.queued = n,
+            "running" => counts.running = n,
+            "succeeded" => counts.succeeded = n,
+            "failed" => counts.failed = n,
+            "cancelled" => counts.cancelled = n,
+            "timed_out" => counts.timed_out = n,
+            _ => {}
+        }
+    }
+}
+
+/// Tasks in each state.
+pub async fn count_by_state(db: &impl ConnectionTrait) -> Result<TaskCounts, DbErr> {
+    let sql = "SELECT state::text AS state, count(*) AS n FROM tasks GROUP BY state";
+    let rows = StateCount::find_by_statement(stmt(sql, [])).all(db).await?;
+    let mut counts = TaskCounts::default();
+    add(&mut counts, rows);
+    Ok(counts)
+}
+
+/// Tasks queued and running only (the other fields stay 0): cheap enough
+/// for every scrape and health probe.
+pub async fn count_active(db: &impl ConnectionTrait) -> Result<TaskCounts, DbErr> {
+    let sql = "SELECT state::text AS state, count(*) AS n FROM tasks \
+               WHERE state IN ('queued', 'running') GROUP BY state";
+    let rows = StateCount::find_by_statement(stmt(sql, [])).all(db).await?;
+    let mut counts = TaskCounts::default();
+    add(&mut counts, rows);
+    Ok(counts)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Oldest {
+    created_at: DateTime<Utc>,
+}
+
+/// When the oldest queued task was submitted (ids grow with submission).
+pub async fn oldest_queued(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let sql = "SELECT created_at FROM tasks WHERE state = 'queued' ORDER BY id LIMIT 1";
+    let row = Oldest::find_by_statement(stmt(sql, [])).one(db).await?;
+    Ok(row.map(|row| row.created_at))
+}
+
+/// A queued task, with what the dashboard shows of it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct QueuedSummaryRow {
+    pub id: i64,
+    pub priority: i32,
+    pub tags: Vec<String>,
+    pub labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// The `limit` queued tasks that run next: highest priority, then oldest.
+pub async fn top_queued(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<QueuedSummaryRow>, DbErr> {
+    let sql = "SELECT id, priority, tags, labels, created_at, attempts, not_before FROM tasks \
+               WHERE state = 'queued' ORDER BY priority DESC, id LIMIT $1";
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    QueuedSummaryRow::find_by_statement(stmt(sql, [limit.into()]))
+        .all(db)
+        .await
+}
+
+/// A worker, with what the dashboard shows of it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct WorkerSummaryRow {
+    pub id: i64,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub slots: i32,
+    pub state: String,
+    pub last_heartbeat: DateTime<Utc>,
+}
+
+/// Workers not gone, and those that left within `recent_secs`, by id.
+pub async fn dashboard_workers(
+    db: &impl ConnectionTrait,
+    recent_secs: f64,
+) -> Result<Vec<WorkerSummaryRow>, DbErr> {
+    let sql = "SELECT id, name, tags, slots, state::text AS state, last_heartbeat FROM workers \
+               WHERE state <> 'gone' OR left_at > now() - make_interval(secs => $1) ORDER BY id";
+    WorkerSummaryRow::find_by_statement(stmt(sql, [recent_secs.into()]))
+        .all(db)
+        .await
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// Queued tasks, counted up to `cap + 1` at most: enough to tell whether
+/// the backlog is over `cap`, at a bounded cost however long it is.
+pub async fn queued_up_to(db: &impl ConnectionTrait, cap: u64) -> Result<u64, DbErr> {
+    let sql = "SELECT count(*) AS n FROM \
+               (SELECT 1 FROM tasks WHERE state = 'queued' LIMIT $1) AS capped";
+    let limit = i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX);
+    let row = Count::find_by_statement(stmt(sql, [limit.into()]))
+        .one(db)
+        .await?;
+    Ok(row.map_or(0, |row| u64::try_from(row.n).unwrap_or(0)))
+}
+
+/// A trivial round trip, to see whether the database answers and how fast.
+pub async fn ping(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}

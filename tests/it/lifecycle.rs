@@ -1,0 +1,538 @@
+//! The life of a task: retries, timeouts on both sides, cancellation,
+//! changes, batches, idempotency, the queue limit and drains.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use switchyard_protocol::{
+    AttemptOutcome, ErrorCode, FetchRequest, HeartbeatRequest, ListTasksQuery, ReportOutcome,
+    SubmitTask, TaskState, TaskView, UpdateTask, WaitReason, WorkerState,
+};
+use switchyard_tests::{AppOptions, TestApp, spawn_agent_process, spawn_app, wait_until};
+
+use crate::admin;
+use crate::sim::{self, SimWorker};
+
+async fn finished(app: &TestApp, id: switchyard_protocol::TaskId, deadline: Duration) -> TaskView {
+    wait_until(&format!("task {id} to finish"), deadline, || async {
+        let task = app.client.task(id).await.ok()?;
+        task.state.is_final().then_some(task)
+    })
+    .await
+}
+
+async fn count(app: &TestApp) -> usize {
+    app.client
+        .list_tasks(&ListTasksQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .tasks
+        .len()
+}
+
+#[tokio::test]
+async fn a_task_that_fails_twice_then_succeeds_has_three_attempts_with_back_off() {
+    let app = spawn_app(AppOptions::new().flag("--retry-backoff", "300ms")).await;
+    let _agent = spawn_agent_process(&app.base_url, &[], 1, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("runs");
+    // Appends a line per run; exits 1 on the first two runs, 0 on the third.
+    let script = format!(
+        "echo run >> {c}; test $(wc -l < {c}) -ge 3",
+        c = counter.display()
+    );
+    let task = app
+        .client
+        .submit(&SubmitTask {
+            max_attempts: Some(3),
+            ..sim::task(&["sh", "-c", &script], &[])
+        })
+        .await
+        .unwrap();
+    let done = finished(&app, task.id, Duration::from_secs(60)).await;
+    assert_eq!(done.state, TaskState::Succeeded, "{done:?}");
+    assert_eq!(done.attempts, 3);
+
+    let attempts = app.client.attempts(task.id).await.unwrap();
+    let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Some(AttemptOutcome::Failed),
+            Some(AttemptOutcome::Failed),
+            Some(AttemptOutcome::Succeeded)
+        ]
+    );
+    assert_eq!(attempts[0].exit_code, Some(1));
+    // The back-off doubles: at least 300 ms, then at least 600 ms.
+    for (i, minimum) in [(1, 300), (2, 600)] {
+        let gap = attempts[i].started_at - attempts[i - 1].finished_at.unwrap();
+        assert!(
+            gap >= chrono::Duration::milliseconds(minimum),
+            "attempt {} started {gap} after the previous one ended",
+            i + 1
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 3);
+}
+
+#[tokio::test]
+async fn the_coordinator_times_out_a_task_whose_agent_never_reports() {
+    let app = spawn_app(
+        AppOptions::new()
+            .heartbeat("200ms", "30s")
+            .flag("--timeout-grace", "500ms"),
+    )
+    .await;
+    let hung = SimWorker::register(&app.client, "hung", &[], 1).await;
+    let task = app
+        .client
+        .submit(&SubmitTask {
+            timeout_secs: Some(1),
+            ..sim::task(&["sleep", "60"], &[])
+        })
+        .await
+        .unwrap();
+    let assignment = hung.fetch(1, 5.0).await.remove(0);
+    let done = finished(&app, task.id, Duration::from_secs(30)).await;
+    assert_eq!(done.state, TaskState::TimedOut, "{done:?}");
+    assert!(done.error.unwrap().contains("presumed hung"));
+    let attempts = app.client.attempts(task.id).await.unwrap();
+    assert_eq!(attempts[0].outcome, Some(AttemptOutcome::TimedOut));
+
+    // The hung agent, if it wakes up, is told to stop, and its report is refused.
+    let beat = app
+        .client
+        .heartbeat(
+            hung.id,
+            &HeartbeatRequest {
+                running: Some(vec![task.id]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(beat.cancel, vec![task.id]);
+    let late = app
+        .client
+        .report(hung.id, &sim::report(&assignment, ReportOutcome::Succeeded, Some(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Some(ErrorCode::TaskNotAssigned));
+}
+
+#[tokio::test]
+async fn the_agent_kills_a_task_at_its_timeout() {
+    let app = spawn_app(AppOptions::new()).await;
+    let _agent = spawn_agent_process(&app.base_url, &[], 1, &[]);
+    let task = app
+        .client
+        .submit(&SubmitTask {
+            timeout_secs: Some(1),
+            ..sim::task(&["sleep", "60"], &[])
+        })
+        .await
+        .unwrap();
+    let done = finished(&app, task.id, Duration::from_secs(30)).await;
+    assert_eq!(done.state, TaskState::TimedOut);
+    let ran = done.finished_at.unwrap() - done.started_at.unwrap();
+    assert!(ran < chrono::Duration::seconds(10), "ran {ran}");
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_task_takes_it_out_of_every_queue_at_once() {
+    let app = spawn_app(admin::options("fanout")).await;
+    let a = SimWorker::register(&app.client, "a", &["linux"], 1).await;
+    let _b = SimWorker::register(&app.client, "b", &["linux"], 1).await;
+    let task = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    assert_eq!(admin::holders(&app, task.id).await.len(), 2);
+    let cancelled = app.client.cancel(task.id).await.unwrap();
+    assert_eq!(cancelled.state, TaskState::Cancelled);
+    assert!(admin::holders(&app, task.id).await.is_empty());
+    assert!(a.fetch(1, 0.0).await.is_empty());
+    // Cancelling again answers the same; a finished task cannot be cancelled.
+    assert_eq!(app.client.cancel(task.id).await.unwrap().state, TaskState::Cancelled);
+    let other = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let got = a.fetch(1, 1.0).await.remove(0);
+    a.report(&got, ReportOutcome::Succeeded, Some(0)).await;
+    let refused = app.client.cancel(other.id).await.unwrap_err();
+    assert_eq!(refused.status(), Some(StatusCode::CONFLICT));
+    assert_eq!(refused.code(), Some(ErrorCode::InvalidStateTransition));
+}
+
+fn process_is_gone(pid: i32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return true;
+    }
+    // A zombie has exited; only its parent has yet to collect it.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(true)
+}
+
+#[tokio::test]
+async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
+    const TASKS: usize = 100;
+    let app = spawn_app(AppOptions::new().heartbeat("500ms", "10s")).await;
+    let _agents: Vec<_> = (0..4)
+        .map(|_| spawn_agent_process(&app.base_url, &[], 25, &[]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..TASKS {
+        let script = format!("echo $$ > {}/{i}.pid; exec sleep 600", dir.path().display());
+        ids.push(app.client.submit(&sim::task(&["sh", "-c", &script], &[])).await.unwrap().id);
+    }
+    let pids: Vec<i32> = wait_until("all 100 tasks to run", Duration::from_secs(60), || async {
+        let running = app
+            .client
+            .list_tasks(&ListTasksQuery {
+                state: Some(TaskState::Running),
+                limit: Some(500),
+                ..Default::default()
+            })
+            .await
+            .ok()?;
+        if running.tasks.len() < TASKS {
+            return None;
+        }
+        (0..TASKS)
+            .map(|i| {
+                let text = std::fs::read_to_string(dir.path().join(format!("{i}.pid"))).ok()?;
+                text.trim().parse().ok()
+            })
+            .collect()
+    })
+    .await;
+    let workers: std::collections::HashSet<_> = app
+        .client
+        .list_tasks(&ListTasksQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .tasks
+        .iter()
+        .map(|t| t.worker_id)
+        .collect();
+    assert_eq!(workers.len(), 4, "spread over the four agents");
+
+    for id in &ids {
+        let view = app.client.cancel(*id).await.unwrap();
+        assert!(view.cancel_requested);
+    }
+    wait_until("all 100 tasks to end cancelled", Duration::from_secs(30), || async {
+        for id in &ids {
+            let task = app.client.task(*id).await.ok()?;
+            if task.state != TaskState::Cancelled {
+                assert!(!task.state.is_final(), "ended {:?}, not cancelled", task.state);
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    wait_until("every task process to be gone", Duration::from_secs(10), || async {
+        pids.iter().all(|pid| process_is_gone(*pid))
+    })
+    .await;
+    let attempts = app.client.attempts(ids[0]).await.unwrap();
+    assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Cancelled));
+}
+
+#[tokio::test]
+async fn changing_a_queued_task_redispatches_it() {
+    let app = spawn_app(admin::options("balanced")).await;
+    let linux = SimWorker::register(&app.client, "linux", &["linux"], 1).await;
+    let task = app.client.submit(&sim::task(&["true"], &["gpu"])).await.unwrap();
+    assert_eq!(task.waiting, Some(WaitReason::NoMatchingWorker));
+    let changed = app
+        .client
+        .update_task(
+            task.id,
+            &UpdateTask {
+                tags: Some(vec!["linux".into()]),
+                priority: Some(8),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.tags, ["linux"]);
+    assert_eq!(changed.priority, 8);
+    assert_eq!(changed.waiting, Some(WaitReason::WaitingForSlot));
+    let got = linux.fetch(1, 2.0).await;
+    assert_eq!(got[0].task_id, task.id);
+
+    // A running task cannot be changed.
+    let refused = app
+        .client
+        .update_task(
+            task.id,
+            &UpdateTask {
+                priority: Some(1),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::InvalidStateTransition));
+    let queued = app.client.submit(&sim::task(&["true"], &["mac"])).await.unwrap();
+    let invalid = app
+        .client
+        .update_task(
+            queued.id,
+            &UpdateTask {
+                priority: Some(42),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Some(ErrorCode::ValidationFailed));
+}
+
+#[tokio::test]
+async fn raising_a_priority_moves_the_task_ahead() {
+    let app = spawn_app(AppOptions::new()).await;
+    let first = app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+    let second = app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+    app.client
+        .update_task(
+            second.id,
+            &UpdateTask {
+                priority: Some(9),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap();
+    let worker = SimWorker::register(&app.client, "w", &[], 1).await;
+    let got = worker.fetch(1, 2.0).await;
+    assert_eq!(got[0].task_id, second.id);
+    worker.report(&got[0], ReportOutcome::Succeeded, Some(0)).await;
+    assert_eq!(worker.fetch(1, 2.0).await[0].task_id, first.id);
+}
+
+#[tokio::test]
+async fn a_batch_of_1000_is_stored_whole_or_not_at_all() {
+    let app = spawn_app(AppOptions::new()).await;
+    let tasks: Vec<SubmitTask> = (0..1000)
+        .map(|i| SubmitTask {
+            labels: vec![format!("n{i}")],
+            ..sim::task(&["echo", &i.to_string()], &[])
+        })
+        .collect();
+    let stored = app.client.submit_batch(&tasks).await.unwrap();
+    assert_eq!(stored.tasks.len(), 1000);
+    for (i, task) in stored.tasks.iter().enumerate() {
+        assert_eq!(task.argv[1], i.to_string(), "answers come in submission order");
+        assert_eq!(task.state, TaskState::Queued);
+    }
+    assert!(stored.tasks.windows(2).all(|w| w[0].id < w[1].id));
+
+    let fresh = spawn_app(AppOptions::new()).await;
+    let mut bad = tasks.clone();
+    bad[500].tags = vec![String::new()];
+    let refused = fresh.client.submit_batch(&bad).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::ValidationFailed));
+    match refused {
+        switchyard_protocol::ClientError::Api { body, .. } => {
+            assert_eq!(body.field.as_deref(), Some("tasks[500].tags[0]"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let too_many: Vec<SubmitTask> = (0..1001).map(|_| sim::task(&["true"], &[])).collect();
+    let refused = fresh.client.submit_batch(&too_many).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::ValidationFailed));
+    assert_eq!(count(&fresh).await, 0, "a refused batch writes nothing");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_existing_task() {
+    let app = spawn_app(AppOptions::new()).await;
+    let task = SubmitTask {
+        idempotency_key: Some("build-42".into()),
+        ..sim::task(&["make", "all"], &["linux"])
+    };
+    let first = app
+        .http
+        .post(app.url("/api/v1/tasks"))
+        .json(&task)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: TaskView = first.json().await.unwrap();
+    let again = app
+        .http
+        .post(app.url("/api/v1/tasks"))
+        .json(&task)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "a retry finds the first task");
+    let again: TaskView = again.json().await.unwrap();
+    assert_eq!(again.id, first.id);
+
+    let different = SubmitTask {
+        argv: vec!["make".into(), "clean".into()],
+        ..task.clone()
+    };
+    let conflict = app.client.submit(&different).await.unwrap_err();
+    assert_eq!(conflict.status(), Some(StatusCode::CONFLICT));
+    assert_eq!(conflict.code(), Some(ErrorCode::TaskExists));
+    // In a batch too, and a key repeated inside one batch names one task.
+    let batch = app.client.submit_batch(&[task.clone(), task.clone()]).await.unwrap();
+    assert!(batch.tasks.iter().all(|t| t.id == first.id));
+    assert_eq!(count(&app).await, 1);
+    // A batch with a clashing key stores nothing at all.
+    let clash = app
+        .client
+        .submit_batch(&[sim::task(&["echo", "new"], &[]), different])
+        .await
+        .unwrap_err();
+    assert_eq!(clash.code(), Some(ErrorCode::TaskExists));
+    assert_eq!(count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn beyond_the_queue_limit_submissions_answer_queue_full() {
+    let app = spawn_app(AppOptions::new().flag("--max-queued-tasks", "5")).await;
+    for _ in 0..4 {
+        app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+    }
+    let batch = vec![sim::task(&["true"], &[]); 2];
+    let refused = app.client.submit_batch(&batch).await.unwrap_err();
+    assert_eq!(refused.status(), Some(StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(refused.code(), Some(ErrorCode::QueueFull));
+    app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+    let refused = app.client.submit(&sim::task(&["true"], &[])).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::QueueFull));
+    assert_eq!(count(&app).await, 5, "refused submissions wrote nothing");
+
+    // Work leaving the queue makes room again.
+    let worker = SimWorker::register(&app.client, "w", &[], 1).await;
+    let got = worker.fetch(1, 1.0).await;
+    assert_eq!(got.len(), 1);
+    app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_draining_worker_finishes_its_work_but_gets_no_more() {
+    let app = spawn_app(admin::options("balanced")).await;
+    let admin_client = app.client.clone().with_token(admin::TOKEN);
+    let draining = SimWorker::register(&app.client, "draining", &["linux"], 1).await;
+    let running = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let got = draining.fetch(1, 1.0).await.remove(0);
+    assert_eq!(got.task_id, running.id);
+    for _ in 0..10 {
+        app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    }
+    let other = SimWorker::register(&app.client, "other", &["linux"], 1).await;
+    let view = admin_client.admin_drain(draining.id, true).await.unwrap();
+    assert_eq!(view.state, WorkerState::Draining);
+    assert_eq!(view.queued, 0, "its queue went elsewhere");
+
+    let done = draining.report(&got, ReportOutcome::Succeeded, Some(0)).await;
+    assert_eq!(done.state, TaskState::Succeeded, "it finishes what it runs");
+    let none = app
+        .client
+        .fetch(
+            draining.id,
+            &FetchRequest {
+                max_tasks: 1,
+                wait_secs: 0.3,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.tasks.is_empty(), "no new work while draining");
+    let ran = sim::run_all(&[other.clone()], 10).await;
+    assert!(ran.values().all(|w| *w == other.id));
+
+    let active = admin_client.admin_drain(draining.id, false).await.unwrap();
+    assert_eq!(active.state, WorkerState::Active);
+}
+
+#[tokio::test]
+async fn with_aging_a_low_priority_task_is_not_starved_by_a_stream_of_high_priority_work() {
+    const STEP_MS: i64 = 100;
+    let app = spawn_app(AppOptions::new().flag("--priority-aging-step", "100ms")).await;
+    let worker = SimWorker::register(&app.client, "solo", &[], 1).await;
+    let high = |i: usize| SubmitTask {
+        priority: Some(9),
+        labels: vec![format!("high-{i}")],
+        ..sim::task(&["true"], &[])
+    };
+    // A backlog of high-priority work, then the low-priority task, then a
+    // stream of high-priority work twice as fast as the worker drains it.
+    let mut submitted = std::collections::HashMap::new();
+    for i in 0..20 {
+        let view = app.client.submit(&high(i)).await.unwrap();
+        submitted.insert(view.id, view.created_at);
+    }
+    let low = app
+        .client
+        .submit(&SubmitTask {
+            priority: Some(0),
+            ..sim::task(&["true"], &[])
+        })
+        .await
+        .unwrap();
+    let mut ran_before_low = Vec::new();
+    let started = std::time::Instant::now();
+    let mut next = 20;
+    loop {
+        for _ in 0..2 {
+            let view = app.client.submit(&high(next)).await.unwrap();
+            submitted.insert(view.id, view.created_at);
+            next += 1;
+        }
+        let got = worker.fetch(1, 1.0).await.remove(0);
+        worker.report(&got, ReportOutcome::Succeeded, Some(0)).await;
+        if got.task_id == low.id {
+            break;
+        }
+        ran_before_low.push(got.task_id);
+        assert!(started.elapsed() < Duration::from_secs(30), "the low-priority task starved");
+    }
+    // Nothing submitted more than 9 steps after it went first.
+    let bound = low.created_at + chrono::Duration::milliseconds(9 * STEP_MS);
+    for id in &ran_before_low {
+        assert!(submitted[id] <= bound, "task {id} submitted after the bound ran first");
+    }
+    assert!(
+        next > ran_before_low.len() + 20,
+        "the stream outpaced the worker, so without aging the task would wait forever"
+    );
+}
+
+#[tokio::test]
+async fn the_task_view_tells_its_place_in_the_queue() {
+    let app = spawn_app(AppOptions::new()).await;
+    let _worker = SimWorker::register(&app.client, "w", &["linux"], 1).await;
+    let mut views = Vec::new();
+    for _ in 0..3 {
+        views.push(app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap());
+    }
+    assert_eq!(views[0].queue_position, Some(0));
+    assert_eq!(views[2].queue_position, Some(2), "two tasks ahead of the third");
+    let urgent = app
+        .client
+        .submit(&SubmitTask {
+            priority: Some(9),
+            ..sim::task(&["true"], &["linux"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(urgent.queue_position, Some(0), "a higher priority goes first");
+    assert_eq!(app.client.task(views[2].id).await.unwrap().queue_position, Some(3));
+    let stranded = app.client.submit(&sim::task(&["true"], &["mac"])).await.unwrap();
+    assert_eq!(stranded.queue_position, None);
+    assert_eq!(stranded.waiting, Some(WaitReason::NoMatchingWorker));
+}
