@@ -47,7 +47,7 @@ fn group_tag(group: usize) -> Vec<String> {
 fn task(id: i64, groups: usize) -> QueuedTask {
     QueuedTask {
         id: TaskId(id),
-        priority: (id % 10) as i32,
+        rank: id % 10,
         tags: group_tag(id as usize % groups),
     }
 }
@@ -154,14 +154,34 @@ fn bench_remove(c: &mut Criterion, scales: &[Scale]) {
 fn scales() -> Vec<Scale> {
     let mut scales = Vec::new();
     for mode in [DispatchMode::Balanced, DispatchMode::Fanout] {
-        scales.push(Scale { mode, k: 1, n: 1_000_000 });
-        scales.push(Scale { mode, k: 10, n: 1_000_000 });
-        scales.push(Scale { mode, k: 1000, n: 10_000 });
+        scales.push(Scale {
+            mode,
+            k: 1,
+            n: 1_000_000,
+        });
+        scales.push(Scale {
+            mode,
+            k: 10,
+            n: 1_000_000,
+        });
+        scales.push(Scale {
+            mode,
+            k: 1000,
+            n: 10_000,
+        });
     }
     // Fanout removal against a small queue with the same K as above: cost
     // should follow K, not N.
-    scales.push(Scale { mode: DispatchMode::Fanout, k: 10, n: 10_000 });
-    scales.push(Scale { mode: DispatchMode::Fanout, k: 1, n: 10_000 });
+    scales.push(Scale {
+        mode: DispatchMode::Fanout,
+        k: 10,
+        n: 10_000,
+    });
+    scales.push(Scale {
+        mode: DispatchMode::Fanout,
+        k: 1,
+        n: 10_000,
+    });
     scales
 }
 

@@ -66,8 +66,8 @@ CREATE INDEX tasks_finished_at ON tasks (finished_at)
     }
 
     /// Moves archived tasks back into `tasks` before dropping the archive,
-    /// so that going down loses nothing. A task whose idempotency key was
-    /// used again by a later task comes back without its key.
+    /// so that going down loses nothing. Of the tasks sharing an idempotency
+    /// key, only the newest keeps it.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
@@ -80,18 +80,19 @@ INSERT INTO tasks (id, owner, state, argv, env, working_dir, tags, labels, prior
 OVERRIDING SYSTEM VALUE
 SELECT a.id, a.owner, a.state, a.argv, a.env, a.working_dir, a.tags, a.labels, a.priority,
        a.timeout_secs, a.max_attempts, a.attempts,
-       -- The worker may be gone from `workers`, which `tasks` references.
+       -- `tasks` references `workers`; keep only ids that are there.
        (SELECT w.id FROM workers w WHERE w.id = a.worker_id),
        a.cancel_requested, a.not_before, a.exit_code, a.stdout, a.stderr,
        a.stdout_truncated, a.stderr_truncated, a.error,
-       CASE WHEN EXISTS (SELECT 1 FROM tasks t
+       CASE WHEN a.idempotency_key IS NULL OR a.newer > 0 THEN NULL
+            WHEN EXISTS (SELECT 1 FROM tasks t
                          WHERE t.owner = a.owner AND t.idempotency_key = a.idempotency_key)
-              OR EXISTS (SELECT 1 FROM tasks_archive b
-                         WHERE b.owner = a.owner AND b.idempotency_key = a.idempotency_key
-                           AND b.id > a.id)
-            THEN NULL ELSE a.idempotency_key END,
+            THEN NULL
+            ELSE a.idempotency_key END,
        a.created_at, a.started_at, a.finished_at
-FROM tasks_archive a;
+FROM (SELECT *, row_number() OVER (PARTITION BY owner, idempotency_key ORDER BY id DESC) - 1
+                AS newer
+      FROM tasks_archive) a;
 DROP TABLE tasks_archive;
 DROP INDEX tasks_finished_at;
 "#,

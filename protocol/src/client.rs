@@ -7,12 +7,11 @@ use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::admin::{RebalanceResult, SeedResult};
 use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
-use crate::admin::{RebalanceResult, SeedResult};
 use crate::task::{
-    AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView,
-    UpdateTask,
+    AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
 };
 use crate::worker::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
@@ -127,12 +126,21 @@ impl Client {
 
     /// Submit up to 1,000 tasks at once: all are stored, or none.
     pub async fn submit_batch(&self, tasks: &[SubmitTask]) -> Result<BatchView, ClientError> {
-        self.post("/api/v1/tasks/batch", &SubmitBatch { tasks: tasks.to_vec() })
-            .await
+        self.post(
+            "/api/v1/tasks/batch",
+            &SubmitBatch {
+                tasks: tasks.to_vec(),
+            },
+        )
+        .await
     }
 
     /// Change a queued task's priority or tags.
-    pub async fn update_task(&self, id: TaskId, change: &UpdateTask) -> Result<TaskView, ClientError> {
+    pub async fn update_task(
+        &self,
+        id: TaskId,
+        change: &UpdateTask,
+    ) -> Result<TaskView, ClientError> {
         self.send(
             self.request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
                 .json(change),
@@ -230,7 +238,8 @@ impl Client {
 
     /// Admin: rebuild the dispatcher from the database.
     pub async fn admin_seed(&self) -> Result<SeedResult, ClientError> {
-        self.post("/api/v1/admin/seed", &serde_json::json!({})).await
+        self.post("/api/v1/admin/seed", &serde_json::json!({}))
+            .await
     }
 
     /// Admin: even out queued work across candidates (Balanced mode).

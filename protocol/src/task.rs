@@ -11,8 +11,7 @@ use crate::ids::{TaskId, WorkerId};
 ///
 /// `queued` → `running` → one of the four final states. A failed or timed-out
 /// attempt with attempts left goes back to `queued`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for a worker.
@@ -76,8 +75,7 @@ impl std::str::FromStr for TaskState {
 }
 
 /// A request to run one command on a worker that has every tag in `tags`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitTask {
     /// Program and arguments; `argv[0]` is looked up on the worker's `PATH`.
@@ -111,23 +109,20 @@ pub struct SubmitTask {
 }
 
 /// Up to 1,000 tasks submitted at once: all are stored, or none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBatch {
     pub tasks: Vec<SubmitTask>,
 }
 
 /// The tasks of a batch, in the order submitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchView {
     pub tasks: Vec<TaskView>,
 }
 
 /// A change to a queued task: it is re-dispatched under its new terms.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
     /// New priority, 0 to 9.
@@ -139,8 +134,7 @@ pub struct UpdateTask {
 }
 
 /// How one attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptOutcome {
     Succeeded,
@@ -152,8 +146,7 @@ pub enum AttemptOutcome {
 }
 
 /// One attempt of a task: who ran it, when, and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttemptView {
     /// From 1.
     pub attempt: i32,
@@ -168,8 +161,7 @@ pub struct AttemptView {
 }
 
 /// Why a queued task is not running yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
     /// At least one live worker matches; it waits its turn in their queues.
@@ -181,8 +173,7 @@ pub enum WaitReason {
 }
 
 /// The captured end of a finished attempt's output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TaskOutput {
     /// Exit status, when the process exited by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,8 +189,7 @@ pub struct TaskOutput {
 }
 
 /// A task as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskView {
     pub id: TaskId,
     pub state: TaskState,
@@ -238,8 +228,17 @@ pub struct TaskView {
 }
 
 /// Filters and paging for listing tasks. Results are newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema, utoipa::IntoParams)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    utoipa::IntoParams,
+)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasksQuery {
@@ -265,8 +264,7 @@ pub struct ListTasksQuery {
 }
 
 /// One page of a task listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Pass as `cursor` to get the next page; absent on the last page.

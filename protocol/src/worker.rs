@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{TaskId, WorkerId};
 
 /// Whether a worker takes work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerState {
     /// Heartbeating and taking work.
@@ -32,8 +31,7 @@ impl WorkerState {
 }
 
 /// An agent announcing itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterWorker {
     /// A name for people (usually the host name); need not be unique.
@@ -46,8 +44,7 @@ pub struct RegisterWorker {
 }
 
 /// A worker as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerView {
     pub id: WorkerId,
     pub name: String,
@@ -65,8 +62,7 @@ pub struct WorkerView {
 }
 
 /// Sent every few seconds by a live agent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     /// Tasks the agent is running now. When given, a task the coordinator
@@ -77,16 +73,14 @@ pub struct HeartbeatRequest {
 }
 
 /// The coordinator's answer to a heartbeat.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeartbeatResponse {
     /// Running tasks a user cancelled: kill them and report them `cancelled`.
     pub cancel: Vec<TaskId>,
 }
 
 /// Ask for work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchRequest {
     /// Most tasks to hand over (at most the worker's free slots are given).
@@ -97,8 +91,7 @@ pub struct FetchRequest {
 }
 
 /// One task handed to a worker for one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     pub task_id: TaskId,
     /// Which attempt this is, from 1; echo it in the report.
@@ -110,15 +103,13 @@ pub struct Assignment {
 }
 
 /// The answer to a fetch; empty when the wait ended with no work.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FetchResponse {
     pub tasks: Vec<Assignment>,
 }
 
 /// How an attempt ended, as the agent saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportOutcome {
     /// The process exited with status 0.
@@ -132,8 +123,7 @@ pub enum ReportOutcome {
 }
 
 /// The result of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskReport {
     pub task_id: TaskId,
@@ -161,8 +151,7 @@ pub struct TaskReport {
 /// A change to a live worker's tags or slots, by the worker itself or an
 /// admin. Queued tasks it no longer matches go to other workers; tasks it
 /// runs are untouched.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorker {
     /// The new tags, replacing the old ones.

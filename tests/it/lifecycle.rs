@@ -76,7 +76,10 @@ async fn a_task_that_fails_twice_then_succeeds_has_three_attempts_with_back_off(
             i + 1
         );
     }
-    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 3);
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -117,7 +120,10 @@ async fn the_coordinator_times_out_a_task_whose_agent_never_reports() {
     assert_eq!(beat.cancel, vec![task.id]);
     let late = app
         .client
-        .report(hung.id, &sim::report(&assignment, ReportOutcome::Succeeded, Some(0)))
+        .report(
+            hung.id,
+            &sim::report(&assignment, ReportOutcome::Succeeded, Some(0)),
+        )
         .await
         .unwrap_err();
     assert_eq!(late.code(), Some(ErrorCode::TaskNotAssigned));
@@ -146,15 +152,26 @@ async fn cancelling_a_queued_task_takes_it_out_of_every_queue_at_once() {
     let app = spawn_app(admin::options("fanout")).await;
     let a = SimWorker::register(&app.client, "a", &["linux"], 1).await;
     let _b = SimWorker::register(&app.client, "b", &["linux"], 1).await;
-    let task = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let task = app
+        .client
+        .submit(&sim::task(&["true"], &["linux"]))
+        .await
+        .unwrap();
     assert_eq!(admin::holders(&app, task.id).await.len(), 2);
     let cancelled = app.client.cancel(task.id).await.unwrap();
     assert_eq!(cancelled.state, TaskState::Cancelled);
     assert!(admin::holders(&app, task.id).await.is_empty());
     assert!(a.fetch(1, 0.0).await.is_empty());
     // Cancelling again answers the same; a finished task cannot be cancelled.
-    assert_eq!(app.client.cancel(task.id).await.unwrap().state, TaskState::Cancelled);
-    let other = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    assert_eq!(
+        app.client.cancel(task.id).await.unwrap().state,
+        TaskState::Cancelled
+    );
+    let other = app
+        .client
+        .submit(&sim::task(&["true"], &["linux"]))
+        .await
+        .unwrap();
     let got = a.fetch(1, 1.0).await.remove(0);
     a.report(&got, ReportOutcome::Succeeded, Some(0)).await;
     let refused = app.client.cancel(other.id).await.unwrap_err();
@@ -170,7 +187,13 @@ fn process_is_gone(pid: i32) -> bool {
     }
     // A zombie has exited; only its parent has yet to collect it.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(true)
 }
 
@@ -185,7 +208,13 @@ async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
     let mut ids = Vec::new();
     for i in 0..TASKS {
         let script = format!("echo $$ > {}/{i}.pid; exec sleep 600", dir.path().display());
-        ids.push(app.client.submit(&sim::task(&["sh", "-c", &script], &[])).await.unwrap().id);
+        ids.push(
+            app.client
+                .submit(&sim::task(&["sh", "-c", &script], &[]))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let pids: Vec<i32> = wait_until("all 100 tasks to run", Duration::from_secs(60), || async {
         let running = app
@@ -226,20 +255,30 @@ async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
         let view = app.client.cancel(*id).await.unwrap();
         assert!(view.cancel_requested);
     }
-    wait_until("all 100 tasks to end cancelled", Duration::from_secs(30), || async {
-        for id in &ids {
-            let task = app.client.task(*id).await.ok()?;
-            if task.state != TaskState::Cancelled {
-                assert!(!task.state.is_final(), "ended {:?}, not cancelled", task.state);
-                return None;
+    wait_until(
+        "all 100 tasks to end cancelled",
+        Duration::from_secs(30),
+        || async {
+            for id in &ids {
+                let task = app.client.task(*id).await.ok()?;
+                if task.state != TaskState::Cancelled {
+                    assert!(
+                        !task.state.is_final(),
+                        "ended {:?}, not cancelled",
+                        task.state
+                    );
+                    return None;
+                }
             }
-        }
-        Some(())
-    })
+            Some(())
+        },
+    )
     .await;
-    wait_until("every task process to be gone", Duration::from_secs(10), || async {
-        pids.iter().all(|pid| process_is_gone(*pid))
-    })
+    wait_until(
+        "every task process to be gone",
+        Duration::from_secs(10),
+        || async { pids.iter().all(|pid| process_is_gone(*pid)) },
+    )
     .await;
     let attempts = app.client.attempts(ids[0]).await.unwrap();
     assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Cancelled));
@@ -249,7 +288,11 @@ async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
 async fn changing_a_queued_task_redispatches_it() {
     let app = spawn_app(admin::options("balanced")).await;
     let linux = SimWorker::register(&app.client, "linux", &["linux"], 1).await;
-    let task = app.client.submit(&sim::task(&["true"], &["gpu"])).await.unwrap();
+    let task = app
+        .client
+        .submit(&sim::task(&["true"], &["gpu"]))
+        .await
+        .unwrap();
     assert_eq!(task.waiting, Some(WaitReason::NoMatchingWorker));
     let changed = app
         .client
@@ -281,7 +324,11 @@ async fn changing_a_queued_task_redispatches_it() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Some(ErrorCode::InvalidStateTransition));
-    let queued = app.client.submit(&sim::task(&["true"], &["mac"])).await.unwrap();
+    let queued = app
+        .client
+        .submit(&sim::task(&["true"], &["mac"]))
+        .await
+        .unwrap();
     let invalid = app
         .client
         .update_task(
@@ -314,7 +361,9 @@ async fn raising_a_priority_moves_the_task_ahead() {
     let worker = SimWorker::register(&app.client, "w", &[], 1).await;
     let got = worker.fetch(1, 2.0).await;
     assert_eq!(got[0].task_id, second.id);
-    worker.report(&got[0], ReportOutcome::Succeeded, Some(0)).await;
+    worker
+        .report(&got[0], ReportOutcome::Succeeded, Some(0))
+        .await;
     assert_eq!(worker.fetch(1, 2.0).await[0].task_id, first.id);
 }
 
@@ -330,7 +379,11 @@ async fn a_batch_of_1000_is_stored_whole_or_not_at_all() {
     let stored = app.client.submit_batch(&tasks).await.unwrap();
     assert_eq!(stored.tasks.len(), 1000);
     for (i, task) in stored.tasks.iter().enumerate() {
-        assert_eq!(task.argv[1], i.to_string(), "answers come in submission order");
+        assert_eq!(
+            task.argv[1],
+            i.to_string(),
+            "answers come in submission order"
+        );
         assert_eq!(task.state, TaskState::Queued);
     }
     assert!(stored.tasks.windows(2).all(|w| w[0].id < w[1].id));
@@ -375,7 +428,11 @@ async fn an_idempotency_key_returns_the_existing_task() {
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), StatusCode::OK, "a retry finds the first task");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a retry finds the first task"
+    );
     let again: TaskView = again.json().await.unwrap();
     assert_eq!(again.id, first.id);
 
@@ -387,7 +444,11 @@ async fn an_idempotency_key_returns_the_existing_task() {
     assert_eq!(conflict.status(), Some(StatusCode::CONFLICT));
     assert_eq!(conflict.code(), Some(ErrorCode::TaskExists));
     // In a batch too, and a key repeated inside one batch names one task.
-    let batch = app.client.submit_batch(&[task.clone(), task.clone()]).await.unwrap();
+    let batch = app
+        .client
+        .submit_batch(&[task.clone(), task.clone()])
+        .await
+        .unwrap();
     assert!(batch.tasks.iter().all(|t| t.id == first.id));
     assert_eq!(count(&app).await, 1);
     // A batch with a clashing key stores nothing at all.
@@ -411,7 +472,11 @@ async fn beyond_the_queue_limit_submissions_answer_queue_full() {
     assert_eq!(refused.status(), Some(StatusCode::TOO_MANY_REQUESTS));
     assert_eq!(refused.code(), Some(ErrorCode::QueueFull));
     app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
-    let refused = app.client.submit(&sim::task(&["true"], &[])).await.unwrap_err();
+    let refused = app
+        .client
+        .submit(&sim::task(&["true"], &[]))
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Some(ErrorCode::QueueFull));
     assert_eq!(count(&app).await, 5, "refused submissions wrote nothing");
 
@@ -427,18 +492,27 @@ async fn a_draining_worker_finishes_its_work_but_gets_no_more() {
     let app = spawn_app(admin::options("balanced")).await;
     let admin_client = app.client.clone().with_token(admin::TOKEN);
     let draining = SimWorker::register(&app.client, "draining", &["linux"], 1).await;
-    let running = app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let running = app
+        .client
+        .submit(&sim::task(&["true"], &["linux"]))
+        .await
+        .unwrap();
     let got = draining.fetch(1, 1.0).await.remove(0);
     assert_eq!(got.task_id, running.id);
     for _ in 0..10 {
-        app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+        app.client
+            .submit(&sim::task(&["true"], &["linux"]))
+            .await
+            .unwrap();
     }
     let other = SimWorker::register(&app.client, "other", &["linux"], 1).await;
     let view = admin_client.admin_drain(draining.id, true).await.unwrap();
     assert_eq!(view.state, WorkerState::Draining);
     assert_eq!(view.queued, 0, "its queue went elsewhere");
 
-    let done = draining.report(&got, ReportOutcome::Succeeded, Some(0)).await;
+    let done = draining
+        .report(&got, ReportOutcome::Succeeded, Some(0))
+        .await;
     assert_eq!(done.state, TaskState::Succeeded, "it finishes what it runs");
     let none = app
         .client
@@ -452,7 +526,7 @@ async fn a_draining_worker_finishes_its_work_but_gets_no_more() {
         .await
         .unwrap();
     assert!(none.tasks.is_empty(), "no new work while draining");
-    let ran = sim::run_all(&[other.clone()], 10).await;
+    let ran = sim::run_all(std::slice::from_ref(&other), 10).await;
     assert!(ran.values().all(|w| *w == other.id));
 
     let active = admin_client.admin_drain(draining.id, false).await.unwrap();
@@ -499,12 +573,18 @@ async fn with_aging_a_low_priority_task_is_not_starved_by_a_stream_of_high_prior
             break;
         }
         ran_before_low.push(got.task_id);
-        assert!(started.elapsed() < Duration::from_secs(30), "the low-priority task starved");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the low-priority task starved"
+        );
     }
     // Nothing submitted more than 9 steps after it went first.
     let bound = low.created_at + chrono::Duration::milliseconds(9 * STEP_MS);
     for id in &ran_before_low {
-        assert!(submitted[id] <= bound, "task {id} submitted after the bound ran first");
+        assert!(
+            submitted[id] <= bound,
+            "task {id} submitted after the bound ran first"
+        );
     }
     assert!(
         next > ran_before_low.len() + 20,
@@ -518,10 +598,19 @@ async fn the_task_view_tells_its_place_in_the_queue() {
     let _worker = SimWorker::register(&app.client, "w", &["linux"], 1).await;
     let mut views = Vec::new();
     for _ in 0..3 {
-        views.push(app.client.submit(&sim::task(&["true"], &["linux"])).await.unwrap());
+        views.push(
+            app.client
+                .submit(&sim::task(&["true"], &["linux"]))
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(views[0].queue_position, Some(0));
-    assert_eq!(views[2].queue_position, Some(2), "two tasks ahead of the third");
+    assert_eq!(
+        views[2].queue_position,
+        Some(2),
+        "two tasks ahead of the third"
+    );
     let urgent = app
         .client
         .submit(&SubmitTask {
@@ -530,9 +619,20 @@ async fn the_task_view_tells_its_place_in_the_queue() {
         })
         .await
         .unwrap();
-    assert_eq!(urgent.queue_position, Some(0), "a higher priority goes first");
-    assert_eq!(app.client.task(views[2].id).await.unwrap().queue_position, Some(3));
-    let stranded = app.client.submit(&sim::task(&["true"], &["mac"])).await.unwrap();
+    assert_eq!(
+        urgent.queue_position,
+        Some(0),
+        "a higher priority goes first"
+    );
+    assert_eq!(
+        app.client.task(views[2].id).await.unwrap().queue_position,
+        Some(3)
+    );
+    let stranded = app
+        .client
+        .submit(&sim::task(&["true"], &["mac"]))
+        .await
+        .unwrap();
     assert_eq!(stranded.queue_position, None);
     assert_eq!(stranded.waiting, Some(WaitReason::NoMatchingWorker));
 }

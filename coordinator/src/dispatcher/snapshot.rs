@@ -11,8 +11,7 @@ use super::TaskDispatcher;
 pub const SNAPSHOT_QUEUE_HEAD: usize = 100;
 
 /// The dispatcher's state at one moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Snapshot {
     /// `fanout` or `balanced`, spelled as the command-line flag.
     pub mode: &'static str,
@@ -29,8 +28,7 @@ pub struct Snapshot {
 }
 
 /// One registered worker.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WorkerSnapshot {
     /// The worker.
     pub id: WorkerId,
@@ -51,8 +49,7 @@ pub struct WorkerSnapshot {
 }
 
 /// Queued tasks requiring one tag set: the backlog per tag set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TagSetSnapshot {
     /// The required tags, sorted.
     pub tags: Vec<String>,

@@ -71,7 +71,10 @@ mod tests {
             "B.",
             vec![
                 (vec![("tags", "gpu,\"x\"".to_owned())], 1.5),
-                (vec![("tags", String::new()), ("mode", "fanout".into())], 0.0),
+                (
+                    vec![("tags", String::new()), ("mode", "fanout".into())],
+                    0.0,
+                ),
             ],
         );
         assert_eq!(

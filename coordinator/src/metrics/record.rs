@@ -14,7 +14,9 @@ impl Metrics {
     pub fn task_started_row(&self, row: &task::Model) {
         let wait = (row.attempts == 1).then(|| {
             let started = row.started_at.unwrap_or_else(chrono::Utc::now);
-            (started - row.created_at).to_std().unwrap_or(Duration::ZERO)
+            (started - row.created_at)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
         });
         self.task_started(wait);
     }

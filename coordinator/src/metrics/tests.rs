@@ -40,20 +40,37 @@ fn counts_render_per_instance() {
     let text = one.render(GaugeWriter::default());
     assert_eq!(value(&text, "switchyard_tasks_submitted_total"), Some(3.0));
     assert_eq!(value(&text, "switchyard_tasks_started_total"), Some(2.0));
-    for (outcome, n) in [("succeeded", 1.0), ("failed", 0.0), ("timed_out", 1.0), ("cancelled", 0.0)] {
+    for (outcome, n) in [
+        ("succeeded", 1.0),
+        ("failed", 0.0),
+        ("timed_out", 1.0),
+        ("cancelled", 0.0),
+    ] {
         let series = format!("switchyard_tasks_finished_total{{outcome=\"{outcome}\"}}");
         assert_eq!(value(&text, &series), Some(n), "{series}\n{text}");
     }
     assert_eq!(value(&text, "switchyard_tasks_retries_total"), Some(1.0));
-    assert_eq!(value(&text, "switchyard_tasks_redistributed_total"), Some(2.0));
-    assert_eq!(value(&text, "switchyard_task_queue_wait_seconds_count"), Some(1.0));
     assert_eq!(
-        value(&text, "switchyard_task_queue_wait_seconds_bucket{le=\"0.5\"}"),
+        value(&text, "switchyard_tasks_redistributed_total"),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&text, "switchyard_task_queue_wait_seconds_count"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_task_queue_wait_seconds_bucket{le=\"0.5\"}"
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        value(&text, "switchyard_fetch_duration_seconds_count{result=\"tasks\"}"),
+        value(
+            &text,
+            "switchyard_fetch_duration_seconds_count{result=\"tasks\"}"
+        ),
         Some(1.0)
     );
     assert!(text.contains(
@@ -74,6 +91,11 @@ fn throughput_follows_the_counters() {
     metrics.tasks_submitted(2);
     metrics.task_started(None);
     metrics.task_finished(TaskState::Failed);
-    let now = metrics.throughput().intervals.last().copied().unwrap_or_default();
+    let now = metrics
+        .throughput()
+        .intervals
+        .last()
+        .copied()
+        .unwrap_or_default();
     assert_eq!((now.submitted, now.started, now.finished), (2, 1, 1));
 }

@@ -14,8 +14,11 @@ pub const INTERVALS: usize = 30;
 /// What happened to tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
+    /// A task was submitted.
     Submitted,
+    /// An attempt was handed to a worker.
     Started,
+    /// A task reached a final state.
     Finished,
 }
 

@@ -23,9 +23,7 @@ pub async fn seed(state: &AppState) -> Result<SeedResult, ApiError> {
 pub fn rebalance(state: &AppState) -> RebalanceResult {
     let rebalanced = state.dispatcher().rebalance();
     state.wakers().wake(&rebalanced.woken);
-    state
-        .metrics()
-        .tasks_redistributed(rebalanced.moved as u64);
+    state.metrics().tasks_redistributed(rebalanced.moved as u64);
     tracing::info!(moved = rebalanced.moved, "rebalanced");
     RebalanceResult {
         moved: rebalanced.moved as u64,
@@ -33,8 +31,7 @@ pub fn rebalance(state: &AppState) -> RebalanceResult {
 }
 
 /// The dispatcher's state, and optionally where one task is held.
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DispatcherView {
     #[serde(flatten)]
     pub snapshot: Snapshot,
@@ -44,8 +41,7 @@ pub struct DispatcherView {
 }
 
 /// Where one task is held.
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskHolders {
     pub id: TaskId,
     /// Whether the dispatcher knows it as queued.

@@ -23,7 +23,9 @@ pub struct Admitted<'a> {
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        self.admission.pending.fetch_sub(self.count, Ordering::SeqCst);
+        self.admission
+            .pending
+            .fetch_sub(self.count, Ordering::SeqCst);
     }
 }
 
@@ -71,7 +73,10 @@ mod tests {
         drop(first);
         assert!(admission.admit(5, 5, Some(10)).is_some(), "10 of 10");
         admission.delay_started();
-        assert!(admission.admit(5, 5, Some(10)).is_none(), "a delayed task counts");
+        assert!(
+            admission.admit(5, 5, Some(10)).is_none(),
+            "a delayed task counts"
+        );
         admission.delay_ended();
         assert!(admission.admit(1_000, 0, None).is_some(), "no limit");
     }

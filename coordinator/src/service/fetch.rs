@@ -7,9 +7,9 @@ use switchyard_protocol::limits::{MAX_FETCH, MAX_FETCH_WAIT_SECS};
 use switchyard_protocol::{Assignment, FetchRequest, FetchResponse, TaskId, WorkerId};
 use tokio::time::Instant;
 
+use super::AppState;
 use super::dispatch::enqueue_row;
 use super::workers::not_served;
-use super::AppState;
 use crate::domain::ValidationError;
 use crate::error::ApiError;
 use crate::storage;
@@ -100,7 +100,7 @@ async fn hand_over(
 ) -> Result<Vec<Assignment>, ApiError> {
     let state = state.clone();
     let settle = tokio::spawn(async move {
-        match storage::tasks::assign(state.db(), worker, &popped).await {
+        match storage::attempts::assign(state.db(), worker, &popped).await {
             Ok(rows) => {
                 let confirmed: Vec<TaskId> = rows.iter().map(|row| TaskId(row.id)).collect();
                 let abandoned: Vec<TaskId> = popped
@@ -143,7 +143,6 @@ async fn hand_over(
         })
         .collect())
 }
-
 
 /// Tasks a hand-over refused are usually gone (cancelled, taken by another
 /// coordinator's seed); any still queued (their tags changed under the

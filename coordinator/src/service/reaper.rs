@@ -25,7 +25,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
         }
     }
     let orphans =
-        storage::tasks::release_orphans(state.db(), state.settings().lost_attempt_limit).await?;
+        storage::attempts::release_orphans(state.db(), state.settings().lost_attempt_limit).await?;
     if !orphans.is_empty() {
         tracing::warn!(
             n = orphans.len(),
@@ -36,7 +36,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     requeue_released(state, None, orphans);
 
     let settings = state.settings();
-    let overdue = storage::tasks::expire_overdue(
+    let overdue = storage::attempts::expire_overdue(
         state.db(),
         settings.timeout_grace.as_secs_f64(),
         settings.retry_base.as_secs_f64(),
@@ -44,7 +44,10 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     )
     .await?;
     if !overdue.is_empty() {
-        tracing::warn!(n = overdue.len(), "running tasks went unreported past their timeout");
+        tracing::warn!(
+            n = overdue.len(),
+            "running tasks went unreported past their timeout"
+        );
     }
     state.metrics().tasks_expired(&overdue);
     requeue_released(state, None, overdue);

@@ -9,7 +9,7 @@ use super::dispatch::enqueue_at;
 use super::{AppState, views};
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
-use crate::storage::{self, tasks::Finish};
+use crate::storage::{self, attempts::Finish};
 
 /// The back-off before attempt `attempt + 1`: doubling from `retry_base`,
 /// capped at `retry_max`, plus up to a quarter more so retries spread out.
@@ -83,7 +83,7 @@ pub async fn report(
         stderr_truncated: report.stderr_truncated,
         error: report.error.as_deref().map(validate::storable),
     };
-    let row = storage::tasks::finish(state.db(), &finish)
+    let row = storage::attempts::finish(state.db(), &finish)
         .await?
         .ok_or(not_assigned)?;
     state.dispatcher().finish(worker, task);
@@ -95,4 +95,3 @@ pub async fn report(
     tracing::debug!(state = ?new_state, "attempt reported");
     Ok(views::task(row, None))
 }
-

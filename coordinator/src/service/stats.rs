@@ -151,7 +151,11 @@ fn worker_summary(
     }
 }
 
-fn queued_summary(row: QueuedSummaryRow, has_candidate: bool, now: DateTime<Utc>) -> QueuedTaskSummary {
+fn queued_summary(
+    row: QueuedSummaryRow,
+    has_candidate: bool,
+    now: DateTime<Utc>,
+) -> QueuedTaskSummary {
     let waiting = if row.not_before.is_some_and(|at| at > now) {
         WaitReason::BackingOff
     } else if has_candidate {
@@ -209,8 +213,16 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
     let snapshot = state.dispatcher().snapshot();
     let mut out = GaugeWriter::default();
     if let Some(counts) = counts {
-        out.single(names::TASKS_QUEUED, "Tasks in state queued.", counts.queued as f64);
-        out.single(names::TASKS_RUNNING, "Tasks in state running.", counts.running as f64);
+        out.single(
+            names::TASKS_QUEUED,
+            "Tasks in state queued.",
+            counts.queued as f64,
+        );
+        out.single(
+            names::TASKS_RUNNING,
+            "Tasks in state running.",
+            counts.running as f64,
+        );
     }
     let draining = snapshot.workers.iter().filter(|w| w.draining).count();
     out.single(
@@ -218,7 +230,11 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
         "Registered workers not gone (active or draining).",
         snapshot.workers.len() as f64,
     );
-    out.single(names::WORKERS_DRAINING, "Live workers that are draining.", draining as f64);
+    out.single(
+        names::WORKERS_DRAINING,
+        "Live workers that are draining.",
+        draining as f64,
+    );
     let depth: usize = snapshot.workers.iter().map(|w| w.queued).sum();
     out.family(
         names::QUEUE_DEPTH,

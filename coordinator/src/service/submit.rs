@@ -26,9 +26,10 @@ pub struct Submitted {
 /// Stores one task and offers it to its candidate workers.
 pub async fn submit(state: &AppState, request: SubmitTask) -> Result<Submitted, ApiError> {
     let new = validate::submit(&request, state.settings().default_task_timeout)?;
-    let mut submitted = store(state, vec![new]).await?.pop().ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("a submission stored no task"))
-    })?;
+    let mut submitted = store(state, vec![new])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a submission stored no task")))?;
     views::add_position(state, &mut submitted.task);
     Ok(submitted)
 }
@@ -121,8 +122,7 @@ async fn insert_or_find(
 
 /// Whether a stored task was submitted with the same terms as `task`.
 fn same_terms(task: &NewTask, row: &Model) -> bool {
-    let env: BTreeMap<String, String> =
-        serde_json::from_value(row.env.clone()).unwrap_or_default();
+    let env: BTreeMap<String, String> = serde_json::from_value(row.env.clone()).unwrap_or_default();
     task.argv == row.argv
         && task.env == env
         && task.working_dir == row.working_dir

@@ -9,21 +9,25 @@ use super::dispatch::enqueue_row;
 use super::{AppState, views};
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
-use crate::storage::{self, tasks::ListFilter, tasks::QueuedRow};
+use crate::storage::{self, entities::task::Model, tasks::ListFilter, tasks::QueuedRow};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 
-/// One task, live or archived.
-pub async fn get(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> {
-    let row = match storage::tasks::get(state.db(), id).await? {
-        Some(row) => row,
+/// A task's row, live or archived.
+async fn find(state: &AppState, id: TaskId) -> Result<Model, ApiError> {
+    match storage::tasks::get(state.db(), id).await? {
+        Some(row) => Ok(row),
         // Retention moves a task in one statement: if it is not live, it is
         // archived (or never was).
         None => storage::archive::get(state.db(), id)
             .await?
-            .ok_or(ApiError::TaskNotFound(id))?,
-    };
-    Ok(views::task_detailed(state, row))
+            .ok_or(ApiError::TaskNotFound(id)),
+    }
+}
+
+/// One task, live or archived.
+pub async fn get(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> {
+    Ok(views::task_detailed(state, find(state, id).await?))
 }
 
 /// A page of tasks, newest first: live ones, or archived ones when the
@@ -80,15 +84,15 @@ pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> 
     // A task can move on between the read and the conditional update; a
     // few rounds settle it.
     for _ in 0..5 {
-        let row = storage::tasks::get(state.db(), id)
-            .await?
-            .ok_or(ApiError::TaskNotFound(id))?;
+        let row = find(state, id).await?;
         let changed = match row.state {
             TaskState::Queued => {
                 let cancelled = storage::tasks::cancel_queued(state.db(), id).await?;
                 if cancelled.is_some() {
                     state.dispatcher().remove(id);
-                    state.metrics().task_finished(switchyard_protocol::TaskState::Cancelled);
+                    state
+                        .metrics()
+                        .task_finished(switchyard_protocol::TaskState::Cancelled);
                 }
                 cancelled
             }
@@ -112,10 +116,12 @@ pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> 
 /// Changes a queued task's priority or required tags; it is re-dispatched
 /// under its new terms (new candidates, new place in the queues).
 #[tracing::instrument(skip_all, fields(task_id = %id), err)]
-pub async fn update(state: &AppState, id: TaskId, request: UpdateTask) -> Result<TaskView, ApiError> {
-    let current = storage::tasks::get(state.db(), id)
-        .await?
-        .ok_or(ApiError::TaskNotFound(id))?;
+pub async fn update(
+    state: &AppState,
+    id: TaskId,
+    request: UpdateTask,
+) -> Result<TaskView, ApiError> {
+    let current = find(state, id).await?;
     let not_queued = |state: TaskState| ApiError::NotQueued {
         task: id,
         state: state.into(),
@@ -130,10 +136,7 @@ pub async fn update(state: &AppState, id: TaskId, request: UpdateTask) -> Result
     };
     let Some(row) = storage::tasks::update_queued(state.db(), id, priority, &tags).await? else {
         // It left the queue between the read and the update.
-        let now = storage::tasks::get(state.db(), id)
-            .await?
-            .ok_or(ApiError::TaskNotFound(id))?;
-        return Err(not_queued(now.state));
+        return Err(not_queued(find(state, id).await?.state));
     };
     // Out of every queue under the old terms, back in under the new ones. A
     // task popped by a fetch meanwhile is refused by the hand-over (its tags
@@ -145,9 +148,10 @@ pub async fn update(state: &AppState, id: TaskId, request: UpdateTask) -> Result
 
 /// Every attempt of a task: who ran it, when, and how it ended.
 pub async fn attempts(state: &AppState, id: TaskId) -> Result<Vec<AttemptView>, ApiError> {
-    let rows = storage::tasks::attempts(state.db(), id).await?;
-    if rows.is_empty() && storage::tasks::get(state.db(), id).await?.is_none() {
-        return Err(ApiError::TaskNotFound(id));
+    let rows = storage::attempts::attempts(state.db(), id).await?;
+    if rows.is_empty() {
+        // Tell "no attempts yet" from "no such task".
+        find(state, id).await?;
     }
     Ok(rows
         .into_iter()

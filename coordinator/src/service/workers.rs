@@ -122,7 +122,7 @@ pub async fn heartbeat(
     }
     if let Some(running) = &request.running {
         let grace = (state.settings().heartbeat_interval * 2).max(Duration::from_secs(10));
-        let released = storage::tasks::release_undelivered(
+        let released = storage::attempts::release_undelivered(
             state.db(),
             id,
             state.settings().lost_attempt_limit,
@@ -140,7 +140,7 @@ pub async fn heartbeat(
     if let Some(running) = &request.running {
         // What the agent runs that is no longer its to run (timed out by the
         // coordinator, taken away): stop it.
-        let still = storage::tasks::running_among(state.db(), id, running).await?;
+        let still = storage::attempts::running_among(state.db(), id, running).await?;
         cancel.extend(running.iter().filter(|task| !still.contains(task)));
         cancel.sort_unstable();
         cancel.dedup();
@@ -173,7 +173,7 @@ pub async fn remove_from_dispatch(state: &AppState, id: WorkerId) -> Result<(), 
     state.wakers().wake(&unregistered.woken);
     state.wakers().remove(id);
     let released =
-        storage::tasks::release_running_of(state.db(), id, state.settings().lost_attempt_limit)
+        storage::attempts::release_running_of(state.db(), id, state.settings().lost_attempt_limit)
             .await?;
     state.metrics().tasks_released(&released);
     requeue_released(state, None, released);

@@ -7,19 +7,13 @@ use switchyard_protocol::TaskId;
 
 use super::entities::task::Model;
 use super::stmt;
-use super::tasks::ListFilter;
+use super::tasks::{COLUMNS, ListFilter};
 
 /// Every column of a task row, in table order: what a move copies.
 const MOVED: &str = "id, owner, state, argv, env, working_dir, tags, labels, priority, \
     timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code, \
     stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, created_at, \
     started_at, finished_at";
-
-/// The columns of an archived task as a [`Model`], with the enum read as text.
-const COLUMNS: &str = "id, owner, state::text AS state, argv, env, working_dir, tags, labels, \
-    priority, timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, \
-    exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, \
-    created_at, started_at, finished_at";
 
 /// Moves up to `limit` tasks that finished more than `age_secs` ago from
 /// `tasks` into `tasks_archive`, in one statement, and returns how many

@@ -5,6 +5,7 @@
 //! from client input.
 
 pub mod archive;
+pub mod attempts;
 pub mod entities;
 pub mod stats;
 pub mod tasks;

@@ -129,11 +129,18 @@ async fn busy_fleet(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert!(drain.status().is_success(), "{}", drain.text().await.unwrap());
+    assert!(
+        drain.status().is_success(),
+        "{}",
+        drain.text().await.unwrap()
+    );
     let old = SimWorker::register(client, "old-01", &["linux"], 1).await;
     client.unregister(old.id).await.unwrap();
 
-    let cancelled = client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let cancelled = client
+        .submit(&sim::task(&["true"], &["linux"]))
+        .await
+        .unwrap();
     client.cancel(cancelled.id).await.unwrap();
     for priority in [3, 7, 5] {
         let task = switchyard_protocol::SubmitTask {
@@ -143,7 +150,10 @@ async fn busy_fleet(app: &TestApp) {
         };
         client.submit(&task).await.unwrap();
     }
-    client.submit(&sim::task(&["true"], &["arm64"])).await.unwrap();
+    client
+        .submit(&sim::task(&["true"], &["arm64"]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -162,10 +172,20 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
 
     assert_eq!(text_after(&dom, "id=\"mode\""), "balanced");
     assert_eq!(text_after(&dom, "id=\"strategy\""), "round-robin");
-    assert_eq!((stats.mode.as_str(), stats.strategy.as_str()), ("balanced", "round-robin"));
+    assert_eq!(
+        (stats.mode.as_str(), stats.strategy.as_str()),
+        ("balanced", "round-robin")
+    );
     let t = stats.tasks;
     assert_eq!(
-        (t.queued, t.running, t.succeeded, t.failed, t.cancelled, t.timed_out),
+        (
+            t.queued,
+            t.running,
+            t.succeeded,
+            t.failed,
+            t.cancelled,
+            t.timed_out
+        ),
         (4, 1, 2, 1, 1, 1),
         "{stats:#?}"
     );
@@ -177,27 +197,83 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
         ("cancelled", t.cancelled),
         ("timed_out", t.timed_out),
     ] {
-        assert_eq!(text_after(&dom, &format!("id=\"count-{state}\"")), n.to_string(), "{state}");
+        assert_eq!(
+            text_after(&dom, &format!("id=\"count-{state}\"")),
+            n.to_string(),
+            "{state}"
+        );
     }
-    assert_eq!(text_after(&dom, "id=\"queued-total\""), stats.queue.total.to_string());
+    assert_eq!(
+        text_after(&dom, "id=\"queued-total\""),
+        stats.queue.total.to_string()
+    );
     assert_eq!(stats.queue.unplaced, 1, "the arm64 task has no worker");
     assert_eq!(text_after(&dom, "id=\"unplaced\""), "1");
     let submitted: u64 = stats.throughput.intervals.iter().map(|i| i.submitted).sum();
     assert_eq!(submitted, 10);
     assert_eq!(text_after(&dom, "id=\"flow-submitted\""), "10");
 
-    let names: Vec<&str> = stats.workers.items.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(names, ["build-01", "gpu-01", "build-02", "mac-01", "old-01"]);
+    let names: Vec<&str> = stats
+        .workers
+        .items
+        .iter()
+        .map(|w| w.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["build-01", "gpu-01", "build-02", "mac-01", "old-01"]
+    );
     for worker in &stats.workers.items {
         assert_row(&dom, worker);
     }
-    let state_of = |name: &str| stats.workers.items.iter().find(|w| w.name == name).unwrap().state;
+    let state_of = |name: &str| {
+        stats
+            .workers
+            .items
+            .iter()
+            .find(|w| w.name == name)
+            .unwrap()
+            .state
+    };
     assert_eq!(state_of("mac-01"), WorkerState::Draining);
     assert_eq!(state_of("old-01"), WorkerState::Gone);
-    let gpu = stats.workers.items.iter().find(|w| w.name == "gpu-01").unwrap();
+    let gpu = stats
+        .workers
+        .items
+        .iter()
+        .find(|w| w.name == "gpu-01")
+        .unwrap();
     assert_eq!(gpu.running, 1);
     let top: Vec<i32> = stats.top_queued.iter().map(|t| t.priority).collect();
     assert_eq!(top, [7, 5, 5, 3], "highest priority first, then oldest");
+
+    // Large fleets page: two workers a page.
+    let page: Stats = get_json(&app, "/api/v1/stats?page=2&per_page=2").await;
+    let names: Vec<&str> = page.workers.items.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["build-02", "mac-01"]);
+    assert_eq!(
+        (page.workers.page, page.workers.pages, page.workers.total),
+        (2, 3, 5)
+    );
+    let html = app
+        .http
+        .get(app.url("/stats?page=3&per_page=2"))
+        .send()
+        .await
+        .unwrap();
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains("old-01") && !html.contains("build-01"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/stats?page=1&amp;per_page=2\""));
+    let invalid = app
+        .http
+        .get(app.url("/api/v1/stats?per_page=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
 
     let screenshot = target_dir().join("stats.png");
     let _ = std::fs::remove_file(&screenshot);
@@ -213,8 +289,16 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
 }
 
 fn assert_png(path: &Path) {
-    let bytes = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG: {}", path.display());
-    assert!(bytes.len() > 10_000, "suspiciously small screenshot: {} bytes", bytes.len());
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "not a PNG: {}",
+        path.display()
+    );
+    assert!(
+        bytes.len() > 10_000,
+        "suspiciously small screenshot: {} bytes",
+        bytes.len()
+    );
 }

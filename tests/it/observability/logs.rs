@@ -16,18 +16,25 @@ async fn json_logs_are_one_object_per_line_with_worker_ids() {
     let client = Client::new(&base_url).unwrap();
     let worker = SimWorker::register(&client, "json-logger", &["linux"], 1).await;
 
-    let registered = wait_until("the registration to be logged", Duration::from_secs(10), || {
-        let output = coordinator.stdout();
-        async move {
-            output
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find(|event| event["message"] == "worker registered")
-        }
-    })
+    let registered = wait_until(
+        "the registration to be logged",
+        Duration::from_secs(10),
+        || {
+            let output = coordinator.stdout();
+            async move {
+                output
+                    .lines()
+                    .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                    .find(|event| event["message"] == "worker registered")
+            }
+        },
+    )
     .await;
     assert_eq!(registered["level"], "INFO");
-    assert_eq!(registered["worker_id"].as_str().map(str::to_owned), Some(worker.id.to_string()));
+    assert_eq!(
+        registered["worker_id"].as_str().map(str::to_owned),
+        Some(worker.id.to_string())
+    );
     assert_eq!(registered["name"], "json-logger");
 
     coordinator.sigterm();
@@ -37,6 +44,9 @@ async fn json_logs_are_one_object_per_line_with_worker_ids() {
     for line in output.lines().filter(|line| !line.trim().is_empty()) {
         let event: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not a JSON object ({e}): {line}"));
-        assert!(event["timestamp"].is_string() && event["level"].is_string(), "{line}");
+        assert!(
+            event["timestamp"].is_string() && event["level"].is_string(),
+            "{line}"
+        );
     }
 }

@@ -38,9 +38,14 @@ async fn metrics_count_a_known_workload() {
     linux.report(&first, ReportOutcome::Failed, Some(1)).await;
     let second = take(&linux, first.task_id).await;
     assert_eq!(second.attempt, 2);
-    linux.report(&second, ReportOutcome::Succeeded, Some(0)).await;
+    linux
+        .report(&second, ReportOutcome::Succeeded, Some(0))
+        .await;
     // Cancelled while queued.
-    let queued = client.submit(&sim::task(&["true"], &["linux"])).await.unwrap();
+    let queued = client
+        .submit(&sim::task(&["true"], &["linux"]))
+        .await
+        .unwrap();
     client.cancel(queued.id).await.unwrap();
     // Running on a worker that leaves: its task goes elsewhere.
     let leaving = SimWorker::register(client, "gpu-1", &["gpu"], 1).await;
@@ -50,7 +55,11 @@ async fn metrics_count_a_known_workload() {
     let again = take(&gpu, gpu_task.task_id).await;
     gpu.report(&again, ReportOutcome::Succeeded, Some(0)).await;
     // A request that matches no route.
-    app.http.get(app.url("/no/such/route/42")).send().await.unwrap();
+    app.http
+        .get(app.url("/no/such/route/42"))
+        .send()
+        .await
+        .unwrap();
 
     let text = scrape(&app).await;
     let value = |series: &str| {
@@ -58,7 +67,12 @@ async fn metrics_count_a_known_workload() {
     };
     assert_eq!(value("switchyard_tasks_submitted_total"), 7.0);
     assert_eq!(value("switchyard_tasks_started_total"), 8.0);
-    for (outcome, n) in [("succeeded", 4.0), ("failed", 1.0), ("timed_out", 1.0), ("cancelled", 1.0)] {
+    for (outcome, n) in [
+        ("succeeded", 4.0),
+        ("failed", 1.0),
+        ("timed_out", 1.0),
+        ("cancelled", 1.0),
+    ] {
         let series = format!("switchyard_tasks_finished_total{{outcome=\"{outcome}\"}}");
         assert_eq!(value(&series), n, "{series}");
     }
@@ -68,20 +82,30 @@ async fn metrics_count_a_known_workload() {
     assert_eq!(value("switchyard_tasks_running"), 0.0);
     assert_eq!(value("switchyard_workers_live"), 2.0);
     assert_eq!(value("switchyard_workers_draining"), 0.0);
-    assert_eq!(value("switchyard_dispatcher_queue_depth{mode=\"fanout\"}"), 0.0);
+    assert_eq!(
+        value("switchyard_dispatcher_queue_depth{mode=\"fanout\"}"),
+        0.0
+    );
     assert_eq!(value("switchyard_dispatcher_queued_tasks"), 0.0);
     assert_eq!(value("switchyard_dispatcher_unplaced_tasks"), 0.0);
     // First attempts only: six tasks started a first attempt.
     assert_eq!(value("switchyard_task_queue_wait_seconds_count"), 6.0);
     assert!(text.contains("switchyard_task_queue_wait_seconds_bucket{le=\"+Inf\"} 6"));
-    assert_eq!(value("switchyard_fetch_duration_seconds_count{result=\"tasks\"}"), 8.0);
+    assert_eq!(
+        value("switchyard_fetch_duration_seconds_count{result=\"tasks\"}"),
+        8.0
+    );
 
     assert_eq!(
-        value("switchyard_http_requests_total{method=\"POST\",route=\"/api/v1/tasks\",status=\"201\"}"),
+        value(
+            "switchyard_http_requests_total{method=\"POST\",route=\"/api/v1/tasks\",status=\"201\"}"
+        ),
         7.0
     );
     assert_eq!(
-        value("switchyard_http_requests_total{method=\"POST\",route=\"/api/v1/tasks/{id}/cancel\",status=\"200\"}"),
+        value(
+            "switchyard_http_requests_total{method=\"POST\",route=\"/api/v1/tasks/{id}/cancel\",status=\"200\"}"
+        ),
         1.0
     );
     assert_eq!(
@@ -89,7 +113,9 @@ async fn metrics_count_a_known_workload() {
         1.0
     );
     assert_eq!(
-        value("switchyard_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/workers/{id}/report\"}"),
+        value(
+            "switchyard_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/workers/{id}/report\"}"
+        ),
         7.0
     );
     // Labels are route templates (as documented), never raw paths with ids.

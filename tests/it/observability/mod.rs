@@ -30,7 +30,10 @@ pub async fn get_json<T: DeserializeOwned>(app: &TestApp, path: &str) -> T {
 pub async fn scrape(app: &TestApp) -> String {
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
         content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"

@@ -38,7 +38,9 @@ async fn router_paths(app: &TestApp) -> BTreeSet<String> {
     let debug = format!("{router:?}");
     // `Router { path_router: …, fallback_router: …, … }`: only the first
     // holds the routes.
-    let start = debug.find("path_router:").expect("unexpected Router debug output");
+    let start = debug
+        .find("path_router:")
+        .expect("unexpected Router debug output");
     let end = debug.find("fallback_router:").unwrap_or(debug.len());
     let mut paths = BTreeSet::new();
     let mut rest = &debug[start..end];
@@ -52,7 +54,10 @@ async fn router_paths(app: &TestApp) -> BTreeSet<String> {
         }
         rest = &rest[close..];
     }
-    assert!(paths.len() >= 10, "could not read the router's paths from {debug}");
+    assert!(
+        paths.len() >= 10,
+        "could not read the router's paths from {debug}"
+    );
     paths
 }
 
@@ -120,7 +125,11 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
         .await
         .unwrap();
     let raw: Value = serde_json::from_str(&text).unwrap();
-    assert!(raw["openapi"].as_str().unwrap().starts_with("3.1."), "{}", raw["openapi"]);
+    assert!(
+        raw["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        raw["openapi"]
+    );
     let spec: Spec = oas3::from_json(&text).unwrap_or_else(|e| panic!("not OpenAPI 3.1: {e}"));
     spec.validate_version().unwrap();
     assert!(
@@ -133,7 +142,10 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
     // it serves.
     let documented: BTreeSet<String> = spec.paths.as_ref().unwrap().keys().cloned().collect();
     let served = router_paths(&app).await;
-    assert_eq!(served, documented, "router paths (left) vs documented paths (right)");
+    assert_eq!(
+        served, documented,
+        "router paths (left) vs documented paths (right)"
+    );
     for path in &served {
         for method in &METHODS {
             let in_doc = spec.operation(method, path).is_some();
@@ -149,20 +161,37 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
     // every reference resolves.
     for (path, method, op) in spec.operations() {
         let what = format!("{method} {path}");
-        let responses = op.responses.as_ref().unwrap_or_else(|| panic!("{what}: no responses"));
+        let responses = op
+            .responses
+            .as_ref()
+            .unwrap_or_else(|| panic!("{what}: no responses"));
         assert!(!responses.is_empty(), "{what}: no responses");
         for (status, response) in responses {
-            let response = response.resolve(&spec).unwrap_or_else(|e| panic!("{what} {status}: {e}"));
+            let response = response
+                .resolve(&spec)
+                .unwrap_or_else(|e| panic!("{what} {status}: {e}"));
             if status.starts_with('2') {
-                assert!(has_schema_content(&response.content), "{what} {status}: no schema");
+                assert!(
+                    has_schema_content(&response.content),
+                    "{what} {status}: no schema"
+                );
             }
         }
         if let Some(body) = &op.request_body {
-            let body = body.resolve(&spec).unwrap_or_else(|e| panic!("{what} body: {e}"));
-            assert!(has_schema_content(&body.content), "{what}: body without a schema");
+            let body = body
+                .resolve(&spec)
+                .unwrap_or_else(|e| panic!("{what} body: {e}"));
+            assert!(
+                has_schema_content(&body.content),
+                "{what}: body without a schema"
+            );
         }
         let is_admin = path.starts_with("/api/v1/admin/");
-        assert_eq!(!op.security.is_empty(), is_admin, "{what}: admin routes, and only they, need the token");
+        assert_eq!(
+            !op.security.is_empty(),
+            is_admin,
+            "{what}: admin routes, and only they, need the token"
+        );
     }
     let mut refs = Vec::new();
     collect_refs(&raw, &mut refs);
@@ -171,7 +200,10 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
         let name = reference
             .strip_prefix("#/components/schemas/")
             .unwrap_or_else(|| panic!("unexpected reference {reference}"));
-        assert!(raw["components"]["schemas"][name].is_object(), "dangling {reference}");
+        assert!(
+            raw["components"]["schemas"][name].is_object(),
+            "dangling {reference}"
+        );
     }
     // Bodies the API takes are described.
     for (method, path) in [
@@ -181,7 +213,10 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
         (Method::POST, "/api/v1/workers/{id}/fetch"),
     ] {
         let op = spec.operation(&method, path).unwrap();
-        assert!(op.request_body.is_some(), "{method} {path}: no request body");
+        assert!(
+            op.request_body.is_some(),
+            "{method} {path}: no request body"
+        );
     }
     assert!(text.contains("\"#/components/schemas/TaskView\""));
 }

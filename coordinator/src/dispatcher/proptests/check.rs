@@ -65,17 +65,22 @@ impl Model {
     /// Queue position: the least index of the task in its holders' queues
     /// (rank, then id), `None` without a holder; capped, at most the cap.
     fn check_positions(&self) -> Result<(), TestCaseError> {
-        let queues: BTreeMap<WorkerId, Vec<TaskId>> = self
-            .workers
-            .keys()
-            .map(|&w| (w, self.own_queue(w)))
-            .collect();
+        let mut queues = BTreeMap::<WorkerId, Vec<(Reverse<i64>, TaskId)>>::new();
+        for id in self.expected_queued() {
+            for h in self.d.holders(id) {
+                let rank = Reverse(self.tasks[&id].rank);
+                queues.entry(h).or_default().push((rank, id));
+            }
+        }
+        for queue in queues.values_mut() {
+            queue.sort_unstable();
+        }
         for id in self.tasks.keys().copied().chain([TaskId(0)]) {
             let expected = self
                 .d
                 .holders(id)
                 .iter()
-                .filter_map(|h| queues.get(h)?.iter().position(|&q| q == id))
+                .filter_map(|h| queues.get(h)?.iter().position(|&(_, q)| q == id))
                 .min();
             prop_assert_eq!(self.d.position(id), expected, "position of {}", id);
             for cap in [0, 1, 2] {

@@ -83,7 +83,10 @@ fn position_is_none_when_no_queue_holds_the_task() {
         d.enqueue(task(1, 0, &["gpu"]));
         assert!(d.is_queued(t(1)));
         assert_eq!(d.position(t(1)), None, "no candidate");
-        assert!(!d.has_candidate(t(1)), "the caller shows no_matching_worker");
+        assert!(
+            !d.has_candidate(t(1)),
+            "the caller shows no_matching_worker"
+        );
         d.enqueue(task(2, 0, &["linux"]));
         assert_eq!(d.position(t(2)), Some(0));
         d.set_draining(w(1), true);

@@ -14,11 +14,14 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 26.0;
 
-/// The series: CSS class, legend label, and which count it draws.
-const SERIES: [(&str, &str, fn(&ThroughputInterval) -> u64); 3] = [
-    ("submitted", "submitted", |i| i.submitted),
-    ("started", "started", |i| i.started),
-    ("finished", "finished", |i| i.finished),
+/// Reads one flow's count from an interval.
+type Count = fn(&ThroughputInterval) -> u64;
+
+/// The series: name (also its CSS class and legend label) and what it counts.
+const SERIES: [(&str, Count); 3] = [
+    ("submitted", |i| i.submitted),
+    ("started", |i| i.started),
+    ("finished", |i| i.finished),
 ];
 
 /// The chart and its legend, as HTML.
@@ -26,7 +29,7 @@ pub fn render(throughput: &Throughput) -> String {
     let points = &throughput.intervals;
     let max = points
         .iter()
-        .flat_map(|i| SERIES.iter().map(move |(_, _, get)| get(i)))
+        .flat_map(|i| SERIES.iter().map(move |(_, get)| get(i)))
         .max()
         .unwrap_or(0)
         .max(1);
@@ -70,7 +73,7 @@ pub fn render(throughput: &Throughput) -> String {
         );
     }
     // The dashed `started` line last, so it shows where it meets `finished`.
-    for (class, label, get) in [SERIES[0], SERIES[2], SERIES[1]] {
+    for (class, get) in [SERIES[0], SERIES[2], SERIES[1]] {
         let line: Vec<String> = points
             .iter()
             .enumerate()
@@ -78,7 +81,7 @@ pub fn render(throughput: &Throughput) -> String {
             .collect();
         let _ = write!(
             svg,
-            "<polyline class=\"series {class}\" points=\"{}\"><title>{label}</title></polyline>",
+            "<polyline class=\"series {class}\" points=\"{}\"><title>{class}</title></polyline>",
             line.join(" ")
         );
     }
@@ -90,12 +93,12 @@ pub fn render(throughput: &Throughput) -> String {
         throughput.interval_secs,
         format::duration(window as f64)
     );
-    for (n, (class, label, get)) in SERIES.iter().enumerate() {
+    for (n, (class, get)) in SERIES.iter().enumerate() {
         let total: u64 = points.iter().map(get).sum();
         let sep = if n == 0 { "" } else { " · " };
         let _ = write!(
             legend,
-            "{sep}<span class=\"key {class}\"></span>{label} <b id=\"flow-{class}\">{total}</b>"
+            "{sep}<span class=\"key {class}\"></span>{class} <b id=\"flow-{class}\">{total}</b>"
         );
     }
     legend.push_str("</p>");

@@ -116,7 +116,11 @@ pub fn backlog(html: &mut String, sets: &[TagSetBacklog]) {
         html.push_str("<tr><td colspan=\"3\" class=\"empty\">nothing queued</td></tr>");
     }
     for s in sets {
-        let class = if s.candidates == 0 { " class=\"warn\"" } else { "" };
+        let class = if s.candidates == 0 {
+            " class=\"warn\""
+        } else {
+            ""
+        };
         let _ = write!(
             html,
             "<tr{class}><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",

@@ -1,0 +1,288 @@
+//! The `switchyard-bench` command line.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use reqwest::Url;
+use switchyard_config::{DatabaseUrl, Secret, parse_duration};
+use switchyard_protocol::limits::{MAX_BATCH, MAX_FETCH, MAX_PRIORITY, MIN_PRIORITY};
+
+use crate::tags::TagSets;
+
+/// What the run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Submit `--tasks` as fast as possible (or at `--rate`) while the
+    /// workers burn them down; measure until every task is reported.
+    Throughput,
+    /// An idle fleet long-polls; submit one task at a time and measure
+    /// submit answered → fetch returned, `--samples` times.
+    Latency,
+    /// `--workers` long-poll with nothing to do for `--duration`; measure
+    /// what that costs the coordinator.
+    Idle,
+}
+
+impl Scenario {
+    /// The name as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throughput => "throughput",
+            Self::Latency => "latency",
+            Self::Idle => "idle",
+        }
+    }
+}
+
+/// Drives a running Switchyard coordinator over its HTTP API with simulated
+/// submitters and workers, and reports throughput, latency and cost.
+/// Loopback only; every run is bounded by `--timeout`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchyard-bench", version)]
+pub struct BenchArgs {
+    /// The coordinator (loopback addresses only).
+    #[arg(long, env = "SWITCHYARD_BENCH_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "throughput")]
+    pub scenario: Scenario,
+
+    /// Throughput: tasks to submit in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub tasks: u64,
+
+    /// Throughput: concurrent submitters.
+    #[arg(long, default_value_t = 4)]
+    pub submitters: usize,
+
+    /// Throughput: tasks per batch submission (1 to 1,000).
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+
+    /// Throughput: submit at this many tasks per second in all (paced, open
+    /// loop) instead of as fast as possible.
+    #[arg(long)]
+    pub rate: Option<f64>,
+
+    /// Simulated workers.
+    #[arg(long, default_value_t = 64)]
+    pub workers: usize,
+
+    /// Tag sets, `;` between sets and `,` between tags (`linux;linux,gpu;mac`).
+    /// Worker `i` gets set `i mod n`; task `j` requires set `j mod n`, so every
+    /// task has candidates. An empty set runs anywhere.
+    #[arg(long, default_value = "linux")]
+    pub tag_sets: TagSets,
+
+    /// Priorities of the submitted tasks, round-robin (`5` or `1,5,9`).
+    #[arg(long, value_delimiter = ',', default_value = "5")]
+    pub priorities: Vec<i32>,
+
+    /// Most tasks one fetch asks for.
+    #[arg(long, default_value_t = 32)]
+    pub fetch_max: u32,
+
+    /// How long a fetch waits for work (long-poll).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub fetch_wait: Duration,
+
+    /// Slots each worker registers with; `--fetch-max` when absent.
+    #[arg(long)]
+    pub slots: Option<u32>,
+
+    /// Reports each worker sends at once after a fetch.
+    #[arg(long, default_value_t = 4)]
+    pub report_concurrency: usize,
+
+    /// All workers share one HTTP client (one connection pool) instead of
+    /// one client each, as separate agent processes would have.
+    #[arg(long)]
+    pub shared_client: bool,
+
+    /// Latency: tasks submitted one at a time.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+
+    /// Latency: pause between one sample's report and the next submission,
+    /// so the worker is long-polling again.
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
+    pub sample_gap: Duration,
+
+    /// Idle: how long to measure.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Latency and idle: time after the fleet registers before measuring, so
+    /// every worker is long-polling.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// The whole run stops after this, measured or not.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// The coordinator's process id, for CPU and RSS; found from the port
+    /// of `--url` (`/proc/net/tcp`) when absent.
+    #[arg(long)]
+    pub coordinator_pid: Option<u32>,
+
+    /// The coordinator's database, for commits/s (loopback only). PostgreSQL's
+    /// own CPU is read from the process listening on its port.
+    #[arg(long, env = "SWITCHYARD_BENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// How long to wait after the run for PostgreSQL's statistics to catch
+    /// up (idle backends report every 10 s) before reading commits.
+    #[arg(long, default_value = "11s", value_parser = parse_duration)]
+    pub pg_settle: Duration,
+
+    /// The coordinator's admin token, to read its dispatch mode.
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// A free-form label for the run (e.g. the dispatch mode when no admin
+    /// token is given).
+    #[arg(long)]
+    pub label: Option<String>,
+
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// Checks what clap cannot check one flag at a time.
+    pub fn validate(&self) -> Result<(), String> {
+        require_loopback("--url", &self.url)?;
+        if let Some(url) = &self.database_url {
+            require_loopback("--database-url", url.expose())?;
+        }
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(format!("--batch must be 1 to {MAX_BATCH}"));
+        }
+        if !(1..=MAX_FETCH).contains(&self.fetch_max) {
+            return Err(format!("--fetch-max must be 1 to {MAX_FETCH}"));
+        }
+        if self.fetch_wait > Duration::from_secs(60) {
+            return Err("--fetch-wait must be at most 60s".to_owned());
+        }
+        if self.workers == 0 || self.submitters == 0 || self.report_concurrency == 0 {
+            return Err("--workers, --submitters and --report-concurrency must be above 0".into());
+        }
+        if self.workers < self.tag_sets.len() {
+            return Err(format!(
+                "--workers ({}) must be at least the number of tag sets ({}), or some tasks \
+                 would have no candidate",
+                self.workers,
+                self.tag_sets.len()
+            ));
+        }
+        if self.priorities.is_empty()
+            || self
+                .priorities
+                .iter()
+                .any(|p| !(MIN_PRIORITY..=MAX_PRIORITY).contains(p))
+        {
+            return Err(format!(
+                "--priorities must list values from {MIN_PRIORITY} to {MAX_PRIORITY}"
+            ));
+        }
+        if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return Err("--rate must be above 0".to_owned());
+        }
+        if self.scenario == Scenario::Latency && self.samples == 0 {
+            return Err("--samples must be above 0".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Slots each simulated worker registers with.
+    pub fn worker_slots(&self) -> u32 {
+        self.slots.unwrap_or(self.fetch_max).max(1)
+    }
+}
+
+/// Whether `url` names a loopback host (127.0.0.0/8, `::1`, `localhost`).
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = Url::parse(url) else {
+        return false;
+    };
+    match parsed.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+fn require_loopback(flag: &str, url: &str) -> Result<(), String> {
+    if is_loopback(url) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} must name a loopback address (127.0.0.1, ::1 or localhost): this tool \
+             only loads servers on this machine"
+        ))
+    }
+}
+
+/// The TCP port of `url`, if it has one (or its scheme has a known default).
+pub fn port_of(url: &str) -> Option<u16> {
+    let parsed = Url::parse(url).ok()?;
+    parsed.port_or_known_default().or(match parsed.scheme() {
+        "postgres" | "postgresql" => Some(5432),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_pass() {
+        assert!(is_loopback("http://127.0.0.1:8080"));
+        assert!(is_loopback("http://127.1.2.3:8080/"));
+        assert!(is_loopback("http://localhost:8080"));
+        assert!(is_loopback("http://[::1]:8080"));
+        assert!(is_loopback("postgres://postgres@127.0.0.1:5432/db"));
+        assert!(!is_loopback("http://10.0.0.1:8080"));
+        assert!(!is_loopback("http://example.com"));
+        assert!(!is_loopback("not a url"));
+    }
+
+    #[test]
+    fn ports_come_from_the_url_or_the_scheme() {
+        assert_eq!(port_of("http://127.0.0.1:9000"), Some(9000));
+        assert_eq!(port_of("http://127.0.0.1"), Some(80));
+        assert_eq!(port_of("postgres://postgres@127.0.0.1/db"), Some(5432));
+        assert_eq!(port_of("postgres://postgres@127.0.0.1:6000/db"), Some(6000));
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["switchyard-bench"];
+            argv.extend_from_slice(extra);
+            BenchArgs::try_parse_from(argv).unwrap()
+        };
+        assert!(parse(&[]).validate().is_ok());
+        let err = parse(&["--url", "http://192.168.1.2:8080"]).validate().unwrap_err();
+        assert!(err.contains("--url"), "{err}");
+        let err = parse(&["--batch", "1001"]).validate().unwrap_err();
+        assert!(err.contains("--batch"), "{err}");
+        let err = parse(&["--workers", "2", "--tag-sets", "a;b;c"]).validate().unwrap_err();
+        assert!(err.contains("--workers"), "{err}");
+        let err = parse(&["--priorities", "5,12"]).validate().unwrap_err();
+        assert!(err.contains("--priorities"), "{err}");
+        assert_eq!(parse(&["--fetch-max", "8"]).worker_slots(), 8);
+        assert_eq!(parse(&["--slots", "3"]).worker_slots(), 3);
+    }
+}
