@@ -9,7 +9,7 @@ use switchyard_protocol::limits;
 
 use crate::coordinator::LogFormat;
 use crate::file::{self, ConfigError};
-use crate::parse_duration;
+use crate::{Secret, parse_duration};
 
 /// The Switchyard worker agent: registers with a coordinator, runs the tasks it
 /// is given as child processes, and reports their outcome.
@@ -27,6 +27,12 @@ pub struct AgentConfig {
         default_value = "http://127.0.0.1:8080"
     )]
     pub coordinator_url: String,
+
+    /// Token to register with: a registration token from an admin (see the
+    /// security guide). Each registration returns the token the worker then
+    /// acts with.
+    #[arg(long, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
 
     /// Name shown for this worker; the host name when absent.
     #[arg(long, env = "SWITCHYARD_WORKER_NAME")]

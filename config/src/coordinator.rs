@@ -144,6 +144,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_MAX_QUEUED_TASKS", default_value_t = 1_000_000)]
     pub max_queued_tasks: u64,
 
+    /// Serve `/stats` and `/api/v1/stats` without a token (for operators
+    /// who guard them with their own network rules). They show worker names,
+    /// tags and labels, never commands or output.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_STATS")]
+    pub public_stats: bool,
+
+    /// Serve `/metrics` without a token (for Prometheus behind network rules).
+    #[arg(long, env = "SWITCHYARD_PUBLIC_METRICS")]
+    pub public_metrics: bool,
+
     /// More queued tasks than this makes `/health` answer `degraded`
     /// (still HTTP 200): the backlog is growing faster than workers drain it.
     #[arg(long, env = "SWITCHYARD_HEALTH_MAX_QUEUED", default_value_t = 10_000)]

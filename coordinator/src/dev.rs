@@ -30,10 +30,16 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
         tracing::info!(data_dir = %args.data_dir.display(), port = started.port(), "private PostgreSQL running");
         cluster = Some(started);
     }
-    let generated_token = args.serve.admin_token.is_none();
-    if generated_token {
-        args.serve.admin_token = Some(random_token().context("failed to make an admin token")?);
-    }
+    let token_file = args
+        .data_dir
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("admin-token");
+    let admin_token = match args.serve.admin_token.clone() {
+        Some(token) => token,
+        None => load_or_create_token(&token_file)?,
+    };
+    args.serve.admin_token = Some(admin_token.clone());
     let listener = TcpListener::bind(args.serve.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.serve.listen))?;
@@ -52,8 +58,13 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
 
     let agent_stop = CancellationToken::new();
     let agent = if args.agent_slots > 0 {
+        let registration = agent_registration_token(&base_url, &admin_token)
+            .await
+            .context("failed to make the local agent's registration token")?;
         let config = AgentConfig::load_from(vec![
             OsString::from("worker-agent"),
+            OsString::from("--token"),
+            OsString::from(registration),
             OsString::from("--coordinator-url"),
             OsString::from(&base_url),
             OsString::from("--tags"),
@@ -73,7 +84,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
         None
     };
 
-    print_banner(&base_url, &args, cluster.as_ref(), generated_token);
+    print_banner(&base_url, &args, cluster.as_ref(), &token_file);
 
     let mut server = server;
     let early_exit = tokio::select! {
@@ -101,20 +112,71 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     result.context("coordinator task panicked")?
 }
 
-/// A fresh 256-bit token, hex-encoded, from the kernel's random source.
-fn random_token() -> std::io::Result<Secret> {
-    use std::io::Read;
+/// The dev admin token: read from `path`, or made (256 random bits, hex)
+/// and written there readable by the owner only, so it survives restarts.
+fn load_or_create_token(path: &std::path::Path) -> anyhow::Result<Secret> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(token) = text.trim().parse::<Secret>()
+    {
+        return Ok(token);
+    }
     let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("failed to read random bytes for the admin token")?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    writeln!(file, "{hex}").with_context(|| format!("failed to write {}", path.display()))?;
     Ok(Secret::new(hex))
+}
+
+/// A registration token for the local agent, issued to the worker principal
+/// `local-agent` (created on first use).
+async fn agent_registration_token(base_url: &str, admin: &Secret) -> anyhow::Result<String> {
+    use switchyard_protocol::{Client, CreatePrincipal, CreateToken, ErrorCode, Role};
+    const NAME: &str = "local-agent";
+    let client = Client::new(base_url)?.with_token(admin.expose());
+    let created = client
+        .admin_create_principal(&CreatePrincipal {
+            name: NAME.to_owned(),
+            role: Role::Worker,
+        })
+        .await;
+    let issued = match created {
+        Ok(issued) => issued,
+        Err(e) if e.code() == Some(ErrorCode::PrincipalExists) => {
+            client
+                .admin_create_token(
+                    NAME,
+                    &CreateToken {
+                        label: Some("coordinator dev".to_owned()),
+                        expires_in_secs: None,
+                    },
+                )
+                .await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(issued.token)
 }
 
 fn print_banner(
     base_url: &str,
     args: &DevArgs,
     cluster: Option<&PgCluster>,
-    generated_token: bool,
+    token_file: &std::path::Path,
 ) {
     let database = match cluster {
         Some(cluster) => format!(
@@ -133,18 +195,16 @@ fn print_banner(
     } else {
         "no local worker agent".to_owned()
     };
-    let admin = match (&args.serve.admin_token, generated_token) {
-        (Some(token), true) => format!(
-            "Admin token (made for this run): {}\n  curl -s -H 'authorization: Bearer {}' {base_url}/api/v1/admin/dispatcher\n\n",
-            token.expose(),
-            token.expose()
-        ),
-        _ => String::new(),
-    };
+    let token = token_file.display();
     println!(
         "\nSwitchyard is running at {base_url}\n  with {database}\n  and {agent}.\n\n\
-         Submit a task:\n  curl -s -X POST {base_url}/api/v1/tasks -H 'content-type: application/json' \\\n       -d '{{\"argv\": [\"echo\", \"hello\"]}}'\n\
-         Read it back (use the \"id\" from the answer):\n  curl -s {base_url}/api/v1/tasks/1\n\n\
-         {admin}Stop with ctrl-c.\n"
+         The admin token is in {token}. Every request but /health needs a token:\n  \
+         TOKEN=$(cat {token})\n\n\
+         Submit a task:\n  curl -s -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n       \
+         -X POST {base_url}/api/v1/tasks -d '{{\"argv\": [\"echo\", \"hello\"]}}'\n\
+         Read it back (use the \"id\" from the answer):\n  \
+         curl -s -H \"authorization: Bearer $TOKEN\" {base_url}/api/v1/tasks/1\n\n\
+         Dashboard: {base_url}/stats (with the token), API description: {base_url}/api/openapi.json\n\n\
+         Stop with ctrl-c.\n"
     );
 }

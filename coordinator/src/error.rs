@@ -31,6 +31,18 @@ pub enum ApiError {
     /// 401: missing or wrong credentials.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: valid credentials without the right.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404: no such principal.
+    #[error("principal {0} not found")]
+    PrincipalNotFound(String),
+    /// 404: no such token.
+    #[error("token {0} not found")]
+    TokenNotFound(i64),
+    /// 409: the principal name is taken.
+    #[error("a principal named {0} exists")]
+    PrincipalExists(String),
     /// 409: the worker reported on an attempt it does not hold.
     #[error("worker {worker} does not hold attempt {attempt} of task {task}")]
     TaskNotAssigned {
@@ -89,6 +101,10 @@ impl ApiError {
             Self::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Self::PrincipalNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::PrincipalNotFound),
+            Self::TokenNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::TokenNotFound),
+            Self::PrincipalExists(_) => (StatusCode::CONFLICT, ErrorCode::PrincipalExists),
             Self::TaskNotAssigned { .. } => (StatusCode::CONFLICT, ErrorCode::TaskNotAssigned),
             Self::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::NotQueued { .. } => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),

@@ -44,7 +44,11 @@ impl Scenario {
 #[command(name = "switchyard-bench", version)]
 pub struct BenchArgs {
     /// The coordinator (loopback addresses only).
-    #[arg(long, env = "SWITCHYARD_BENCH_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_BENCH_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub url: String,
 
     /// What to measure.
@@ -274,11 +278,15 @@ mod tests {
             BenchArgs::try_parse_from(argv).unwrap()
         };
         assert!(parse(&[]).validate().is_ok());
-        let err = parse(&["--url", "http://192.168.1.2:8080"]).validate().unwrap_err();
+        let err = parse(&["--url", "http://192.168.1.2:8080"])
+            .validate()
+            .unwrap_err();
         assert!(err.contains("--url"), "{err}");
         let err = parse(&["--batch", "1001"]).validate().unwrap_err();
         assert!(err.contains("--batch"), "{err}");
-        let err = parse(&["--workers", "2", "--tag-sets", "a;b;c"]).validate().unwrap_err();
+        let err = parse(&["--workers", "2", "--tag-sets", "a;b;c"])
+            .validate()
+            .unwrap_err();
         assert!(err.contains("--workers"), "{err}");
         let err = parse(&["--priorities", "5,12"]).validate().unwrap_err();
         assert!(err.contains("--priorities"), "{err}");

@@ -78,12 +78,9 @@ impl fmt::Display for TagSets {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Vec<Vec<&str>> {
+    fn parse(text: &str) -> Vec<Vec<String>> {
         let sets: TagSets = text.parse().unwrap();
-        sets.sets()
-            .iter()
-            .map(|set| set.iter().map(String::as_str).collect())
-            .collect()
+        sets.sets().to_vec()
     }
 
     #[test]
@@ -92,13 +89,16 @@ mod tests {
             parse("linux;linux,gpu;mac"),
             vec![vec!["linux"], vec!["gpu", "linux"], vec!["mac"]]
         );
-        assert_eq!(parse(" linux , gpu ;mac"), vec![vec!["gpu", "linux"], vec!["mac"]]);
+        assert_eq!(
+            parse(" linux , gpu ;mac"),
+            vec![vec!["gpu", "linux"], vec!["mac"]]
+        );
         assert_eq!(parse("a,a,b"), vec![vec!["a", "b"]]);
     }
 
     #[test]
     fn empty_sets_run_anywhere() {
-        assert_eq!(parse(""), vec![Vec::<&str>::new()]);
+        assert_eq!(parse(""), vec![Vec::<String>::new()]);
         assert_eq!(parse("linux;"), vec![vec!["linux"], vec![]]);
     }
 

@@ -12,6 +12,7 @@ mod m20261123_000001_create_workers;
 mod m20261123_000002_create_tasks;
 mod m20261123_000003_task_attempts;
 mod m20261123_000004_tasks_archive;
+mod m20261123_000005_principals_and_tokens;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_tasks::Migration),
             Box::new(m20261123_000003_task_attempts::Migration),
             Box::new(m20261123_000004_tasks_archive::Migration),
+            Box::new(m20261123_000005_principals_and_tokens::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::admin::{RebalanceResult, SeedResult};
+use crate::auth::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
 use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
 use crate::task::{
@@ -257,6 +258,41 @@ impl Client {
             &serde_json::json!({}),
         )
         .await
+    }
+
+    /// Admin: create a principal; the answer carries its first token.
+    pub async fn admin_create_principal(
+        &self,
+        request: &CreatePrincipal,
+    ) -> Result<IssuedToken, ClientError> {
+        self.post("/api/v1/admin/principals", request).await
+    }
+
+    /// Admin: another token for principal `name`.
+    pub async fn admin_create_token(
+        &self,
+        name: &str,
+        request: &CreateToken,
+    ) -> Result<IssuedToken, ClientError> {
+        self.post(&format!("/api/v1/admin/principals/{name}/tokens"), request)
+            .await
+    }
+
+    /// Admin: every token, without secrets.
+    pub async fn admin_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/admin/tokens"))
+            .await
+    }
+
+    /// Admin: revoke a token.
+    pub async fn admin_revoke_token(&self, id: i64) -> Result<TokenInfo, ClientError> {
+        self.send(self.request(Method::DELETE, &format!("/api/v1/admin/tokens/{id}")))
+            .await
+    }
+
+    /// Who this client's token authenticates.
+    pub async fn whoami(&self) -> Result<Whoami, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/whoami")).await
     }
 
     /// Unregister a worker; its queued work goes to other workers.

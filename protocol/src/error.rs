@@ -35,6 +35,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// 403: valid credentials without the right.
     Forbidden,
+    /// 404: no principal with that name.
+    PrincipalNotFound,
+    /// 404: no token with that id.
+    TokenNotFound,
+    /// 409: a principal with that name exists.
+    PrincipalExists,
     /// 503: the coordinator cannot reach its database right now; retry.
     Unavailable,
     /// 500: an internal error; details are in the coordinator's log only.
@@ -62,6 +68,9 @@ impl ErrorCode {
             Self::QueueFull => "queue_full",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::PrincipalNotFound => "principal_not_found",
+            Self::TokenNotFound => "token_not_found",
+            Self::PrincipalExists => "principal_exists",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::Unknown => "unknown",

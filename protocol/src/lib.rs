@@ -8,6 +8,7 @@
 //! - [`ids`]: typed task and worker identifiers.
 //! - [`task`]: submitting, viewing and listing tasks.
 //! - [`worker`]: registering, heartbeating, fetching and reporting.
+//! - [`auth`]: principals, roles and tokens.
 //! - [`admin`]: answers of the admin routes.
 //! - [`stats`]: the dashboard's numbers and the health report.
 //! - [`error`]: the JSON error body and its stable codes.
@@ -15,6 +16,7 @@
 //! - [`client`]: a typed HTTP client for the API.
 
 pub mod admin;
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod ids;
@@ -24,6 +26,7 @@ pub mod task;
 pub mod worker;
 
 pub use admin::{RebalanceResult, SeedResult};
+pub use auth::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, Whoami};
 pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};

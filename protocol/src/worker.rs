@@ -59,6 +59,10 @@ pub struct WorkerView {
     pub queued: u32,
     /// How often the coordinator expects a heartbeat, in seconds.
     pub heartbeat_interval_secs: f64,
+    /// Only in the answer to a registration: the token this worker sends
+    /// from then on, acting as itself and nothing else. Shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Sent every few seconds by a live agent.

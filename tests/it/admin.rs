@@ -5,13 +5,11 @@ use switchyard_protocol::{TaskId, UpdateWorker, WorkerId};
 use switchyard_tests::{AppOptions, TestApp};
 
 /// The admin token test coordinators run with.
-pub const TOKEN: &str = "test-admin-token-0123456789";
+pub const TOKEN: &str = switchyard_tests::ADMIN_TOKEN;
 
 /// Options for a coordinator whose admin API is open to [`TOKEN`].
 pub fn options(mode: &str) -> AppOptions {
-    AppOptions::new()
-        .dispatch_mode(mode)
-        .flag("--admin-token", TOKEN)
+    AppOptions::new().dispatch_mode(mode)
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

@@ -41,7 +41,7 @@ async fn echo_hello_succeeds_with_its_output() {
     let db = test_database().await;
     let (_coordinator, url) = spawn_coordinator_process(&db.url, &[]).await;
     let _agent = spawn_agent_process(&url, &["linux"], 2, &[]);
-    let client = Client::new(&url).unwrap();
+    let client = switchyard_tests::admin_client(&url);
     let submitted = client
         .submit(&sim::task(&["echo", "hello"], &[]))
         .await
@@ -62,7 +62,7 @@ async fn failures_timeouts_and_long_output_are_recorded() {
     let db = test_database().await;
     let (_coordinator, url) = spawn_coordinator_process(&db.url, &[]).await;
     let _agent = spawn_agent_process(&url, &[], 4, &[]);
-    let client = Client::new(&url).unwrap();
+    let client = switchyard_tests::admin_client(&url);
 
     let exits_3 = client
         .submit(&sim::task(&["sh", "-c", "echo oops >&2; exit 3"], &[]))
@@ -129,7 +129,7 @@ async fn four_agents_racing_run_each_of_500_tasks_exactly_once() {
     let agents: Vec<_> = (0..4)
         .map(|_| spawn_agent_process(&url, &["linux"], 4, &[]))
         .collect();
-    let client = Client::new(&url).unwrap();
+    let client = switchyard_tests::admin_client(&url);
     registered(&client, agents.len()).await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -186,7 +186,7 @@ async fn sigterm_lets_running_tasks_finish_then_unregisters() {
     let db = test_database().await;
     let (_coordinator, url) = spawn_coordinator_process(&db.url, &[]).await;
     let mut agent = spawn_agent_process(&url, &[], 2, &[]);
-    let client = Client::new(&url).unwrap();
+    let client = switchyard_tests::admin_client(&url);
     let worker = registered(&client, 1).await.remove(0);
     let task = client
         .submit(&sim::task(&["sh", "-c", "sleep 1; echo done"], &[]))
@@ -233,7 +233,13 @@ async fn dev_command_runs_database_coordinator_and_agent() {
             .map(str::to_owned)
     })
     .await;
-    let client = Client::new(&url).unwrap();
+    // The dev command keeps its admin token beside the data folder.
+    let token = std::fs::read_to_string(data.path().join("admin-token")).unwrap();
+    let client = switchyard_protocol::Client::new(&url)
+        .unwrap()
+        .with_token(token.trim());
+    let who = client.whoami().await.unwrap();
+    assert_eq!(who.role, switchyard_protocol::Role::Admin);
     let submitted = client
         .submit(&sim::task(&["echo", "hello"], &[]))
         .await

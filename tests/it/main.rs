@@ -11,5 +11,6 @@ mod matching;
 mod observability;
 mod priority;
 mod retention;
+mod security;
 mod sim;
 mod support_smoke;

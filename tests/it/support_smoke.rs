@@ -94,7 +94,7 @@ async fn real_coordinator_and_agent_processes_talk() {
         &["--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s"],
     )
     .await;
-    let client = switchyard_protocol::Client::new(&base_url).unwrap();
+    let client = switchyard_tests::admin_client(&base_url);
     let mut agent = switchyard_tests::spawn_agent_process(&base_url, &["linux", "smoke"], 2, &[]);
 
     let workers = wait_until("the agent to register", Duration::from_secs(30), || async {

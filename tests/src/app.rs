@@ -85,6 +85,9 @@ pub fn serve_args(database_url: &str, listen: SocketAddr, options: &AppOptions) 
         "--database-url".to_owned(),
         database_url.to_owned(),
     ];
+    if !options.args.iter().any(|a| a == "--admin-token") {
+        args.extend(["--admin-token".to_owned(), crate::ADMIN_TOKEN.to_owned()]);
+    }
     args.extend(options.args.iter().cloned());
     let cli = CoordinatorCli::load_from(args.iter().map(Into::into).collect())
         .unwrap_or_else(|e| panic!("invalid coordinator options {:?}: {e}", options.args));
@@ -129,8 +132,8 @@ pub async fn spawn_app_on(db: TestDatabase, options: AppOptions) -> TestApp {
     let (addr, server) = start_server(&db.url, &options).await;
     let base_url = format!("http://{addr}");
     TestApp {
-        client: switchyard_protocol::Client::new(&base_url).expect("failed to build API client"),
-        http: reqwest::Client::new(),
+        client: admin_client(&base_url),
+        http: admin_http(),
         addr,
         base_url,
         db,
@@ -178,8 +181,7 @@ impl TestApp {
         let (addr, server) = start_server(&self.db.url, &self.options).await;
         self.addr = addr;
         self.base_url = format!("http://{addr}");
-        self.client =
-            switchyard_protocol::Client::new(&self.base_url).expect("failed to build API client");
+        self.client = admin_client(&self.base_url);
         self.server = Some(server);
     }
 
@@ -254,4 +256,23 @@ pub(crate) async fn wait_for_health(base_url: &str, mut stopped: impl FnMut() ->
         }
     })
     .await
+}
+
+/// A typed client for `base_url` that sends the test admin token.
+pub fn admin_client(base_url: &str) -> switchyard_protocol::Client {
+    switchyard_protocol::Client::new(base_url)
+        .expect("failed to build API client")
+        .with_token(crate::ADMIN_TOKEN)
+}
+
+/// A plain HTTP client that sends the test admin token on every request.
+fn admin_http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", crate::ADMIN_TOKEN))
+        .expect("the admin token is a valid header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("failed to build HTTP client")
 }

@@ -23,7 +23,11 @@ pub mod db;
 pub mod process;
 pub mod wait;
 
-pub use app::{AppOptions, TestApp, serve_args, spawn_app, spawn_app_on};
+pub use app::{AppOptions, TestApp, admin_client, serve_args, spawn_app, spawn_app_on};
+
+/// The bootstrap admin token every test coordinator runs with (unless a
+/// test names another), and that test agents register with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub use db::{TestDatabase, private_cluster, test_database};
 pub use process::{
     ChildProcess, binary, spawn_agent_process, spawn_coordinator_process, spawn_process,

@@ -191,6 +191,9 @@ pub async fn spawn_coordinator_process(
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", &listen, "--database-url", db_url];
+    if !extra_args.contains(&"--admin-token") {
+        args.extend(["--admin-token", crate::ADMIN_TOKEN]);
+    }
     args.extend_from_slice(extra_args);
     let mut process = spawn_process("coordinator", &args);
     let base_url = format!("http://{listen}");
@@ -219,6 +222,9 @@ pub fn spawn_agent_process(
     let mut args = vec!["--coordinator-url", base_url, "--slots", &slots];
     if !tags.is_empty() {
         args.extend(["--tags", &tags]);
+    }
+    if !extra_args.iter().any(|a| a.starts_with("--token")) {
+        args.extend(["--token", crate::ADMIN_TOKEN]);
     }
     if !extra_args.iter().any(|a| a.starts_with("--fetch-wait")) {
         args.extend(["--fetch-wait", "2s"]);

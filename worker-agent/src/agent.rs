@@ -35,8 +35,11 @@ pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let client =
+    let mut client =
         Client::new(&config.coordinator_url).context("failed to build the coordinator client")?;
+    if let Some(token) = &config.token {
+        client = client.with_token(token.expose());
+    }
     let registration = RegisterWorker {
         name: worker_name(config.name.as_deref())?,
         tags: config.tags.clone(),
@@ -59,8 +62,14 @@ pub async fn run(
             tracing::info!("shut down before registering");
             return Ok(());
         };
+        // The worker acts with the token issued at registration, if any (an
+        // admin token registers workers that act with the admin token).
+        let worker_client = match &worker.token {
+            Some(token) => client.clone().with_token(token.clone()),
+            None => client.clone(),
+        };
         let session = Arc::new(Session::new(
-            client.clone(),
+            worker_client,
             &worker,
             slots,
             config.fetch_wait,

@@ -1,5 +1,7 @@
-//! Request guards. Until principals and roles exist, admin routes are
-//! guarded by one configured token.
+//! Request guards: who is calling (`Caller`), admin-only routes (`Admin`),
+//! and the operator pages that configuration may open (`StatsAccess`,
+//! `MetricsAccess`).
+//! Missing or bad credentials answer 401; a caller without the right, 403.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -7,53 +9,78 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 use crate::service::AppState;
+use crate::service::auth::{self, Principal};
 
-/// Proof that the request carries the admin token.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin;
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// An authenticated admin.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+/// The token of `Authorization: Bearer <token>`, if any.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Authenticates the request's bearer token.
+pub async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let token = bearer(parts).ok_or(ApiError::Unauthorized(
+        "missing `Authorization: Bearer <token>`",
+    ))?;
+    auth::authenticate(state, token).await
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        caller(parts, state).await.map(Caller)
+    }
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.settings().admin_token else {
-            return Err(ApiError::Unauthorized(
-                "the admin API is closed: start the coordinator with --admin-token",
-            ));
-        };
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized(
-                "missing `Authorization: Bearer <admin token>`",
-            ))?;
-        if constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Unauthorized("invalid admin token"))
+        let principal = caller(parts, state).await?;
+        principal.must_be_admin()?;
+        Ok(Admin(principal))
+    }
+}
+
+/// Access to `/stats` and `/api/v1/stats`: any valid token, or none with `--public-stats`.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsAccess;
+
+impl FromRequestParts<AppState> for StatsAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !state.settings().public_stats {
+            caller(parts, state).await?;
         }
+        Ok(StatsAccess)
     }
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a
-/// guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
+/// Access to `/metrics`: any valid token, or none with `--public-metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsAccess;
 
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
+impl FromRequestParts<AppState> for MetricsAccess {
+    type Rejection = ApiError;
 
-    #[test]
-    fn equal_only_when_identical() {
-        assert!(constant_time_eq(b"secret-token", b"secret-token"));
-        assert!(!constant_time_eq(b"secret-token", b"secret-tokem"));
-        assert!(!constant_time_eq(b"secret", b"secret-token"));
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !state.settings().public_metrics {
+            caller(parts, state).await?;
+        }
+        Ok(MetricsAccess)
     }
 }

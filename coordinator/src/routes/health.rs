@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     get,
     path = "/health",
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Healthy, or degraded (serving; see the reasons)", body = HealthReport),
         (status = 503, description = "Unhealthy: cannot serve (see the reasons)", body = HealthReport),

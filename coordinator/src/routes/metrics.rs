@@ -1,5 +1,6 @@
 //! `/metrics`: Prometheus text exposition of this coordinator's metrics.
 
+use super::auth::MetricsAccess;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -24,9 +25,11 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "Prometheus text format (version 0.0.4)",
          content_type = "text/plain", body = String),
+        (status = 401, description = "Missing or bad token (unless --public-metrics)",
+         body = switchyard_protocol::ErrorBody),
     )
 )]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(_: MetricsAccess, State(state): State<AppState>) -> impl IntoResponse {
     let gauges = stats::scrape_gauges(&state).await;
     (
         [(CONTENT_TYPE, CONTENT_TYPE_TEXT)],

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod stats;
 pub mod tasks;
+pub mod tokens;
 pub mod workers;
 
 use axum::Router;
@@ -25,7 +26,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(tasks::router())
         .merge(workers::router())
-        .merge(admin::router());
+        .merge(admin::router())
+        .merge(tokens::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

@@ -16,7 +16,8 @@ use crate::service::AppState;
     info(
         title = "Switchyard coordinator",
         description = "Submit tasks, run workers, and watch the fleet. \
-                       Admin routes require `Authorization: Bearer <admin token>`."
+                       Every route but `/health` and this document needs \
+                       `Authorization: Bearer <token>`; admin routes need an admin's."
     ),
     paths(
         super::tasks::submit,
@@ -40,6 +41,11 @@ use crate::service::AppState;
         super::admin::update_worker,
         super::admin::drain,
         super::admin::activate,
+        super::tokens::create_principal,
+        super::tokens::create_token,
+        super::tokens::list_tokens,
+        super::tokens::revoke_token,
+        super::tokens::whoami,
         super::health::check,
         super::metrics::metrics,
         super::stats::page,
@@ -47,6 +53,7 @@ use crate::service::AppState;
         document,
     ),
     modifiers(&AdminToken),
+    security(("token" = [])),
     tags(
         (name = "tasks", description = "Submitting, reading and cancelling tasks"),
         (name = "workers", description = "The worker agent's side: register, heartbeat, fetch, report"),
@@ -67,6 +74,10 @@ impl Modify for AdminToken {
             "admin_token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -80,6 +91,7 @@ pub fn router() -> Router<AppState> {
     get,
     path = "/api/openapi.json",
     tag = "operations",
+    security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object))
 )]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {

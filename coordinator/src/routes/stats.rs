@@ -1,5 +1,6 @@
 //! `/stats` (the dashboard page) and `/api/v1/stats` (the same numbers as JSON).
 
+use super::auth::StatsAccess;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
@@ -26,10 +27,12 @@ pub fn router() -> Router<AppState> {
     params(StatsQuery),
     responses(
         (status = 200, description = "The dashboard page", content_type = "text/html", body = String),
+        (status = 401, description = "Missing or bad token (unless --public-stats)", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]
 pub async fn page(
+    _: StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,
 ) -> Result<Html<String>, ApiError> {
@@ -45,10 +48,12 @@ pub async fn page(
     params(StatsQuery),
     responses(
         (status = 200, description = "Task counts, backlog, throughput, workers", body = Stats),
+        (status = 401, description = "Missing or bad token (unless --public-stats)", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]
 pub async fn json(
+    _: StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,
 ) -> Result<Json<Stats>, ApiError> {

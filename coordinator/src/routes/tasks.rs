@@ -9,6 +9,7 @@ use switchyard_protocol::{
     UpdateTask,
 };
 
+use super::auth::Caller;
 use super::created;
 use super::extract::{Json, Path, Query};
 use crate::error::ApiError;
@@ -35,6 +36,8 @@ pub fn router() -> Router<AppState> {
         (status = 201, description = "Stored and queued", body = TaskView),
         (status = 200, description = "An earlier task with this idempotency key, on the same terms", body = TaskView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "The idempotency key was used with other terms", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
         (status = 429, description = "The queue is at its limit", body = switchyard_protocol::ErrorBody),
@@ -42,10 +45,11 @@ pub fn router() -> Router<AppState> {
     )
 )]
 async fn submit(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Json(request): Json<SubmitTask>,
 ) -> Result<Response, ApiError> {
-    let submitted = submit::submit(&state, request).await?;
+    let submitted = submit::submit(&state, &caller, request).await?;
     Ok(if submitted.created {
         created(submitted.task).into_response()
     } else {
@@ -63,6 +67,8 @@ async fn submit(
     responses(
         (status = 201, description = "All stored and queued, in the order submitted", body = BatchView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "An idempotency key was used with other terms", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
         (status = 429, description = "The queue is at its limit", body = switchyard_protocol::ErrorBody),
@@ -70,10 +76,11 @@ async fn submit(
     )
 )]
 async fn submit_batch(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Json(request): Json<SubmitBatch>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let submitted = submit::submit_batch(&state, request.tasks).await?;
+    let submitted = submit::submit_batch(&state, &caller, request.tasks).await?;
     Ok(created(BatchView {
         tasks: submitted.into_iter().map(|s| s.task).collect(),
     }))
@@ -88,6 +95,8 @@ async fn submit_batch(
     responses(
         (status = 200, description = "The changed task", body = TaskView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "The task is no longer queued", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
@@ -95,11 +104,12 @@ async fn submit_batch(
     )
 )]
 async fn update(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
     Json(request): Json<UpdateTask>,
 ) -> Result<Json<TaskView>, ApiError> {
-    Ok(Json(tasks::update(&state, id, request).await?))
+    Ok(Json(tasks::update(&state, &caller, id, request).await?))
 }
 
 #[utoipa::path(
@@ -110,15 +120,18 @@ async fn update(
     responses(
         (status = 200, description = "Every attempt, oldest first", body = Vec<AttemptView>),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn attempts(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
 ) -> Result<Json<Vec<AttemptView>>, ApiError> {
-    Ok(Json(tasks::attempts(&state, id).await?))
+    Ok(Json(tasks::attempts(&state, &caller, id).await?))
 }
 
 #[utoipa::path(
@@ -129,15 +142,18 @@ async fn attempts(
     responses(
         (status = 200, description = "The task", body = TaskView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn show(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
 ) -> Result<Json<TaskView>, ApiError> {
-    Ok(Json(tasks::get(&state, id).await?))
+    Ok(Json(tasks::get(&state, &caller, id).await?))
 }
 
 #[utoipa::path(
@@ -148,15 +164,18 @@ async fn show(
     responses(
         (status = 200, description = "A page of tasks, newest first", body = TaskPage),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn list(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Query(query): Query<ListTasksQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    Ok(Json(tasks::list(&state, query).await?))
+    Ok(Json(tasks::list(&state, &caller, query).await?))
 }
 
 #[utoipa::path(
@@ -167,14 +186,17 @@ async fn list(
     responses(
         (status = 200, description = "Cancelled, or flagged for cancellation while it runs", body = TaskView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "The task already finished otherwise", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn cancel(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
 ) -> Result<Json<TaskView>, ApiError> {
-    Ok(Json(tasks::cancel(&state, id).await?))
+    Ok(Json(tasks::cancel(&state, &caller, id).await?))
 }

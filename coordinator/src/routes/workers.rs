@@ -9,6 +9,7 @@ use switchyard_protocol::{
     TaskView, UpdateWorker, WorkerId, WorkerView,
 };
 
+use super::auth::Caller;
 use super::created;
 use super::extract::{Json, Path};
 use crate::error::ApiError;
@@ -32,15 +33,18 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, description = "Registered; the answer carries its id", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn register(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Json(request): Json<RegisterWorker>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(created(workers::register(&state, request).await?))
+    Ok(created(workers::register(&state, &caller, request).await?))
 }
 
 #[utoipa::path(
@@ -52,7 +56,7 @@ async fn register(
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
+async fn list(_: Caller, State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
     Ok(Json(workers::list(&state).await?))
 }
 
@@ -64,11 +68,14 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, Ap
     responses(
         (status = 200, description = "The worker", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn show(
+    _: Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
 ) -> Result<Json<WorkerView>, ApiError> {
@@ -84,6 +91,8 @@ async fn show(
     responses(
         (status = 200, description = "The changed worker", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
@@ -91,10 +100,12 @@ async fn show(
     )
 )]
 async fn update(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<UpdateWorker>,
 ) -> Result<Json<WorkerView>, ApiError> {
+    caller.may_act_as(id)?;
     Ok(Json(workers::update(&state, id, request).await?))
 }
 
@@ -107,16 +118,20 @@ async fn update(
     responses(
         (status = 200, description = "Noted; running tasks to kill", body = HeartbeatResponse),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn heartbeat(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
+    caller.may_act_as(id)?;
     Ok(Json(workers::heartbeat(&state, id, request).await?))
 }
 
@@ -129,6 +144,8 @@ async fn heartbeat(
     responses(
         (status = 200, description = "Tasks handed over; empty when the wait ended with no work", body = FetchResponse),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
@@ -136,10 +153,12 @@ async fn heartbeat(
     )
 )]
 async fn fetch(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<FetchRequest>,
 ) -> Result<Json<FetchResponse>, ApiError> {
+    caller.may_act_as(id)?;
     Ok(Json(fetch::fetch(&state, id, request).await?))
 }
 
@@ -152,6 +171,8 @@ async fn fetch(
     responses(
         (status = 200, description = "The task after this attempt", body = TaskView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "The worker does not hold this attempt", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
@@ -159,10 +180,12 @@ async fn fetch(
     )
 )]
 async fn report(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
     Json(request): Json<TaskReport>,
 ) -> Result<Json<TaskView>, ApiError> {
+    caller.may_act_as(id)?;
     Ok(Json(report::report(&state, id, request).await?))
 }
 
@@ -174,13 +197,17 @@ async fn report(
     responses(
         (status = 200, description = "Gone; its work goes to other workers", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn unregister(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
 ) -> Result<Json<WorkerView>, ApiError> {
+    caller.may_act_as(id)?;
     Ok(Json(workers::unregister(&state, id).await?))
 }

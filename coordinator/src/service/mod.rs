@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod auth;
 pub mod dispatch;
 pub mod fetch;
 pub mod health;

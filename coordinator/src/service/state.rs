@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::admission::Admission;
+use super::auth::TokenCache;
 use super::retention::Retention;
 use super::wakers::Wakers;
 use crate::dispatcher::TaskDispatcher;
@@ -32,8 +33,12 @@ pub struct Settings {
     pub max_queued_tasks: Option<usize>,
     /// Lost attempts (worker died) allowed beyond a task's `max_attempts`.
     pub lost_attempt_limit: i32,
-    /// What admin requests must present; `None` closes the admin API.
+    /// The bootstrap admin token; `None` when only tokens in the database count.
     pub admin_token: Option<Secret>,
+    /// Whether `/stats` and `/api/v1/stats` need no token.
+    pub public_stats: bool,
+    /// Whether `/metrics` needs no token.
+    pub public_metrics: bool,
     /// When finished tasks move to the archive; `None` keeps them for ever.
     pub retention: Option<Retention>,
     /// More queued tasks than this makes `/health` degraded.
@@ -56,6 +61,8 @@ impl Settings {
                 .filter(|max| *max > 0),
             lost_attempt_limit: 3,
             admin_token: config.admin_token.clone(),
+            public_stats: config.public_stats,
+            public_metrics: config.public_metrics,
             retention: Retention::from_config(config),
             health_max_queued: config.health_max_queued,
         }
@@ -74,6 +81,7 @@ struct Inner {
     dispatcher: Mutex<TaskDispatcher>,
     wakers: Wakers,
     admission: Admission,
+    tokens: TokenCache,
     metrics: Metrics,
     settings: Settings,
     /// Only one seed at a time.
@@ -98,6 +106,7 @@ impl AppState {
                 dispatcher: Mutex::new(dispatcher),
                 wakers: Wakers::default(),
                 admission: Admission::default(),
+                tokens: TokenCache::default(),
                 metrics: Metrics::new(),
                 settings,
                 seed_lock: tokio::sync::Mutex::new(()),
@@ -136,6 +145,11 @@ impl AppState {
     /// Long-poll wake-ups.
     pub fn wakers(&self) -> &Wakers {
         &self.inner.wakers
+    }
+
+    /// Recently authenticated tokens.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.inner.tokens
     }
 
     /// The queue limit's bookkeeping.

@@ -6,14 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use switchyard_protocol::{SubmitTask, TaskId, TaskView};
 
+use super::auth::Principal;
 use super::dispatch::enqueue_row;
 use super::{AppState, views};
 use crate::domain::{NewTask, validate};
 use crate::error::ApiError;
 use crate::storage::{self, entities::task::Model, tasks::QueuedRow};
-
-/// Who owns tasks until principals exist.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// A submitted task, and whether this request created it (or an earlier
 /// one with the same idempotency key did).
@@ -24,9 +22,14 @@ pub struct Submitted {
 }
 
 /// Stores one task and offers it to its candidate workers.
-pub async fn submit(state: &AppState, request: SubmitTask) -> Result<Submitted, ApiError> {
+pub async fn submit(
+    state: &AppState,
+    caller: &Principal,
+    request: SubmitTask,
+) -> Result<Submitted, ApiError> {
+    caller.may_submit()?;
     let new = validate::submit(&request, state.settings().default_task_timeout)?;
-    let mut submitted = store(state, vec![new])
+    let mut submitted = store(state, &caller.name, vec![new])
         .await?
         .pop()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a submission stored no task")))?;
@@ -37,14 +40,20 @@ pub async fn submit(state: &AppState, request: SubmitTask) -> Result<Submitted, 
 /// Stores up to 1,000 tasks, all or none, and offers them to their candidates.
 pub async fn submit_batch(
     state: &AppState,
+    caller: &Principal,
     requests: Vec<SubmitTask>,
 ) -> Result<Vec<Submitted>, ApiError> {
+    caller.may_submit()?;
     let new = validate::batch(&requests, state.settings().default_task_timeout)?;
-    store(state, new).await
+    store(state, &caller.name, new).await
 }
 
 #[tracing::instrument(skip_all, fields(n = tasks.len()), err)]
-async fn store(state: &AppState, tasks: Vec<NewTask>) -> Result<Vec<Submitted>, ApiError> {
+async fn store(
+    state: &AppState,
+    owner: &str,
+    tasks: Vec<NewTask>,
+) -> Result<Vec<Submitted>, ApiError> {
     let queued = state.dispatcher().queued_total();
     let max = state.settings().max_queued_tasks;
     let _admitted = state
@@ -54,7 +63,7 @@ async fn store(state: &AppState, tasks: Vec<NewTask>) -> Result<Vec<Submitted>, 
 
     // One transaction: a batch whose key clashes with other terms stores nothing.
     let txn = state.db().begin().await?;
-    let rows = insert_or_find(&txn, &tasks).await?;
+    let rows = insert_or_find(&txn, owner, &tasks).await?;
     txn.commit().await?;
 
     let mut submitted = Vec::with_capacity(rows.len());
@@ -76,9 +85,10 @@ async fn store(state: &AppState, tasks: Vec<NewTask>) -> Result<Vec<Submitted>, 
 /// whether it was created now.
 async fn insert_or_find(
     db: &impl ConnectionTrait,
+    owner: &str,
     tasks: &[NewTask],
 ) -> Result<Vec<(Model, bool)>, ApiError> {
-    let inserted = storage::tasks::insert_many(db, ANONYMOUS, tasks).await?;
+    let inserted = storage::tasks::insert_many(db, owner, tasks).await?;
     let keys: Vec<String> = tasks
         .iter()
         .zip(&inserted)
@@ -88,7 +98,7 @@ async fn insert_or_find(
     let existing: HashMap<String, Model> = if keys.is_empty() {
         HashMap::new()
     } else {
-        storage::tasks::by_idempotency_keys(db, ANONYMOUS, &keys)
+        storage::tasks::by_idempotency_keys(db, owner, &keys)
             .await?
             .into_iter()
             .filter_map(|row| row.idempotency_key.clone().map(|key| (key, row)))

@@ -5,6 +5,7 @@ use switchyard_protocol::{
     AttemptOutcome, AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
 };
 
+use super::auth::Principal;
 use super::dispatch::enqueue_row;
 use super::{AppState, views};
 use crate::domain::{TaskState, validate};
@@ -25,14 +26,29 @@ async fn find(state: &AppState, id: TaskId) -> Result<Model, ApiError> {
     }
 }
 
+/// A task's row, live or archived, if `caller` may see it (404 otherwise).
+async fn find_for(state: &AppState, caller: &Principal, id: TaskId) -> Result<Model, ApiError> {
+    let row = find(state, id).await?;
+    caller.may_see_task(id, &row.owner)?;
+    Ok(row)
+}
+
 /// One task, live or archived.
-pub async fn get(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> {
-    Ok(views::task_detailed(state, find(state, id).await?))
+pub async fn get(state: &AppState, caller: &Principal, id: TaskId) -> Result<TaskView, ApiError> {
+    Ok(views::task_detailed(
+        state,
+        find_for(state, caller, id).await?,
+    ))
 }
 
 /// A page of tasks, newest first: live ones, or archived ones when the
 /// query says `archived=true`.
-pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, ApiError> {
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    query: ListTasksQuery,
+) -> Result<TaskPage, ApiError> {
+    let owner = caller.task_owner_filter()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(validate::ValidationError {
@@ -57,6 +73,7 @@ pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, A
         tag: query.tag,
         label: query.label,
         before,
+        owner,
         limit: u64::from(limit) + 1,
     };
     let mut rows = if archived {
@@ -80,11 +97,15 @@ pub async fn list(state: &AppState, query: ListTasksQuery) -> Result<TaskPage, A
 /// agent kills it at the next heartbeat and it ends `cancelled`. Cancelling a
 /// cancelled task answers it again; any other finished task is a conflict.
 #[tracing::instrument(skip_all, fields(task_id = %id), err)]
-pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> {
+pub async fn cancel(
+    state: &AppState,
+    caller: &Principal,
+    id: TaskId,
+) -> Result<TaskView, ApiError> {
     // A task can move on between the read and the conditional update; a
     // few rounds settle it.
     for _ in 0..5 {
-        let row = find(state, id).await?;
+        let row = find_for(state, caller, id).await?;
         let changed = match row.state {
             TaskState::Queued => {
                 let cancelled = storage::tasks::cancel_queued(state.db(), id).await?;
@@ -118,10 +139,11 @@ pub async fn cancel(state: &AppState, id: TaskId) -> Result<TaskView, ApiError> 
 #[tracing::instrument(skip_all, fields(task_id = %id), err)]
 pub async fn update(
     state: &AppState,
+    caller: &Principal,
     id: TaskId,
     request: UpdateTask,
 ) -> Result<TaskView, ApiError> {
-    let current = find(state, id).await?;
+    let current = find_for(state, caller, id).await?;
     let not_queued = |state: TaskState| ApiError::NotQueued {
         task: id,
         state: state.into(),
@@ -147,12 +169,13 @@ pub async fn update(
 }
 
 /// Every attempt of a task: who ran it, when, and how it ended.
-pub async fn attempts(state: &AppState, id: TaskId) -> Result<Vec<AttemptView>, ApiError> {
+pub async fn attempts(
+    state: &AppState,
+    caller: &Principal,
+    id: TaskId,
+) -> Result<Vec<AttemptView>, ApiError> {
+    find_for(state, caller, id).await?;
     let rows = storage::attempts::attempts(state.db(), id).await?;
-    if rows.is_empty() {
-        // Tell "no attempts yet" from "no such task".
-        find(state, id).await?;
-    }
     Ok(rows
         .into_iter()
         .map(|row| AttemptView {

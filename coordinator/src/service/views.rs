@@ -104,5 +104,6 @@ pub fn worker(state: &AppState, row: worker::Model) -> WorkerView {
         running: u32::try_from(running).unwrap_or(u32::MAX),
         queued: u32::try_from(queued).unwrap_or(u32::MAX),
         heartbeat_interval_secs: state.settings().heartbeat_interval.as_secs_f64(),
+        token: None,
     }
 }

@@ -6,6 +6,7 @@ use switchyard_protocol::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorker, UpdateWorker, WorkerId, WorkerView,
 };
 
+use super::auth::{self, Principal};
 use super::dispatch::requeue_released;
 use super::{AppState, views};
 use crate::dispatcher::WorkerSpec;
@@ -21,12 +22,21 @@ fn spec(id: WorkerId, tags: Vec<String>, slots: i32) -> WorkerSpec {
     }
 }
 
-/// Records a new worker and gives it the queued work it matches.
+/// Records a new worker, issues the token it acts with from then on, and
+/// gives it the queued work it matches.
 #[tracing::instrument(skip_all, err)]
-pub async fn register(state: &AppState, request: RegisterWorker) -> Result<WorkerView, ApiError> {
+pub async fn register(
+    state: &AppState,
+    caller: &Principal,
+    request: RegisterWorker,
+) -> Result<WorkerView, ApiError> {
+    caller.may_register()?;
     let new = validate::register(&request)?;
     let row = storage::workers::insert(state.db(), &new).await?;
     let id = WorkerId(row.id);
+    // A worker whose token was never issued misses its heartbeats and is
+    // declared dead like any other.
+    let token = auth::issue_worker_token(state, caller, id).await?;
     tracing::info!(worker_id = %id, name = %row.name, tags = ?row.tags, slots = row.slots, "worker registered");
     // Backfill only: in Balanced mode the new worker takes tasks nobody
     // holds, and work from longer queues when it fetches with an empty one;
@@ -35,7 +45,9 @@ pub async fn register(state: &AppState, request: RegisterWorker) -> Result<Worke
         .dispatcher()
         .register(spec(id, row.tags.clone(), row.slots));
     state.wakers().wake(&woken);
-    Ok(views::worker(state, row))
+    let mut view = views::worker(state, row);
+    view.token = token;
+    Ok(view)
 }
 
 /// One worker.

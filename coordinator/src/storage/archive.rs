@@ -57,26 +57,6 @@ pub async fn get(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>,
 
 /// A page of archived tasks matching `filter`, newest first: the same
 /// filters and cursor as a listing of live tasks.
-#[tracing::instrument(skip_all, err)]
 pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
-    let state = filter.state.map(|s| {
-        use sea_orm::ActiveEnum;
-        s.to_value()
-    });
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tasks_archive \
-         WHERE ($1::text IS NULL OR state = $1::task_state) \
-           AND ($2::text IS NULL OR tags @> ARRAY[$2::text]) \
-           AND ($3::text IS NULL OR labels @> ARRAY[$3::text]) \
-           AND ($4::bigint IS NULL OR id < $4) \
-         ORDER BY id DESC LIMIT $5"
-    );
-    let values: [Value; 5] = [
-        state.into(),
-        filter.tag.clone().into(),
-        filter.label.clone().into(),
-        filter.before.into(),
-        i64::try_from(filter.limit).unwrap_or(i64::MAX).into(),
-    ];
-    Model::find_by_statement(stmt(&sql, values)).all(db).await
+    super::tasks::list_from(db, "tasks_archive", filter).await
 }

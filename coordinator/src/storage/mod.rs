@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod attempts;
 pub mod entities;
+pub mod principals;
 pub mod stats;
 pub mod tasks;
 pub mod workers;

@@ -141,30 +141,44 @@ pub struct ListFilter {
     pub label: Option<String>,
     /// Only ids below this one (the cursor).
     pub before: Option<i64>,
+    /// Only tasks of this owner.
+    pub owner: Option<String>,
     pub limit: u64,
 }
 
 /// A page of tasks matching `filter`.
-#[tracing::instrument(skip_all, err)]
 pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
+    list_from(db, "tasks", filter).await
+}
+
+/// A page of the rows of `table` (`tasks` or `tasks_archive`, which share
+/// their columns) matching `filter`, newest first.
+#[tracing::instrument(skip(db, filter), err)]
+pub(super) async fn list_from(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    filter: &ListFilter,
+) -> Result<Vec<Model>, DbErr> {
     let state = filter.state.map(|s| {
         use sea_orm::ActiveEnum;
         s.to_value()
     });
     let sql = format!(
-        "SELECT {COLUMNS} FROM tasks \
+        "SELECT {COLUMNS} FROM {table} \
          WHERE ($1::text IS NULL OR state = $1::task_state) \
            AND ($2::text IS NULL OR tags @> ARRAY[$2::text]) \
            AND ($3::text IS NULL OR labels @> ARRAY[$3::text]) \
            AND ($4::bigint IS NULL OR id < $4) \
+           AND ($6::text IS NULL OR owner = $6) \
          ORDER BY id DESC LIMIT $5"
     );
-    let values: [Value; 5] = [
+    let values: [Value; 6] = [
         state.into(),
         filter.tag.clone().into(),
         filter.label.clone().into(),
         filter.before.into(),
-        (filter.limit as i64).into(),
+        i64::try_from(filter.limit).unwrap_or(i64::MAX).into(),
+        filter.owner.clone().into(),
     ];
     Model::find_by_statement(stmt(&sql, values)).all(db).await
 }

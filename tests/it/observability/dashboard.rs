@@ -162,7 +162,9 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
         AppOptions::new()
             .dispatch_mode("balanced")
             .balance_strategy("round-robin")
-            .flag("--admin-token", TOKEN),
+            .flag("--admin-token", TOKEN)
+            // Chromium sends no token: the page is opened to it.
+            .arg("--public-stats"),
     )
     .await;
     busy_fleet(&app).await;

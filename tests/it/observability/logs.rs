@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchyard_protocol::Client;
 use switchyard_tests::{spawn_coordinator_process, test_database, wait_until};
 
 use crate::sim::SimWorker;
@@ -13,7 +12,7 @@ async fn json_logs_are_one_object_per_line_with_worker_ids() {
     let db = test_database().await;
     let (mut coordinator, base_url) =
         spawn_coordinator_process(&db.url, &["--log-format", "json"]).await;
-    let client = Client::new(&base_url).unwrap();
+    let client = switchyard_tests::admin_client(&base_url);
     let worker = SimWorker::register(&client, "json-logger", &["linux"], 1).await;
 
     let registered = wait_until(

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The ceiling: what PostgreSQL alone does with the writes of a Switchyard task
+# lifecycle (submit, assign, finish), on this machine, now.
+#
+# Creates a scratch database on a server, applies Switchyard's own schema
+# with `coordinator migrate`, runs pgbench with lifecycle-batched.sql and/or
+# lifecycle-single.sql, prints task lifecycles per second, and drops the
+# database again.
+#
+#   bench/pgbench/run.sh --server-url postgres://postgres@127.0.0.1:5432 \
+#       [--mode batched|single|both] [--batch 500] [-c 8] [-j 2] [-T 20] \
+#       [--coordinator target/release/coordinator] [--json FILE]
+#
+# Prints one line per mode, also in a fixed form for scripts:
+#   RESULT mode=batched batch=500 clients=8 tps=110.2 lifecycles_per_sec=55100
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+server_url="${DATABASE_SERVER_URL:-}"
+mode="batched"
+batch=500
+clients=8
+threads=2
+seconds=20
+coordinator=""
+json=""
+
+usage() {
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit "${1:-0}"
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --server-url) server_url="$2"; shift 2 ;;
+        --mode) mode="$2"; shift 2 ;;
+        --batch) batch="$2"; shift 2 ;;
+        -c|--clients) clients="$2"; shift 2 ;;
+        -j|--threads) threads="$2"; shift 2 ;;
+        -T|--seconds) seconds="$2"; shift 2 ;;
+        --coordinator) coordinator="$2"; shift 2 ;;
+        --json) json="$2"; shift 2 ;;
+        -h|--help) usage 0 ;;
+        *) echo "unknown argument: $1" >&2; usage 2 ;;
+    esac
+done
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+[[ -n "$server_url" ]] || die "--server-url is required (postgres://user@127.0.0.1:PORT)"
+case "$mode" in batched|single|both) ;; *) die "--mode must be batched, single or both" ;; esac
+[[ "$batch" =~ ^[0-9]+$ ]] && (( batch >= 1 && batch <= 800 )) \
+    || die "--batch must be 1 to 800 (the batch travels as one pgbench argument)"
+
+# postgres://user[:password]@host[:port][/db][?options] -> without /db and options.
+server="${server_url%%\?*}"
+if [[ "$server" =~ ^(postgres(ql)?://[^/]+)(/.*)?$ ]]; then
+    server="${BASH_REMATCH[1]}"
+else
+    die "--server-url must look like postgres://user@host:port"
+fi
+case "$server" in
+    *@127.*|*@localhost*|*@\[::1\]*|postgres://127.*|postgres://localhost*) ;;
+    *) die "--server-url must be on this machine (127.0.0.1, ::1 or localhost)" ;;
+esac
+
+# PostgreSQL's client tools: $PATH, then the usual install folders (as the
+# coordinator's private cluster finds initdb).
+find_pg_tool() {
+    local tool="$1" dir
+    if command -v "$tool" >/dev/null 2>&1; then command -v "$tool"; return; fi
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) \
+               $(ls -d /usr/pgsql-*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin; do
+        if [[ -x "$dir/$tool" ]]; then echo "$dir/$tool"; return; fi
+    done
+    die "$tool not found (install PostgreSQL's client tools, e.g. postgresql-contrib or postgresql-15)"
+}
+pgbench="$(find_pg_tool pgbench)"
+psql="$(find_pg_tool psql)"
+
+if [[ -z "$coordinator" ]]; then
+    for candidate in "$root/target/release/coordinator" "$root/target/debug/coordinator"; do
+        if [[ -x "$candidate" ]]; then coordinator="$candidate"; break; fi
+    done
+fi
+[[ -x "$coordinator" ]] || die "no coordinator binary: build it (cargo build --release -p switchyard-coordinator) or pass --coordinator"
+
+db="switchyard_pgbench_$$_${RANDOM}"
+admin_url="$server/postgres"
+db_url="$server/$db"
+
+cleanup() {
+    "$psql" -X -q -v ON_ERROR_STOP=1 "$admin_url" \
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 \
+        || echo "run.sh: could not drop scratch database $db" >&2
+}
+trap cleanup EXIT
+
+"$psql" -X -q -v ON_ERROR_STOP=1 "$admin_url" -c "CREATE DATABASE $db" >/dev/null
+"$coordinator" migrate --database-url "$db_url" >/dev/null 2>&1 \
+    || die "coordinator migrate failed on the scratch database"
+# One worker row per client, with the tags the tasks need (ids 1..clients).
+"$psql" -X -q -v ON_ERROR_STOP=1 "$db_url" -c \
+    "INSERT INTO workers (name, tags, slots) SELECT 'pgbench-' || i, '{linux}', 1024 FROM generate_series(1, $clients) AS i" \
+    >/dev/null
+
+# A task as the coordinator's insert_many encodes it.
+task='{"argv":["true"],"env":{},"working_dir":null,"tags":["linux"],"labels":[],"priority":5,"timeout_secs":3600,"max_attempts":1,"idempotency_key":null}'
+tasks_json() {
+    local n="$1" out="[$task" i
+    for (( i = 1; i < n; i++ )); do out+=",$task"; done
+    echo "$out]"
+}
+
+settings="$("$psql" -X -A -t "$admin_url" -c \
+    "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_wal_size','wal_level')")"
+echo "PostgreSQL $("$psql" -X -A -t "$admin_url" -c 'SHOW server_version'): $settings"
+echo "pgbench: -M prepared -c $clients -j $threads -T $seconds (scratch database $db)"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+
+results=()
+run_mode() {
+    local which="$1" n="$2" script out tps lifecycles
+    script="$here/lifecycle-$which.sql"
+    out="$("$pgbench" -n -M prepared -f "$script" -D tasks_json="$(tasks_json "$n")" \
+        -c "$clients" -j "$threads" -T "$seconds" "$db_url" 2>&1)" \
+        || { echo "$out" >&2; die "pgbench failed ($which)"; }
+    tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)"
+    [[ -n "$tps" ]] || { echo "$out" >&2; die "no tps in pgbench's output"; }
+    lifecycles="$(awk -v t="$tps" -v n="$n" 'BEGIN { printf "%.0f", t * n }')"
+    printf '%-8s %4s tasks/statement: %10.1f transactions/s x %4s = %8s task lifecycles/s (3 commits per transaction)\n' \
+        "$which" "$n" "$tps" "$n" "$lifecycles"
+    echo "RESULT mode=$which batch=$n clients=$clients tps=$tps lifecycles_per_sec=$lifecycles"
+    results+=("{\"mode\":\"$which\",\"batch\":$n,\"clients\":$clients,\"threads\":$threads,\"seconds\":$seconds,\"tps\":$tps,\"lifecycles_per_sec\":$lifecycles}")
+}
+
+if [[ "$mode" == batched || "$mode" == both ]]; then run_mode batched "$batch"; fi
+if [[ "$mode" == single || "$mode" == both ]]; then run_mode single 1; fi
+
+if [[ -n "$json" ]]; then
+    (IFS=,; echo "{\"postgres\":\"$settings\",\"runs\":[${results[*]}]}") >"$json"
+fi

@@ -1,0 +1,141 @@
+//! The latency scenario: an idle fleet long-polls; one task at a time is
+//! submitted, and the time from its submit answer to the fetch that returns
+//! it is measured.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_protocol::TaskId;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::Bench;
+use crate::report::{Pickup, Report};
+use crate::stats::{Samples, per_second};
+use crate::submitters;
+use crate::window::Window;
+use crate::workers::{Event, Fleet, Shared};
+
+/// Longest wait for one sample to be fetched and reported.
+const SAMPLE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How one sample went.
+enum Sample {
+    /// Fetched at this instant, and reported.
+    Fetched(Instant),
+    /// Not fetched and reported within the deadline.
+    Missed,
+    /// The run is stopping.
+    Stopped,
+}
+
+/// Runs the scenario.
+pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
+    let args = &bench.args;
+    let (events, mut received) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        events: Some(events),
+        ..Shared::default()
+    });
+    let plan = bench.fleet_plan();
+    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
+    fleet.start(&plan);
+    bench.warm_up().await;
+
+    let window = Window::open(&bench.target).await;
+    let mut after_answer = Samples::new();
+    let mut after_send = Samples::new();
+    let mut fetched_before_answer = 0;
+    let mut missed = 0;
+    let mut submit_errors = 0u64;
+    for index in 0..args.samples {
+        if bench.stop.is_cancelled() {
+            break;
+        }
+        let task = submitters::task(index as u64, &args.tag_sets, &args.priorities);
+        let sent = Instant::now();
+        let answer = tokio::select! {
+            () = bench.stop.cancelled() => break,
+            answer = bench.client.submit(&task) => answer,
+        };
+        let answered = Instant::now();
+        let id = match answer {
+            Ok(view) => view.id,
+            Err(error) => {
+                submit_errors += 1;
+                tracing::warn!(%error, "submission failed");
+                continue;
+            }
+        };
+        match wait_for(id, &mut received, bench).await {
+            Sample::Fetched(at) => {
+                if at < answered {
+                    fetched_before_answer += 1;
+                }
+                after_answer.push(at.saturating_duration_since(answered));
+                after_send.push(at.saturating_duration_since(sent));
+            }
+            Sample::Missed => missed += 1,
+            Sample::Stopped => break,
+        }
+        if !args.sample_gap.is_zero() {
+            tokio::time::sleep(args.sample_gap).await;
+        }
+    }
+    let closed = window.close(&bench.target).await;
+    let timed_out = bench.stop.is_cancelled();
+    let outcomes = fleet.stop_fetching().await;
+    fleet.stop_heartbeats().await;
+    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
+    fleet.unregister().await;
+
+    if submit_errors > 0 {
+        tracing::warn!(submit_errors, "some samples could not be submitted");
+    }
+    let mut fetch = Samples::new();
+    for outcome in outcomes {
+        fetch.extend(outcome.fetch_latency);
+    }
+    let fleet_counts = shared.counters.snapshot();
+    Ok(Report {
+        pickup: Some(Pickup {
+            samples: after_answer.len(),
+            after_answer: after_answer.summary(),
+            after_send: after_send.summary(),
+            fetched_before_answer,
+            missed,
+        }),
+        fetch: fetch.summary(),
+        heartbeats_per_sec: per_second(fleet_counts.heartbeats, closed.elapsed),
+        fleet: fleet_counts,
+        postgres,
+        timed_out,
+        ..bench.report(&closed)
+    })
+}
+
+/// Waits until task `id` has been fetched and its report answered.
+async fn wait_for(
+    id: TaskId,
+    received: &mut mpsc::UnboundedReceiver<Event>,
+    bench: &Bench,
+) -> Sample {
+    let deadline = tokio::time::sleep(SAMPLE_DEADLINE);
+    tokio::pin!(deadline);
+    let mut fetched = None;
+    loop {
+        let event = tokio::select! {
+            () = bench.stop.cancelled() => return Sample::Stopped,
+            () = &mut deadline => return Sample::Missed,
+            event = received.recv() => event,
+        };
+        match event {
+            Some(Event::Fetched { task, at }) if task == id => fetched = Some(at),
+            Some(Event::Reported { task }) if task == id => {
+                return fetched.map_or(Sample::Missed, Sample::Fetched);
+            }
+            Some(_) => {}
+            None => return Sample::Stopped,
+        }
+    }
+}

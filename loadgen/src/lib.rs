@@ -1,0 +1,139 @@
+//! `switchyard-bench`: a load generator that drives a running coordinator
+//! over its real HTTP API — submitters, and simulated workers that speak the
+//! worker protocol (register, heartbeat, long-poll fetch, report at once) —
+//! and reports throughput, latency, and what they cost the coordinator and
+//! PostgreSQL. Loopback only; every run is bounded by `--timeout`.
+//!
+//! # Layout
+//! - [`args`]: the command line; [`tags`]: the tag mix.
+//! - [`submitters`]: batch submission, as fast as possible or paced.
+//! - [`workers`]: the simulated fleet; [`shared`]: its signals and counters.
+//! - [`throughput`], [`latency`], [`idle`]: the three scenarios.
+//! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
+//!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
+//!   [`target`]: finding the coordinator's and PostgreSQL's processes.
+//! - [`stats`]: percentiles; [`report`]: the table and the JSON.
+
+pub mod args;
+pub mod idle;
+pub mod latency;
+pub mod monitor;
+pub mod pgstat;
+pub mod procfs;
+pub mod report;
+pub mod shared;
+pub mod stats;
+pub mod submitters;
+pub mod tags;
+pub mod target;
+pub mod throughput;
+pub mod window;
+pub mod workers;
+
+use std::time::SystemTime;
+
+use anyhow::Context;
+use switchyard_protocol::Client;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{BenchArgs, Scenario};
+use crate::report::{Report, Settings};
+use crate::target::Target;
+use crate::window::Closed;
+use crate::workers::{FleetCounts, FleetPlan};
+
+/// One run: its settings, the system under test, and the stop signal.
+#[derive(Debug)]
+pub struct Bench {
+    /// The settings.
+    pub args: BenchArgs,
+    /// For submissions (shared by the submitters; clones share connections).
+    pub client: Client,
+    /// Cancelled at `--timeout` or ctrl-c: everything winds down.
+    pub stop: CancellationToken,
+    /// The coordinator and PostgreSQL.
+    pub target: Target,
+    started_at: String,
+}
+
+impl Bench {
+    /// The fleet as the settings describe it.
+    pub fn fleet_plan(&self) -> FleetPlan {
+        FleetPlan {
+            workers: self.args.workers,
+            tag_sets: self.args.tag_sets.clone(),
+            slots: self.args.worker_slots(),
+            fetch_max: self.args.fetch_max,
+            fetch_wait: self.args.fetch_wait,
+            report_concurrency: self.args.report_concurrency,
+            shared_client: self.args.shared_client,
+        }
+    }
+
+    /// Waits `--warmup` (or until stopped), so every worker is long-polling.
+    pub async fn warm_up(&self) {
+        tokio::select! {
+            () = tokio::time::sleep(self.args.warmup) => {}
+            () = self.stop.cancelled() => {}
+        }
+    }
+
+    /// A report with the common fields filled from a closed window; each
+    /// scenario adds its own figures.
+    pub fn report(&self, closed: &Closed) -> Report {
+        Report {
+            scenario: self.args.scenario,
+            label: self.args.label.clone(),
+            dispatch: self.target.dispatch.clone(),
+            started_at: self.started_at.clone(),
+            settings: Settings::from(&self.args),
+            window_secs: closed.elapsed.as_secs_f64(),
+            timed_out: false,
+            throughput: None,
+            pickup: None,
+            fetch: None,
+            fleet: FleetCounts::default(),
+            heartbeats_per_sec: 0.0,
+            usage: closed.usage,
+            postgres: None,
+        }
+    }
+}
+
+/// Runs the scenario `args` asks for and returns what it measured.
+pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
+    args.validate().map_err(anyhow::Error::msg)?;
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let client = Client::new(&args.url).context("failed to build an HTTP client")?;
+    let target = Target::discover(&args).await?;
+    let stop = CancellationToken::new();
+    let guard = {
+        let stop = stop.clone();
+        let timeout = args.timeout;
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {
+                    tracing::warn!(?timeout, "time is up: stopping the run");
+                }
+                _ = tokio::signal::ctrl_c() => tracing::warn!("interrupted: stopping the run"),
+                () = stop.cancelled() => {}
+            }
+            stop.cancel();
+        })
+    };
+    let bench = Bench {
+        args,
+        client,
+        stop,
+        target,
+        started_at,
+    };
+    let report = match bench.args.scenario {
+        Scenario::Throughput => throughput::run(&bench).await,
+        Scenario::Latency => latency::run(&bench).await,
+        Scenario::Idle => idle::run(&bench).await,
+    };
+    bench.stop.cancel();
+    let _ = guard.await;
+    report
+}

@@ -1,0 +1,104 @@
+//! The system under test: the coordinator's process and dispatch mode, and
+//! PostgreSQL's process and counters.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard_config::Secret;
+
+use crate::args::{BenchArgs, port_of};
+use crate::pgstat::PgStats;
+use crate::procfs;
+use crate::report::DispatchInfo;
+
+/// What the run measures besides its own calls.
+#[derive(Debug)]
+pub struct Target {
+    /// The coordinator's process, when known.
+    pub coordinator_pid: Option<u32>,
+    /// PostgreSQL's postmaster, when known.
+    pub postgres_pid: Option<u32>,
+    /// PostgreSQL's counters, with `--database-url`.
+    pub pg: Option<PgStats>,
+    /// The dispatch mode, with `--admin-token`.
+    pub dispatch: Option<DispatchInfo>,
+}
+
+impl Target {
+    /// Finds the processes, connects to the database and asks the
+    /// coordinator its dispatch mode. Only the database connection is
+    /// required to work when asked for; the rest is reported as unknown.
+    pub async fn discover(args: &BenchArgs) -> anyhow::Result<Self> {
+        let coordinator_pid = args
+            .coordinator_pid
+            .or_else(|| port_of(&args.url).and_then(procfs::listener_pid));
+        if coordinator_pid.is_none() {
+            tracing::warn!(
+                "coordinator process not found: pass --coordinator-pid for its CPU and RSS"
+            );
+        }
+        let (postgres_pid, pg) = match &args.database_url {
+            Some(url) => (
+                port_of(url.expose()).and_then(procfs::listener_pid),
+                Some(PgStats::connect(url).await?),
+            ),
+            None => (None, None),
+        };
+        let dispatch = match &args.admin_token {
+            Some(token) => match dispatch_info(&args.url, token).await {
+                Ok(info) => Some(info),
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "could not read the dispatch mode"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Self {
+            coordinator_pid,
+            postgres_pid,
+            pg,
+            dispatch,
+        })
+    }
+}
+
+/// Reads `mode` and `strategy` from `GET /api/v1/admin/dispatcher`. (The
+/// protocol client has no call for it: the snapshot's type lives in the
+/// coordinator.)
+async fn dispatch_info(url: &str, token: &Secret) -> anyhow::Result<DispatchInfo> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("failed to build an HTTP client")?;
+    let response = http
+        .get(format!(
+            "{}/api/v1/admin/dispatcher",
+            url.trim_end_matches('/')
+        ))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .context("failed to ask the coordinator for its dispatcher")?;
+    let status = response.status();
+    if !status.is_success() {
+        anyhow::bail!("the dispatcher snapshot answered {status}");
+    }
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .context("failed to read the dispatcher snapshot")?;
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| format!("the dispatcher snapshot has no `{name}`"))
+    };
+    Ok(DispatchInfo {
+        mode: field("mode")?,
+        strategy: field("strategy")?,
+    })
+}

@@ -1,0 +1,110 @@
+//! The throughput scenario: submit every task while the fleet burns them
+//! down; measure until the last report is answered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use switchyard_protocol::TaskId;
+use tokio::time::Instant;
+
+use crate::Bench;
+use crate::report::{Report, Throughput};
+use crate::stats::{Samples, per_second};
+use crate::submitters::{self, SubmitPlan};
+use crate::window::Window;
+use crate::workers::{Fleet, Shared, WorkerOutcome};
+
+/// Runs the scenario.
+pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
+    let args = &bench.args;
+    let shared = Arc::new(Shared {
+        target: Some(args.tasks),
+        ..Shared::default()
+    });
+    let plan = bench.fleet_plan();
+    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
+    fleet.start(&plan);
+    bench.warm_up().await;
+
+    let window = Window::open(&bench.target).await;
+    let opened = window.opened;
+    let submitting = tokio::spawn(submitters::run(
+        bench.client.clone(),
+        SubmitPlan {
+            total: args.tasks,
+            batch: args.batch,
+            rate: args.rate,
+            submitters: args.submitters,
+            tag_sets: args.tag_sets.clone(),
+            priorities: args.priorities.clone(),
+        },
+        bench.stop.clone(),
+    ));
+    tokio::select! {
+        () = shared.all_handled.cancelled() => {}
+        () = bench.stop.cancelled() => {}
+    }
+    let closed = window.close(&bench.target).await;
+    let timed_out = bench.stop.is_cancelled();
+    bench.stop.cancel();
+    let submitted = submitting.await.unwrap_or_else(|error| {
+        tracing::error!(%error, "the submitters failed");
+        submitters::SubmitOutcome::default()
+    });
+    let outcomes = fleet.stop_fetching().await;
+    fleet.stop_heartbeats().await;
+    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
+    fleet.unregister().await;
+
+    let sent: HashMap<TaskId, Instant> = submitted
+        .batches
+        .iter()
+        .flat_map(|batch| batch.ids.iter().map(|id| (*id, batch.sent)))
+        .collect();
+    let submitted_count = sent.len() as u64;
+    let last_answer = submitted.batches.iter().map(|b| b.answered).max();
+    let (end_to_end, fetch, completed, last_report) = digest(outcomes, &sent);
+    let since_open =
+        |end: Option<Instant>| end.map_or(closed.elapsed, |e| e.saturating_duration_since(opened));
+    let throughput = Throughput {
+        submitted: submitted_count,
+        completed,
+        submit_errors: submitted.errors,
+        submitted_per_sec: per_second(submitted_count, since_open(last_answer)),
+        completed_per_sec: per_second(completed, since_open(last_report)),
+        end_to_end: end_to_end.summary(),
+    };
+    let fleet_counts = shared.counters.snapshot();
+    Ok(Report {
+        throughput: Some(throughput),
+        fetch: fetch.summary(),
+        heartbeats_per_sec: per_second(fleet_counts.heartbeats, closed.elapsed),
+        fleet: fleet_counts,
+        postgres,
+        timed_out,
+        ..bench.report(&closed)
+    })
+}
+
+/// End-to-end latencies, fetch latencies, tasks completed and the last
+/// report, from what the workers recorded.
+fn digest(
+    outcomes: Vec<WorkerOutcome>,
+    sent: &HashMap<TaskId, Instant>,
+) -> (Samples, Samples, u64, Option<Instant>) {
+    let mut end_to_end = Samples::new();
+    let mut fetch = Samples::new();
+    let mut completed = 0;
+    let mut last_report: Option<Instant> = None;
+    for outcome in outcomes {
+        fetch.extend(outcome.fetch_latency);
+        for handled in outcome.handled {
+            completed += 1;
+            last_report = last_report.max(Some(handled.reported));
+            if let Some(sent) = sent.get(&handled.task) {
+                end_to_end.push(handled.reported.saturating_duration_since(*sent));
+            }
+        }
+    }
+    (end_to_end, fetch, completed, last_report)
+}

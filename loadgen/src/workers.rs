@@ -1,0 +1,368 @@
+//! Simulated workers: each registers, heartbeats, long-polls fetch, reports
+//! every task it gets as succeeded at once (no process is spawned), and
+//! unregisters at the end — the worker protocol without the work.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard_protocol::{
+    Assignment, Client, ClientError, FetchRequest, HeartbeatRequest, RegisterWorker, ReportOutcome,
+    StatusCode, TaskId, TaskReport, WorkerId,
+};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use crate::shared::{Counters, Event, FleetCounts, Shared};
+use crate::stats::Samples;
+use crate::tags::TagSets;
+
+/// Registrations sent at once when the fleet starts.
+const REGISTER_CONCURRENCY: usize = 32;
+/// Pause after a failed fetch before the next one.
+const FETCH_RETRY: Duration = Duration::from_millis(100);
+/// Tries of one report when the coordinator does not answer.
+const REPORT_TRIES: u32 = 3;
+
+/// How the fleet behaves.
+#[derive(Debug, Clone)]
+pub struct FleetPlan {
+    /// How many workers.
+    pub workers: usize,
+    /// Worker `i` offers set `i mod n`.
+    pub tag_sets: TagSets,
+    /// Slots each registers with.
+    pub slots: u32,
+    /// Most tasks one fetch asks for.
+    pub fetch_max: u32,
+    /// Long-poll wait of a fetch.
+    pub fetch_wait: Duration,
+    /// Reports each worker sends at once.
+    pub report_concurrency: usize,
+    /// One HTTP client for all workers instead of one each.
+    pub shared_client: bool,
+}
+
+/// One task on one worker: when its fetch returned and its report was answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Handled {
+    /// The task.
+    pub task: TaskId,
+    /// When the fetch that brought it returned.
+    pub fetched: Instant,
+    /// When its report was answered.
+    pub reported: Instant,
+}
+
+/// What one worker's fetch loop recorded.
+#[derive(Debug, Default)]
+pub struct WorkerOutcome {
+    /// Tasks it reported as succeeded.
+    pub handled: Vec<Handled>,
+    /// Request → answer of each fetch that brought tasks.
+    pub fetch_latency: Samples,
+}
+
+#[derive(Debug)]
+struct SimWorker {
+    id: WorkerId,
+    index: usize,
+    client: Client,
+    heartbeat_every: Duration,
+}
+
+/// A registered fleet and its running loops.
+#[derive(Debug)]
+pub struct Fleet {
+    workers: Vec<Arc<SimWorker>>,
+    shared: Arc<Shared>,
+    fetching: JoinSet<WorkerOutcome>,
+    heartbeating: JoinSet<()>,
+}
+
+impl Fleet {
+    /// Registers `plan.workers` workers at `url`; on any failure, unregisters
+    /// those that made it and fails.
+    pub async fn register(
+        url: &str,
+        plan: &FleetPlan,
+        shared: Arc<Shared>,
+    ) -> anyhow::Result<Self> {
+        let shared_client = Client::new(url).context("failed to build an HTTP client")?;
+        let limit = Arc::new(Semaphore::new(REGISTER_CONCURRENCY));
+        let mut registering = JoinSet::new();
+        for index in 0..plan.workers {
+            let client = if plan.shared_client {
+                shared_client.clone()
+            } else {
+                Client::new(url).context("failed to build an HTTP client")?
+            };
+            let request = RegisterWorker {
+                name: format!("bench-{index}"),
+                tags: plan.tag_sets.pick(index).to_vec(),
+                slots: i32::try_from(plan.slots).unwrap_or(i32::MAX),
+            };
+            let limit = limit.clone();
+            registering.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let view = client.register(&request).await?;
+                Ok::<_, ClientError>(SimWorker {
+                    id: view.id,
+                    index,
+                    client,
+                    heartbeat_every: Duration::from_secs_f64(
+                        view.heartbeat_interval_secs.clamp(0.1, 3600.0),
+                    ),
+                })
+            });
+        }
+        let mut workers = Vec::with_capacity(plan.workers);
+        let mut failure = None;
+        while let Some(joined) = registering.join_next().await {
+            match joined {
+                Ok(Ok(worker)) => workers.push(Arc::new(worker)),
+                Ok(Err(error)) => failure = Some(anyhow::Error::new(error)),
+                Err(error) => failure = Some(anyhow::Error::new(error)),
+            }
+        }
+        workers.sort_by_key(|w| w.index);
+        let fleet = Self {
+            workers,
+            shared,
+            fetching: JoinSet::new(),
+            heartbeating: JoinSet::new(),
+        };
+        if let Some(error) = failure {
+            fleet.unregister().await;
+            return Err(error.context("failed to register the simulated workers"));
+        }
+        Ok(fleet)
+    }
+
+    /// Starts every worker's heartbeat and fetch loops.
+    pub fn start(&mut self, plan: &FleetPlan) {
+        let count = self.workers.len().max(1) as u32;
+        for worker in &self.workers {
+            // Spread heartbeats over the interval, as agents started at
+            // different times would.
+            let offset = worker.heartbeat_every / count * (worker.index as u32 % count);
+            self.heartbeating
+                .spawn(heartbeat_loop(worker.clone(), offset, self.shared.clone()));
+            self.fetching.spawn(fetch_loop(
+                worker.clone(),
+                plan.clone(),
+                self.shared.clone(),
+            ));
+        }
+    }
+
+    /// Ends the fetch loops (abandoning waiting long-polls) and collects
+    /// what they recorded.
+    pub async fn stop_fetching(&mut self) -> Vec<WorkerOutcome> {
+        self.shared.stop_fetching.cancel();
+        let mut outcomes = Vec::with_capacity(self.workers.len());
+        while let Some(joined) = self.fetching.join_next().await {
+            match joined {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => tracing::error!(%error, "a worker's fetch loop failed"),
+            }
+        }
+        outcomes
+    }
+
+    /// Ends the heartbeat loops.
+    pub async fn stop_heartbeats(&mut self) {
+        self.shared.stop_heartbeats.cancel();
+        while self.heartbeating.join_next().await.is_some() {}
+    }
+
+    /// Stops everything still running and unregisters every worker.
+    pub async fn unregister(mut self) {
+        self.stop_fetching().await;
+        self.stop_heartbeats().await;
+        let limit = Arc::new(Semaphore::new(REGISTER_CONCURRENCY));
+        let mut leaving = JoinSet::new();
+        for worker in self.workers.drain(..) {
+            let limit = limit.clone();
+            let shared = self.shared.clone();
+            leaving.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                if let Err(error) = worker.client.unregister(worker.id).await {
+                    tracing::warn!(worker_id = %worker.id, %error, "failed to unregister");
+                    shared
+                        .counters
+                        .unregister_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while leaving.join_next().await.is_some() {}
+    }
+}
+
+async fn heartbeat_loop(worker: Arc<SimWorker>, offset: Duration, shared: Arc<Shared>) {
+    let mut next = Instant::now() + offset;
+    loop {
+        tokio::select! {
+            () = shared.stop_heartbeats.cancelled() => return,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        match worker
+            .client
+            .heartbeat(worker.id, &HeartbeatRequest::default())
+            .await
+        {
+            Ok(_) => shared.counters.heartbeats.fetch_add(1, Ordering::Relaxed),
+            Err(error) => {
+                tracing::debug!(worker_id = %worker.id, %error, "heartbeat failed");
+                shared
+                    .counters
+                    .heartbeat_errors
+                    .fetch_add(1, Ordering::Relaxed)
+            }
+        };
+        next += worker.heartbeat_every;
+    }
+}
+
+async fn fetch_loop(worker: Arc<SimWorker>, plan: FleetPlan, shared: Arc<Shared>) -> WorkerOutcome {
+    let mut outcome = WorkerOutcome::default();
+    let request = FetchRequest {
+        max_tasks: plan.fetch_max,
+        wait_secs: plan.fetch_wait.as_secs_f64(),
+    };
+    loop {
+        let sent = Instant::now();
+        let answer = tokio::select! {
+            biased;
+            () = shared.stop_fetching.cancelled() => break,
+            answer = worker.client.fetch(worker.id, &request) => answer,
+        };
+        let answered = Instant::now();
+        let tasks = match answer {
+            Ok(response) => response.tasks,
+            Err(error) => {
+                shared.counters.fetch_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(worker_id = %worker.id, %error, "fetch failed");
+                if matches!(
+                    error.status(),
+                    Some(StatusCode::GONE | StatusCode::NOT_FOUND)
+                ) {
+                    break;
+                }
+                tokio::select! {
+                    () = shared.stop_fetching.cancelled() => break,
+                    () = tokio::time::sleep(FETCH_RETRY) => continue,
+                }
+            }
+        };
+        shared.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        if tasks.is_empty() {
+            shared
+                .counters
+                .empty_fetches
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        outcome.fetch_latency.push(answered - sent);
+        if let Some(events) = &shared.events {
+            for task in &tasks {
+                let _ = events.send(Event::Fetched {
+                    task: task.task_id,
+                    at: answered,
+                });
+            }
+        }
+        let count = tasks.len() as u64;
+        outcome
+            .handled
+            .extend(report_all(&worker, tasks, answered, &plan, &shared).await);
+        let handled = shared.handled.fetch_add(count, Ordering::Relaxed) + count;
+        if shared.target.is_some_and(|target| handled >= target) {
+            shared.all_handled.cancel();
+        }
+    }
+    outcome
+}
+
+/// Reports `tasks` as succeeded, `plan.report_concurrency` at a time;
+/// returns those the coordinator accepted.
+async fn report_all(
+    worker: &Arc<SimWorker>,
+    tasks: Vec<Assignment>,
+    fetched: Instant,
+    plan: &FleetPlan,
+    shared: &Arc<Shared>,
+) -> Vec<Handled> {
+    let lanes = plan.report_concurrency.min(tasks.len()).max(1);
+    let mut per_lane: Vec<Vec<Assignment>> = vec![Vec::new(); lanes];
+    for (i, task) in tasks.into_iter().enumerate() {
+        per_lane[i % lanes].push(task);
+    }
+    let mut reporting = JoinSet::new();
+    for lane in per_lane {
+        let worker = worker.clone();
+        let shared = shared.clone();
+        reporting.spawn(async move {
+            let mut done = Vec::with_capacity(lane.len());
+            for task in lane {
+                if report_one(&worker, &task, &shared).await {
+                    done.push(Handled {
+                        task: task.task_id,
+                        fetched,
+                        reported: Instant::now(),
+                    });
+                }
+                if let Some(events) = &shared.events {
+                    let _ = events.send(Event::Reported { task: task.task_id });
+                }
+            }
+            done
+        });
+    }
+    let mut handled = Vec::new();
+    while let Some(joined) = reporting.join_next().await {
+        if let Ok(done) = joined {
+            handled.extend(done);
+        }
+    }
+    handled
+}
+
+/// Reports one task as succeeded; retries when no answer came or the
+/// coordinator failed, not when it refused.
+async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
+    let report = TaskReport {
+        task_id: task.task_id,
+        attempt: task.attempt,
+        outcome: ReportOutcome::Succeeded,
+        exit_code: Some(0),
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        error: None,
+    };
+    for attempt in 1..=REPORT_TRIES {
+        match worker.client.report(worker.id, &report).await {
+            Ok(_) => {
+                shared.counters.reports.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            Err(error) => {
+                let retry = error.status().is_none_or(|s| s.is_server_error());
+                tracing::warn!(task_id = %task.task_id, attempt, %error, "report failed");
+                if !retry || attempt == REPORT_TRIES {
+                    break;
+                }
+            }
+        }
+    }
+    shared
+        .counters
+        .report_errors
+        .fetch_add(1, Ordering::Relaxed);
+    false
+}
