@@ -144,9 +144,25 @@ pub struct BenchArgs {
     #[arg(long, default_value = "11s", value_parser = parse_duration)]
     pub pg_settle: Duration,
 
-    /// The coordinator's admin token, to read its dispatch mode.
+    /// The coordinator's admin token: reads its dispatch mode, and makes a
+    /// user and a worker principal for the run when `--token` or
+    /// `--registration-token` is absent.
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+
+    /// Token sent with submissions (a user's API token).
+    #[arg(long, env = "SWITCHYARD_BENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
+
+    /// Token the simulated workers register with (a worker principal's
+    /// registration token); each then acts with the worker token its
+    /// registration returns.
+    #[arg(
+        long,
+        env = "SWITCHYARD_BENCH_REGISTRATION_TOKEN",
+        hide_env_values = true
+    )]
+    pub registration_token: Option<Secret>,
 
     /// A free-form label for the run (e.g. the dispatch mode when no admin
     /// token is given).

@@ -5,9 +5,11 @@
 //! PostgreSQL. Loopback only; every run is bounded by `--timeout`.
 //!
 //! # Layout
-//! - [`args`]: the command line; [`tags`]: the tag mix.
+//! - [`args`]: the command line; [`tags`]: the tag mix; [`credentials`]:
+//!   the tokens the run acts with.
 //! - [`submitters`]: batch submission, as fast as possible or paced.
-//! - [`workers`]: the simulated fleet; [`shared`]: its signals and counters.
+//! - [`workers`]: the simulated fleet; [`reports`]: its reports;
+//!   [`shared`]: its signals and counters.
 //! - [`throughput`], [`latency`], [`idle`]: the three scenarios.
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
 //!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
@@ -15,12 +17,14 @@
 //! - [`stats`]: percentiles; [`report`]: the table and the JSON.
 
 pub mod args;
+pub mod credentials;
 pub mod idle;
 pub mod latency;
 pub mod monitor;
 pub mod pgstat;
 pub mod procfs;
 pub mod report;
+pub mod reports;
 pub mod shared;
 pub mod stats;
 pub mod submitters;
@@ -37,6 +41,7 @@ use switchyard_protocol::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{BenchArgs, Scenario};
+use crate::credentials::Credentials;
 use crate::report::{Report, Settings};
 use crate::target::Target;
 use crate::window::Closed;
@@ -53,6 +58,8 @@ pub struct Bench {
     pub stop: CancellationToken,
     /// The coordinator and PostgreSQL.
     pub target: Target,
+    /// Who the run acts as.
+    pub credentials: Credentials,
     started_at: String,
 }
 
@@ -67,6 +74,7 @@ impl Bench {
             fetch_wait: self.args.fetch_wait,
             report_concurrency: self.args.report_concurrency,
             shared_client: self.args.shared_client,
+            registration_token: self.credentials.register.clone(),
         }
     }
 
@@ -85,6 +93,7 @@ impl Bench {
             scenario: self.args.scenario,
             label: self.args.label.clone(),
             dispatch: self.target.dispatch.clone(),
+            auth: self.credentials.source.clone(),
             started_at: self.started_at.clone(),
             settings: Settings::from(&self.args),
             window_secs: closed.elapsed.as_secs_f64(),
@@ -104,8 +113,12 @@ impl Bench {
 pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     args.validate().map_err(anyhow::Error::msg)?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let client = Client::new(&args.url).context("failed to build an HTTP client")?;
     let target = Target::discover(&args).await?;
+    let credentials = Credentials::resolve(&args).await;
+    let mut client = Client::new(&args.url).context("failed to build an HTTP client")?;
+    if let Some(token) = &credentials.submit {
+        client = client.with_token(token.clone());
+    }
     let stop = CancellationToken::new();
     let guard = {
         let stop = stop.clone();
@@ -126,6 +139,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         client,
         stop,
         target,
+        credentials,
         started_at,
     };
     let report = match bench.args.scenario {

@@ -120,6 +120,8 @@ pub struct Report {
     pub label: Option<String>,
     /// The coordinator's dispatch mode, when the admin token was given.
     pub dispatch: Option<DispatchInfo>,
+    /// Which tokens the run acted with.
+    pub auth: String,
     /// When the run started (RFC 3339, UTC).
     pub started_at: String,
     /// The settings.
@@ -187,6 +189,7 @@ impl Report {
         let _ = writeln!(out, "  {:<34} {}", "started", self.started_at);
         let _ = writeln!(out, "  {:<34} {}", "coordinator", s.url);
         let _ = writeln!(out, "  {:<34} {dispatch}", "dispatch");
+        let _ = writeln!(out, "  {:<34} {}", "tokens", self.auth);
         if let Some(label) = self.label.as_ref().filter(|_| self.dispatch.is_some()) {
             let _ = writeln!(out, "  {:<34} {label}", "label");
         }

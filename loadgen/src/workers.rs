@@ -1,20 +1,23 @@
-//! Simulated workers: each registers, heartbeats, long-polls fetch, reports
-//! every task it gets as succeeded at once (no process is spawned), and
-//! unregisters at the end — the worker protocol without the work.
+//! Simulated workers: each registers, heartbeats (listing what it runs, as
+//! the agent does), long-polls fetch, reports every task it gets as
+//! succeeded at once (no process is spawned), and unregisters at the end —
+//! the worker protocol without the work.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use switchyard_protocol::{
-    Assignment, Client, ClientError, FetchRequest, HeartbeatRequest, RegisterWorker, ReportOutcome,
-    StatusCode, TaskId, TaskReport, WorkerId,
+    Assignment, Client, ClientError, FetchRequest, HeartbeatRequest, RegisterWorker, StatusCode,
+    TaskId, WorkerId,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::reports::report_all;
 pub use crate::shared::{Counters, Event, FleetCounts, Shared};
 use crate::stats::Samples;
 use crate::tags::TagSets;
@@ -23,8 +26,6 @@ use crate::tags::TagSets;
 const REGISTER_CONCURRENCY: usize = 32;
 /// Pause after a failed fetch before the next one.
 const FETCH_RETRY: Duration = Duration::from_millis(100);
-/// Tries of one report when the coordinator does not answer.
-const REPORT_TRIES: u32 = 3;
 
 /// How the fleet behaves.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct FleetPlan {
     pub report_concurrency: usize,
     /// One HTTP client for all workers instead of one each.
     pub shared_client: bool,
+    /// Token to register with.
+    pub registration_token: Option<String>,
 }
 
 /// One task on one worker: when its fetch returned and its report was answered.
@@ -66,11 +69,32 @@ pub struct WorkerOutcome {
 }
 
 #[derive(Debug)]
-struct SimWorker {
-    id: WorkerId,
+pub(crate) struct SimWorker {
+    pub(crate) id: WorkerId,
     index: usize,
-    client: Client,
+    pub(crate) client: Client,
     heartbeat_every: Duration,
+    /// Tasks fetched and not yet reported, listed in each heartbeat as an
+    /// agent lists what it runs. The lock is never held across an `.await`.
+    running: Mutex<HashSet<TaskId>>,
+}
+
+impl SimWorker {
+    fn running_now(&self) -> Vec<TaskId> {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.iter().copied().collect()
+    }
+
+    pub(crate) fn set_running(&self, tasks: &[Assignment], running: bool) {
+        let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for task in tasks {
+            if running {
+                set.insert(task.task_id);
+            } else {
+                set.remove(&task.task_id);
+            }
+        }
+    }
 }
 
 /// A registered fleet and its running loops.
@@ -94,11 +118,14 @@ impl Fleet {
         let limit = Arc::new(Semaphore::new(REGISTER_CONCURRENCY));
         let mut registering = JoinSet::new();
         for index in 0..plan.workers {
-            let client = if plan.shared_client {
+            let mut client = if plan.shared_client {
                 shared_client.clone()
             } else {
                 Client::new(url).context("failed to build an HTTP client")?
             };
+            if let Some(token) = &plan.registration_token {
+                client = client.with_token(token.clone());
+            }
             let request = RegisterWorker {
                 name: format!("bench-{index}"),
                 tags: plan.tag_sets.pick(index).to_vec(),
@@ -108,6 +135,11 @@ impl Fleet {
             registering.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let view = client.register(&request).await?;
+                // From now on it acts as itself, with the token it was given.
+                let client = match view.token {
+                    Some(token) => client.with_token(token),
+                    None => client,
+                };
                 Ok::<_, ClientError>(SimWorker {
                     id: view.id,
                     index,
@@ -115,6 +147,7 @@ impl Fleet {
                     heartbeat_every: Duration::from_secs_f64(
                         view.heartbeat_interval_secs.clamp(0.1, 3600.0),
                     ),
+                    running: Mutex::default(),
                 })
             });
         }
@@ -211,7 +244,12 @@ async fn heartbeat_loop(worker: Arc<SimWorker>, offset: Duration, shared: Arc<Sh
         }
         match worker
             .client
-            .heartbeat(worker.id, &HeartbeatRequest::default())
+            .heartbeat(
+                worker.id,
+                &HeartbeatRequest {
+                    running: Some(worker.running_now()),
+                },
+            )
             .await
         {
             Ok(_) => shared.counters.heartbeats.fetch_add(1, Ordering::Relaxed),
@@ -267,6 +305,7 @@ async fn fetch_loop(worker: Arc<SimWorker>, plan: FleetPlan, shared: Arc<Shared>
             continue;
         }
         outcome.fetch_latency.push(answered - sent);
+        worker.set_running(&tasks, true);
         if let Some(events) = &shared.events {
             for task in &tasks {
                 let _ = events.send(Event::Fetched {
@@ -285,84 +324,4 @@ async fn fetch_loop(worker: Arc<SimWorker>, plan: FleetPlan, shared: Arc<Shared>
         }
     }
     outcome
-}
-
-/// Reports `tasks` as succeeded, `plan.report_concurrency` at a time;
-/// returns those the coordinator accepted.
-async fn report_all(
-    worker: &Arc<SimWorker>,
-    tasks: Vec<Assignment>,
-    fetched: Instant,
-    plan: &FleetPlan,
-    shared: &Arc<Shared>,
-) -> Vec<Handled> {
-    let lanes = plan.report_concurrency.min(tasks.len()).max(1);
-    let mut per_lane: Vec<Vec<Assignment>> = vec![Vec::new(); lanes];
-    for (i, task) in tasks.into_iter().enumerate() {
-        per_lane[i % lanes].push(task);
-    }
-    let mut reporting = JoinSet::new();
-    for lane in per_lane {
-        let worker = worker.clone();
-        let shared = shared.clone();
-        reporting.spawn(async move {
-            let mut done = Vec::with_capacity(lane.len());
-            for task in lane {
-                if report_one(&worker, &task, &shared).await {
-                    done.push(Handled {
-                        task: task.task_id,
-                        fetched,
-                        reported: Instant::now(),
-                    });
-                }
-                if let Some(events) = &shared.events {
-                    let _ = events.send(Event::Reported { task: task.task_id });
-                }
-            }
-            done
-        });
-    }
-    let mut handled = Vec::new();
-    while let Some(joined) = reporting.join_next().await {
-        if let Ok(done) = joined {
-            handled.extend(done);
-        }
-    }
-    handled
-}
-
-/// Reports one task as succeeded; retries when no answer came or the
-/// coordinator failed, not when it refused.
-async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
-    let report = TaskReport {
-        task_id: task.task_id,
-        attempt: task.attempt,
-        outcome: ReportOutcome::Succeeded,
-        exit_code: Some(0),
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        error: None,
-    };
-    for attempt in 1..=REPORT_TRIES {
-        match worker.client.report(worker.id, &report).await {
-            Ok(_) => {
-                shared.counters.reports.fetch_add(1, Ordering::Relaxed);
-                return true;
-            }
-            Err(error) => {
-                let retry = error.status().is_none_or(|s| s.is_server_error());
-                tracing::warn!(task_id = %task.task_id, attempt, %error, "report failed");
-                if !retry || attempt == REPORT_TRIES {
-                    break;
-                }
-            }
-        }
-    }
-    shared
-        .counters
-        .report_errors
-        .fetch_add(1, Ordering::Relaxed);
-    false
 }

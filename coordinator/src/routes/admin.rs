@@ -34,7 +34,8 @@ pub fn router() -> Router<AppState> {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The dispatcher was rebuilt from the database", body = SeedResult),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
@@ -49,7 +50,8 @@ async fn seed(_: Admin, State(state): State<AppState>) -> Result<Json<SeedResult
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Queued tasks moved to less loaded workers (Balanced mode)", body = RebalanceResult),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn rebalance(_: Admin, State(state): State<AppState>) -> Json<RebalanceResult> {
@@ -71,7 +73,8 @@ struct SnapshotQuery {
     responses(
         (status = 200, description = "The dispatcher's state", body = DispatcherView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
     )
 )]
 async fn dispatcher(
@@ -92,7 +95,8 @@ async fn dispatcher(
     responses(
         (status = 200, description = "The changed worker", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
@@ -117,7 +121,8 @@ async fn update_worker(
     responses(
         (status = 200, description = "Draining: it finishes what it runs and takes no new work", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
@@ -140,7 +145,8 @@ async fn drain(
     responses(
         (status = 200, description = "Active again", body = WorkerView),
         (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
         (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "The principal and its first token (a registration token for a worker principal), shown once", body = IssuedToken),
+        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 409, description = "The name is taken", body = switchyard_protocol::ErrorBody),
@@ -54,6 +55,7 @@ async fn create_principal(
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "A new token, shown once", body = IssuedToken),
+        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such principal", body = switchyard_protocol::ErrorBody),
@@ -76,6 +78,7 @@ async fn create_token(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Every token, without secrets, newest first", body = Vec<TokenInfo>),
+        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
     )
@@ -95,6 +98,7 @@ async fn list_tokens(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The token, revoked", body = TokenInfo),
+        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
         (status = 404, description = "No such token", body = switchyard_protocol::ErrorBody),

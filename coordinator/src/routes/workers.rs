@@ -52,6 +52,7 @@ async fn register(
     path = "/api/v1/workers",
     tag = "workers",
     responses(
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 200, description = "Every worker that has not gone", body = Vec<WorkerView>),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
