@@ -196,9 +196,14 @@ fn print_banner(
         "no local worker agent".to_owned()
     };
     let token = token_file.display();
+    let admin = args
+        .serve
+        .admin_token
+        .as_ref()
+        .map_or("(none)", |secret| secret.expose());
     println!(
         "\nSwitchyard is running at {base_url}\n  with {database}\n  and {agent}.\n\n\
-         The admin token is in {token}. Every request but /health needs a token:\n  \
+         Admin token: {admin}\n  (kept in {token}). Every request but /health needs a token:\n  \
          TOKEN=$(cat {token})\n\n\
          Submit a task:\n  curl -s -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n       \
          -X POST {base_url}/api/v1/tasks -d '{{\"argv\": [\"echo\", \"hello\"]}}'\n\

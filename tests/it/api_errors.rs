@@ -291,3 +291,26 @@ async fn invalid_registration_and_fetch_fail_validation() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error.field.as_deref(), Some("wait_secs"));
 }
+
+#[tokio::test]
+async fn filters_and_names_with_nul_characters_are_refused_not_crashed_on() {
+    let app = spawn_app(AppOptions::new()).await;
+    for query in ["tag=a%00b", "label=x%00", "tag=has%20space"] {
+        let (status, error) = send(&app, "GET", &format!("/api/v1/tasks?{query}"), None).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {error:?}"
+        );
+        assert_eq!(error.code, ErrorCode::ValidationFailed, "{query}");
+    }
+    let (status, error) = send(
+        &app,
+        "POST",
+        "/api/v1/admin/principals/a%00b/tokens",
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error:?}");
+    assert_eq!(error.code, ErrorCode::PrincipalNotFound);
+}

@@ -97,19 +97,23 @@ pub fn tags(field: &str, tags: &[String]) -> Result<Vec<String>, ValidationError
     Ok(sorted)
 }
 
+/// Checks one label.
+pub fn label(field: &str, label: &str) -> Result<(), ValidationError> {
+    if label.is_empty() || label.len() > MAX_LABEL_BYTES {
+        return Err(invalid(
+            field,
+            format!("a label is 1 to {MAX_LABEL_BYTES} bytes"),
+        ));
+    }
+    check_text(field, label, false)
+}
+
 fn labels(labels: &[String]) -> Result<Vec<String>, ValidationError> {
     if labels.len() > MAX_LABELS {
         return Err(invalid("labels", format!("at most {MAX_LABELS} labels")));
     }
-    for (i, label) in labels.iter().enumerate() {
-        let field = format!("labels[{i}]");
-        if label.is_empty() || label.len() > MAX_LABEL_BYTES {
-            return Err(invalid(
-                field,
-                format!("a label is 1 to {MAX_LABEL_BYTES} bytes"),
-            ));
-        }
-        check_text(&field, label, false)?;
+    for (i, text) in labels.iter().enumerate() {
+        label(&format!("labels[{i}]"), text)?;
     }
     let mut sorted = labels.to_vec();
     sorted.sort_unstable();

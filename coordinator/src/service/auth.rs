@@ -289,19 +289,23 @@ fn kind_for(role: Role) -> TokenKind {
     }
 }
 
+/// Whether `name` can name a principal: 1 to 64 bytes of letters, digits
+/// and `- _ . @`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
 /// Creates a principal and its first token (a registration token for a
 /// worker principal, an API token otherwise).
 pub async fn create_principal(
     state: &AppState,
     request: CreatePrincipal,
 ) -> Result<IssuedToken, ApiError> {
-    let name_ok = !request.name.is_empty()
-        && request.name.len() <= 64
-        && request
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-    if !name_ok || request.name == BOOTSTRAP_ADMIN {
+    if !valid_name(&request.name) || request.name == BOOTSTRAP_ADMIN {
         return Err(invalid(
             "name",
             "1 to 64 bytes of letters, digits and - _ . @ (and not the reserved bootstrap-admin)",
@@ -321,6 +325,9 @@ pub async fn create_token(
     request: CreateToken,
 ) -> Result<IssuedToken, ApiError> {
     check_token_request(&request)?;
+    if !valid_name(name) {
+        return Err(ApiError::PrincipalNotFound(name.to_owned()));
+    }
     let row = storage::principals::principal_by_name(state.db(), name)
         .await?
         .ok_or_else(|| ApiError::PrincipalNotFound(name.to_owned()))?;

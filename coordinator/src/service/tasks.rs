@@ -67,6 +67,17 @@ pub async fn list(
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
+    // Filters go to the database as parameters, but must still be text it
+    // can hold (no NUL) and could match something.
+    if let Some(tag) = &query.tag {
+        validate::tags("tag", std::slice::from_ref(tag)).map_err(|mut e| {
+            e.field = "tag".into();
+            e
+        })?;
+    }
+    if let Some(label) = &query.label {
+        validate::label("label", label)?;
+    }
     let archived = query.archived.unwrap_or(false);
     let filter = ListFilter {
         state: query.state.map(TaskState::from),
