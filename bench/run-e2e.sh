@@ -36,7 +36,7 @@ keep=0
 extra=()
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
     exit "${1:-0}"
 }
 
@@ -118,6 +118,7 @@ json_number() { sed -n "s/.*\"$2\": \([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
 
 completed=""
 ceiling=""
+pattern=""
 for scenario in ${scenarios//,/ }; do
     case "$scenario" in
         throughput)
@@ -125,11 +126,13 @@ for scenario in ${scenarios//,/ }; do
             "$bench" "${common[@]}" --scenario throughput --tasks "$tasks" --batch "$batch" \
                 --workers "$workers" --json "$work/throughput.json" "${extra[@]}"
             completed="$(json_number "$work/throughput.json" completed_per_sec)"
-            echo "== ceiling: pgbench, $batch-task batches, on the same server"
+            echo "== ceiling: pgbench on the same server: $batch-task batches, and today's statement pattern"
             "$here/pgbench/run.sh" --server-url "$server" --coordinator "$coordinator" \
-                --mode batched --batch "$batch" -c "$pgbench_clients" -T "$pgbench_seconds" \
+                --mode batched,per-report --batch "$batch" --fetch "$fetch_max" \
+                -c "$pgbench_clients" -T "$pgbench_seconds" \
                 --json "$work/pgbench.json" | tee "$work/pgbench.txt"
-            ceiling="$(sed -n 's/^RESULT .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
+            ceiling="$(sed -n 's/^RESULT mode=batched .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
+            pattern="$(sed -n 's/^RESULT mode=per-report .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
             ;;
         latency)
             echo "== latency: $samples tasks submitted one at a time, $workers idle workers"
@@ -147,9 +150,10 @@ done
 
 if [[ -n "$completed" && -n "$ceiling" ]]; then
     echo
-    awk -v s="$completed" -v c="$ceiling" 'BEGIN {
+    awk -v s="$completed" -v c="$ceiling" -v p="${pattern:-0}" 'BEGIN {
         printf "Switchyard end to end: %8.0f tasks/s\n", s
-        printf "PostgreSQL ceiling:    %8.0f task lifecycles/s (pgbench, same server, same run)\n", c
+        printf "PostgreSQL ceiling:    %8.0f task lifecycles/s (pgbench, batched, same server, same run)\n", c
         printf "ratio:                 %8.1f %% of the ceiling\n", (c > 0 ? 100 * s / c : 0)
+        if (p > 0) printf "(the current statement pattern alone, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
     }'
 fi

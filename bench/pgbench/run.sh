@@ -3,12 +3,16 @@
 # lifecycle (submit, assign, finish), on this machine, now.
 #
 # Creates a scratch database on a server, applies Switchyard's own schema
-# with `coordinator migrate`, runs pgbench with lifecycle-batched.sql and/or
-# lifecycle-single.sql, prints task lifecycles per second, and drops the
-# database again.
+# with `coordinator migrate`, runs pgbench with the lifecycle scripts beside
+# this file, prints task lifecycles per second, and drops the database again.
+# Modes (comma-separated; `both` is batched,single; `all` is all three):
+#   batched     lifecycle-batched.sql: submit, assign, finish, --batch tasks per statement
+#   single      lifecycle-single.sql: the same, one task per statement
+#   per-report  lifecycle-per-report.sql: the coordinator's pattern today (batched
+#               submit, --fetch tasks per assign, a read and a finish per report)
 #
 #   bench/pgbench/run.sh --server-url postgres://postgres@127.0.0.1:5432 \
-#       [--mode batched|single|both] [--batch 500] [-c 8] [-j 2] [-T 20] \
+#       [--mode batched] [--batch 500] [--fetch 32] [-c 8] [-j 2] [-T 20] \
 #       [--coordinator target/release/coordinator] [--json FILE]
 #
 # Prints one line per mode, also in a fixed form for scripts:
@@ -21,6 +25,7 @@ root="$(cd "$here/../.." && pwd)"
 server_url="${DATABASE_SERVER_URL:-}"
 mode="batched"
 batch=500
+fetch=32
 clients=8
 threads=2
 seconds=20
@@ -28,7 +33,7 @@ coordinator=""
 json=""
 
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
     exit "${1:-0}"
 }
 
@@ -37,6 +42,7 @@ while [[ $# -gt 0 ]]; do
         --server-url) server_url="$2"; shift 2 ;;
         --mode) mode="$2"; shift 2 ;;
         --batch) batch="$2"; shift 2 ;;
+        --fetch) fetch="$2"; shift 2 ;;
         -c|--clients) clients="$2"; shift 2 ;;
         -j|--threads) threads="$2"; shift 2 ;;
         -T|--seconds) seconds="$2"; shift 2 ;;
@@ -50,7 +56,11 @@ done
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 [[ -n "$server_url" ]] || die "--server-url is required (postgres://user@127.0.0.1:PORT)"
-case "$mode" in batched|single|both) ;; *) die "--mode must be batched, single or both" ;; esac
+case "$mode" in both) mode="batched,single" ;; all) mode="batched,single,per-report" ;; esac
+for m in ${mode//,/ }; do
+    case "$m" in batched|single|per-report) ;; *) die "unknown mode $m (batched, single, per-report, both, all)" ;; esac
+done
+[[ "$fetch" =~ ^[0-9]+$ ]] && (( fetch >= 1 && fetch <= 256 )) || die "--fetch must be 1 to 256"
 [[ "$batch" =~ ^[0-9]+$ ]] && (( batch >= 1 && batch <= 800 )) \
     || die "--batch must be 1 to 800 (the batch travels as one pgbench argument)"
 
@@ -121,23 +131,32 @@ echo "pgbench: -M prepared -c $clients -j $threads -T $seconds (scratch database
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 
 results=()
+# run_mode NAME TASKS_IN_JSON TASKS_PER_TRANSACTION NOTE [pgbench -D settings...]
 run_mode() {
-    local which="$1" n="$2" script out tps lifecycles
-    script="$here/lifecycle-$which.sql"
-    out="$("$pgbench" -n -M prepared -f "$script" -D tasks_json="$(tasks_json "$n")" \
+    local which="$1" n="$2" per="$3" note="$4" out tps lifecycles
+    shift 4
+    out="$("$pgbench" -n -M prepared -f "$here/lifecycle-$which.sql" \
+        -D tasks_json="$(tasks_json "$n")" "$@" \
         -c "$clients" -j "$threads" -T "$seconds" "$db_url" 2>&1)" \
         || { echo "$out" >&2; die "pgbench failed ($which)"; }
     tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)"
     [[ -n "$tps" ]] || { echo "$out" >&2; die "no tps in pgbench's output"; }
-    lifecycles="$(awk -v t="$tps" -v n="$n" 'BEGIN { printf "%.0f", t * n }')"
-    printf '%-8s %4s tasks/statement: %10.1f transactions/s x %4s = %8s task lifecycles/s (3 commits per transaction)\n' \
-        "$which" "$n" "$tps" "$n" "$lifecycles"
+    lifecycles="$(awk -v t="$tps" -v n="$per" 'BEGIN { printf "%.0f", t * n }')"
+    printf '%-10s %10.1f transactions/s x %4s = %8s task lifecycles/s (%s)\n' \
+        "$which" "$tps" "$per" "$lifecycles" "$note"
     echo "RESULT mode=$which batch=$n clients=$clients tps=$tps lifecycles_per_sec=$lifecycles"
     results+=("{\"mode\":\"$which\",\"batch\":$n,\"clients\":$clients,\"threads\":$threads,\"seconds\":$seconds,\"tps\":$tps,\"lifecycles_per_sec\":$lifecycles}")
 }
 
-if [[ "$mode" == batched || "$mode" == both ]]; then run_mode batched "$batch"; fi
-if [[ "$mode" == single || "$mode" == both ]]; then run_mode single 1; fi
+for m in ${mode//,/ }; do
+    case "$m" in
+        batched) run_mode batched "$batch" "$batch" "$batch tasks per statement, 3 commits per $batch tasks" ;;
+        single) run_mode single 1 1 "1 task per statement, 3 commits per task" ;;
+        per-report) run_mode per-report "$batch" 1 \
+            "submit $batch and assign $fetch per statement, read + finish per task" \
+            -D batch="$batch" -D fetch="$fetch" -D k=0 ;;
+    esac
+done
 
 if [[ -n "$json" ]]; then
     (IFS=,; echo "{\"postgres\":\"$settings\",\"runs\":[${results[*]}]}") >"$json"

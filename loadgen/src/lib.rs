@@ -14,7 +14,8 @@
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
 //!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
 //!   [`target`]: finding the coordinator's and PostgreSQL's processes.
-//! - [`stats`]: percentiles; [`report`]: the table and the JSON.
+//! - [`stats`]: percentiles; [`report`]: the figures and their JSON;
+//!   [`table`]: the same as a table.
 
 pub mod args;
 pub mod credentials;
@@ -28,6 +29,7 @@ pub mod reports;
 pub mod shared;
 pub mod stats;
 pub mod submitters;
+pub mod table;
 pub mod tags;
 pub mod target;
 pub mod throughput;

@@ -2,7 +2,7 @@
 //! running coordinator, prints the table and writes the JSON.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use switchyard_loadgen::args::BenchArgs;
 use tracing_subscriber::EnvFilter;
 
@@ -15,6 +15,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = BenchArgs::parse();
+    if let Err(message) = args.validate() {
+        BenchArgs::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit();
+    }
     let json = args.json.clone();
     let report = switchyard_loadgen::run(args)
         .await

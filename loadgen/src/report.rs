@@ -1,14 +1,13 @@
-//! The result of a run: one structure, printed as a table for people and
-//! written as JSON for tools.
+//! The result of a run: one structure, written as JSON for tools (and
+//! printed as a table for people, see [`crate::table`]).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
 
 use crate::args::{BenchArgs, Scenario};
-use crate::monitor::{ProcessUsage, Usage};
+use crate::monitor::Usage;
 use crate::pgstat::PgRates;
 use crate::stats::Summary;
 use crate::workers::FleetCounts;
@@ -147,189 +146,103 @@ pub struct Report {
     pub postgres: Option<PgRates>,
 }
 
-fn summary_line(out: &mut String, name: &str, summary: Option<&Summary>) {
-    let _ = match summary {
-        Some(s) => writeln!(
-            out,
-            "  {name:<34} p50 {:>8.2} ms  p90 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  (n={})",
-            s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, s.count
-        ),
-        None => writeln!(out, "  {name:<34} no samples"),
-    };
-}
-
-fn usage_line(out: &mut String, name: &str, usage: Option<&ProcessUsage>) {
-    let _ = match usage {
-        Some(u) => {
-            let memory = match (u.rss_mib, u.peak_rss_mib) {
-                (Some(rss), Some(peak)) => format!("  RSS {rss:.1} MiB (peak {peak:.1} MiB)"),
-                _ => String::new(),
-            };
-            writeln!(
-                out,
-                "  {name:<34} {:>7.1} % of one core{memory}  [pid {}]",
-                u.cpu_percent, u.pid
-            )
-        }
-        None => writeln!(out, "  {name:<34} not found"),
-    };
-}
-
 impl Report {
-    /// The report as a table for a terminal.
-    pub fn table(&self) -> String {
-        let mut out = String::new();
-        let s = &self.settings;
-        let dispatch = match (&self.dispatch, &self.label) {
-            (Some(d), _) => format!("{} ({})", d.mode, d.strategy),
-            (None, Some(label)) => label.clone(),
-            (None, None) => "unknown (pass --admin-token or --label)".to_owned(),
-        };
-        let _ = writeln!(out, "switchyard-bench: {} scenario", self.scenario.as_str());
-        let _ = writeln!(out, "  {:<34} {}", "started", self.started_at);
-        let _ = writeln!(out, "  {:<34} {}", "coordinator", s.url);
-        let _ = writeln!(out, "  {:<34} {dispatch}", "dispatch");
-        let _ = writeln!(out, "  {:<34} {}", "tokens", self.auth);
-        if let Some(label) = self.label.as_ref().filter(|_| self.dispatch.is_some()) {
-            let _ = writeln!(out, "  {:<34} {label}", "label");
-        }
-        let _ = writeln!(
-            out,
-            "  {:<34} {} workers, tag sets `{}`, fetch up to {} (wait {}s), {} slots, {} reports at once{}",
-            "fleet",
-            s.workers,
-            s.tag_sets,
-            s.fetch_max,
-            s.fetch_wait_secs,
-            s.slots,
-            s.report_concurrency,
-            if s.shared_client {
-                ", one shared HTTP client"
-            } else {
-                ""
-            }
-        );
-        let _ = writeln!(out, "  {:<34} {:.2} s", "measured window", self.window_secs);
-        if self.timed_out {
-            let _ = writeln!(out, "  {:<34} YES: the figures are partial", "timed out");
-        }
-        if let Some(t) = &self.throughput {
-            let _ = writeln!(
-                out,
-                "  {:<34} {} in batches of {} by {} submitters{}",
-                "submitted",
-                t.submitted,
-                s.batch,
-                s.submitters,
-                s.rate
-                    .map(|r| format!(", paced at {r} tasks/s"))
-                    .unwrap_or_default()
-            );
-            let _ = writeln!(
-                out,
-                "  {:<34} {:.0} tasks/s",
-                "submitted/s", t.submitted_per_sec
-            );
-            let _ = writeln!(
-                out,
-                "  {:<34} {:.0} tasks/s ({} tasks)",
-                "completed/s", t.completed_per_sec, t.completed
-            );
-            summary_line(
-                &mut out,
-                "end-to-end (submit → report)",
-                t.end_to_end.as_ref(),
-            );
-        }
-        if let Some(p) = &self.pickup {
-            summary_line(
-                &mut out,
-                "pickup (submit answered → fetched)",
-                p.after_answer.as_ref(),
-            );
-            summary_line(
-                &mut out,
-                "pickup (submit sent → fetched)",
-                p.after_send.as_ref(),
-            );
-            let _ = writeln!(
-                out,
-                "  {:<34} {} fetched before the submit answer, {} missed",
-                "pickup notes", p.fetched_before_answer, p.missed
-            );
-        }
-        summary_line(&mut out, "fetch (request → answer)", self.fetch.as_ref());
-        let f = &self.fleet;
-        let _ = writeln!(
-            out,
-            "  {:<34} {} fetches ({} empty), {} reports, {} heartbeats ({:.1}/s)",
-            "worker calls",
-            f.fetches,
-            f.empty_fetches,
-            f.reports,
-            f.heartbeats,
-            self.heartbeats_per_sec
-        );
-        let errors = f.fetch_errors + f.report_errors + f.heartbeat_errors + f.unregister_errors;
-        if errors > 0
-            || self
-                .throughput
-                .as_ref()
-                .is_some_and(|t| t.submit_errors > 0)
-        {
-            let _ = writeln!(
-                out,
-                "  {:<34} submit {}, fetch {}, report {}, heartbeat {}, unregister {}",
-                "ERRORS",
-                self.throughput.as_ref().map_or(0, |t| t.submit_errors),
-                f.fetch_errors,
-                f.report_errors,
-                f.heartbeat_errors,
-                f.unregister_errors
-            );
-        }
-        usage_line(&mut out, "coordinator CPU", self.usage.coordinator.as_ref());
-        usage_line(
-            &mut out,
-            "PostgreSQL CPU (all backends)",
-            self.usage.postgres.as_ref(),
-        );
-        usage_line(&mut out, "load generator CPU", self.usage.loadgen.as_ref());
-        if let Some(m) = &self.usage.machine {
-            let _ = writeln!(
-                out,
-                "  {:<34} {:.1} % of one core busy of {} ({:.1} % by other work; load {} at start)",
-                "machine",
-                m.busy_percent,
-                m.cores * 100,
-                m.other_percent,
-                m.loadavg_at_start
-                    .map_or("?".to_owned(), |l| format!("{l:.2}"))
-            );
-        }
-        match &self.postgres {
-            Some(pg) => {
-                let _ = writeln!(
-                    out,
-                    "  {:<34} {:.0} commits/s ({} in all), {:.0} writing transactions/s",
-                    "PostgreSQL", pg.commits_per_sec, pg.commits, pg.write_xacts_per_sec
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "  {:<34} not measured (pass --database-url)",
-                    "PostgreSQL"
-                );
-            }
-        }
-        out
-    }
-
     /// Writes the report as pretty JSON to `path`.
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self).context("failed to encode the report")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("failed to write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::monitor::{MachineUsage, ProcessUsage};
+
+    fn report() -> Report {
+        let args = BenchArgs::try_parse_from(["switchyard-bench", "--tasks", "1000"]).unwrap();
+        let summary = Summary {
+            count: 1000,
+            mean_ms: 2.0,
+            p50_ms: 1.5,
+            p90_ms: 3.0,
+            p99_ms: 9.0,
+            max_ms: 12.0,
+        };
+        Report {
+            scenario: Scenario::Throughput,
+            label: None,
+            dispatch: Some(DispatchInfo {
+                mode: "balanced".into(),
+                strategy: "least-queue".into(),
+            }),
+            auth: "submit: token given; register: token given".into(),
+            started_at: "2026-11-23T12:00:00Z".into(),
+            settings: Settings::from(&args),
+            window_secs: 2.0,
+            timed_out: false,
+            throughput: Some(Throughput {
+                submitted: 1000,
+                completed: 1000,
+                submit_errors: 0,
+                submitted_per_sec: 2000.0,
+                completed_per_sec: 500.0,
+                end_to_end: Some(summary),
+            }),
+            pickup: None,
+            fetch: None,
+            fleet: FleetCounts::default(),
+            heartbeats_per_sec: 0.0,
+            usage: Usage {
+                coordinator: Some(ProcessUsage {
+                    pid: 42,
+                    cpu_percent: 55.5,
+                    rss_mib: Some(60.0),
+                    peak_rss_mib: Some(61.0),
+                }),
+                postgres: None,
+                loadgen: None,
+                machine: Some(MachineUsage {
+                    cores: 2,
+                    busy_percent: 150.0,
+                    other_percent: 20.0,
+                    loadavg_at_start: Some(1.5),
+                }),
+            },
+            postgres: None,
+        }
+    }
+
+    #[test]
+    fn the_table_names_every_figure() {
+        let table = report().table();
+        for expected in [
+            "throughput scenario",
+            "balanced (least-queue)",
+            "500 tasks/s (1000 tasks)",
+            "p50     1.50 ms",
+            "p99     9.00 ms",
+            "55.5 % of one core  RSS 60.0 MiB (peak 61.0 MiB)  [pid 42]",
+            "PostgreSQL CPU (all backends)      not found",
+            "150.0 % of one core busy of 200 (20.0 % by other work; load 1.50 at start)",
+            "not measured (pass --database-url)",
+        ] {
+            assert!(table.contains(expected), "missing `{expected}` in\n{table}");
+        }
+        assert!(!table.contains("ERRORS"), "{table}");
+    }
+
+    #[test]
+    fn the_json_has_the_same_figures() {
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(json["scenario"], "throughput");
+        assert_eq!(json["throughput"]["completed_per_sec"], 500.0);
+        assert_eq!(json["throughput"]["end_to_end"]["p99_ms"], 9.0);
+        assert_eq!(json["usage"]["coordinator"]["cpu_percent"], 55.5);
+        assert_eq!(json["settings"]["tasks"], 1000);
+        assert!(json["postgres"].is_null());
     }
 }

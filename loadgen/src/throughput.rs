@@ -108,3 +108,42 @@ fn digest(
     }
     (end_to_end, fetch, completed, last_report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::workers::Handled;
+
+    #[test]
+    fn end_to_end_joins_submissions_and_reports_by_task() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let sent: HashMap<TaskId, Instant> = [(TaskId(1), at(0)), (TaskId(2), at(10))].into();
+        let handled = |id, reported| Handled {
+            task: TaskId(id),
+            fetched: at(1),
+            reported: at(reported),
+        };
+        let outcomes = vec![
+            WorkerOutcome {
+                handled: vec![handled(1, 30)],
+                fetch_latency: [Duration::from_millis(4)].into_iter().collect(),
+            },
+            WorkerOutcome {
+                // Task 3 was not submitted by this run: counted, not timed.
+                handled: vec![handled(2, 50), handled(3, 70)],
+                fetch_latency: Samples::new(),
+            },
+        ];
+        let (end_to_end, fetch, completed, last) = digest(outcomes, &sent);
+        assert_eq!(completed, 3);
+        assert_eq!(last, Some(at(70)));
+        assert_eq!(fetch.len(), 1);
+        let summary = end_to_end.summary().unwrap();
+        assert_eq!(summary.count, 2);
+        assert!((summary.max_ms - 40.0).abs() < 1e-6);
+        assert!((summary.p50_ms - 30.0).abs() < 1e-6);
+    }
+}

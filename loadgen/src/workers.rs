@@ -68,10 +68,13 @@ pub struct WorkerOutcome {
     pub fetch_latency: Samples,
 }
 
+/// One registered simulated worker.
 #[derive(Debug)]
 pub(crate) struct SimWorker {
+    /// Its id, from the registration.
     pub(crate) id: WorkerId,
     index: usize,
+    /// Its HTTP client, carrying its worker token.
     pub(crate) client: Client,
     heartbeat_every: Duration,
     /// Tasks fetched and not yet reported, listed in each heartbeat as an
@@ -85,6 +88,7 @@ impl SimWorker {
         running.iter().copied().collect()
     }
 
+    /// Marks `tasks` as running (fetched) or no longer (reported).
     pub(crate) fn set_running(&self, tasks: &[Assignment], running: bool) {
         let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         for task in tasks {
