@@ -49,7 +49,10 @@ pub struct Sweep {
 
 /// Archives every task finished more than `retention.age` ago, one batch
 /// per statement (each its own transaction, so locks stay bounded), until a
-/// batch comes back short or `stop` is cancelled. Yields between batches.
+/// batch comes back short or `stop` is cancelled. Between batches it rests
+/// as long as the last batch took, so a large backlog is archived at a
+/// steady pace that leaves the database (and the cores it shares with the
+/// coordinator) to dispatch.
 ///
 /// Takes the pool rather than any connection: inside one transaction the
 /// batches would hold all their locks to the end.
@@ -61,13 +64,21 @@ pub async fn sweep(
     let age_secs = retention.age.as_secs_f64();
     let mut sweep = Sweep::default();
     loop {
+        let started = std::time::Instant::now();
         let moved = storage::archive::move_finished(db, age_secs, retention.batch).await?;
         sweep.moved += moved;
         sweep.batches += 1;
         if moved < u64::from(retention.batch) || stop.is_cancelled() {
             return Ok(sweep);
         }
-        tokio::task::yield_now().await;
+        let rest = started.elapsed().clamp(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_secs(1),
+        );
+        tokio::select! {
+            () = tokio::time::sleep(rest) => {}
+            () = stop.cancelled() => return Ok(sweep),
+        }
     }
 }
 
