@@ -50,9 +50,9 @@ pub struct Sweep {
 /// Archives every task finished more than `retention.age` ago, one batch
 /// per statement (each its own transaction, so locks stay bounded), until a
 /// batch comes back short or `stop` is cancelled. Between batches it rests
-/// as long as the last batch took, so a large backlog is archived at a
-/// steady pace that leaves the database (and the cores it shares with the
-/// coordinator) to dispatch.
+/// three times as long as the last batch took, so a large backlog is
+/// archived at a steady pace that leaves the database (and the cores it
+/// shares with the coordinator) to dispatch.
 ///
 /// Takes the pool rather than any connection: inside one transaction the
 /// batches would hold all their locks to the end.
