@@ -339,3 +339,42 @@ async fn an_agent_registers_with_a_registration_token_and_runs_tasks() {
         "the agent acts with a worker token of its own: {tokens:?}"
     );
 }
+
+#[tokio::test]
+async fn an_agent_whose_worker_token_is_revoked_registers_again() {
+    use std::time::Duration;
+    use switchyard_protocol::{TaskState, TokenKind};
+    use switchyard_tests::{spawn_agent_process, wait_until};
+    let app = spawn_app(AppOptions::new()).await;
+    let registration = principal(&app.client, "fleet", Role::Worker).await;
+    let _agent = spawn_agent_process(&app.base_url, &[], 1, &["--token", &registration]);
+    let first = wait_until(
+        "the agent's worker token",
+        Duration::from_secs(30),
+        || async {
+            let tokens = app.client.admin_tokens().await.ok()?;
+            tokens.into_iter().find(|t| t.kind == TokenKind::Worker)
+        },
+    )
+    .await;
+    app.client.admin_revoke_token(first.id).await.unwrap();
+
+    // Refused from then on, it registers again with its registration token
+    // and goes on running tasks as a new worker.
+    let second = wait_until("a second registration", Duration::from_secs(30), || async {
+        let tokens = app.client.admin_tokens().await.ok()?;
+        tokens
+            .into_iter()
+            .find(|t| t.kind == TokenKind::Worker && t.id != first.id)
+    })
+    .await;
+    assert_ne!(second.worker_id, first.worker_id);
+    let task = app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
+    let done = wait_until("the task to run", Duration::from_secs(30), || async {
+        let view = app.client.task(task.id).await.ok()?;
+        view.state.is_final().then_some(view)
+    })
+    .await;
+    assert_eq!(done.state, TaskState::Succeeded);
+    assert_eq!(done.worker_id, second.worker_id);
+}

@@ -109,7 +109,9 @@ pub(crate) fn error_chain(error: &ClientError) -> String {
 pub(crate) enum Failure {
     /// The coordinator could not be reached or is briefly unable to answer: retry.
     Transient,
-    /// The coordinator no longer knows this worker: register again.
+    /// The coordinator no longer knows this worker, or no longer accepts
+    /// its worker token (revoked): register again. (A registration that
+    /// fails this way is final: the registration token itself is refused.)
     Gone,
     /// The coordinator refused the request; retrying the same request will not help.
     Rejected,
@@ -119,7 +121,10 @@ pub(crate) enum Failure {
 pub(crate) fn classify(error: &ClientError) -> Failure {
     match error {
         ClientError::Api { body, .. }
-            if matches!(body.code, ErrorCode::WorkerGone | ErrorCode::WorkerNotFound) =>
+            if matches!(
+                body.code,
+                ErrorCode::WorkerGone | ErrorCode::WorkerNotFound | ErrorCode::Unauthorized
+            ) =>
         {
             Failure::Gone
         }
@@ -189,6 +194,11 @@ mod tests {
         assert_eq!(
             classify(&api(404, ErrorCode::WorkerNotFound)),
             Failure::Gone
+        );
+        assert_eq!(
+            classify(&api(401, ErrorCode::Unauthorized)),
+            Failure::Gone,
+            "a revoked worker token: register again"
         );
         assert_eq!(
             classify(&api(503, ErrorCode::Unavailable)),
