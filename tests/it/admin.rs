@@ -64,16 +64,12 @@ pub async fn holders(app: &TestApp, task: TaskId) -> Vec<WorkerId> {
 
 /// Rebuilds the dispatcher from the database; returns the queued tasks read.
 pub async fn seed(app: &TestApp) -> u64 {
-    call(app, reqwest::Method::POST, "/api/v1/admin/seed", None).await["queued_tasks"]
-        .as_u64()
-        .unwrap()
+    app.client.admin_seed().await.unwrap().queued_tasks
 }
 
 /// Rebalances; returns how many tasks moved.
 pub async fn rebalance(app: &TestApp) -> u64 {
-    call(app, reqwest::Method::POST, "/api/v1/admin/rebalance", None).await["moved"]
-        .as_u64()
-        .unwrap()
+    app.client.admin_rebalance().await.unwrap().moved
 }
 
 /// Changes a worker's tags.

@@ -5,23 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard_protocol::limits::OUTPUT_TAIL_BYTES;
-use switchyard_protocol::{
-    Client, ListTasksQuery, SubmitTask, TaskId, TaskState, TaskView, WorkerState,
-};
+use switchyard_protocol::{Client, ListTasksQuery, SubmitTask, TaskState, WorkerState};
 use switchyard_tests::{
     spawn_agent_process, spawn_coordinator_process, spawn_process, test_database, wait_until,
 };
 
 use crate::sim;
-
-/// Waits until task `id` has ended, and returns it.
-async fn finished(client: &Client, id: TaskId, deadline: Duration) -> TaskView {
-    wait_until(&format!("task {id} to finish"), deadline, || async {
-        let task = client.task(id).await.ok()?;
-        task.state.is_final().then_some(task)
-    })
-    .await
-}
 
 /// Waits until the named agent has registered, and returns its worker.
 async fn registered(client: &Client, count: usize) -> Vec<switchyard_protocol::WorkerView> {
@@ -47,7 +36,7 @@ async fn echo_hello_succeeds_with_its_output() {
         .await
         .unwrap();
     assert_eq!(submitted.state, TaskState::Queued);
-    let task = finished(&client, submitted.id, Duration::from_secs(30)).await;
+    let task = sim::finished(&client, submitted.id, Duration::from_secs(30)).await;
     assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
     let output = task.output.expect("output recorded");
     assert_eq!(output.exit_code, Some(0));
@@ -91,13 +80,13 @@ async fn failures_timeouts_and_long_output_are_recorded() {
         .await
         .unwrap();
 
-    let failed = finished(&client, exits_3.id, Duration::from_secs(30)).await;
+    let failed = sim::finished(&client, exits_3.id, Duration::from_secs(30)).await;
     assert_eq!(failed.state, TaskState::Failed);
     let output = failed.output.expect("output recorded");
     assert_eq!(output.exit_code, Some(3));
     assert_eq!(output.stderr, "oops\n");
 
-    let timed_out = finished(&client, sleeper.id, Duration::from_secs(30)).await;
+    let timed_out = sim::finished(&client, sleeper.id, Duration::from_secs(30)).await;
     assert_eq!(timed_out.state, TaskState::TimedOut, "{timed_out:?}");
     let ran_for = timed_out.finished_at.unwrap() - timed_out.started_at.unwrap();
     assert!(
@@ -105,7 +94,7 @@ async fn failures_timeouts_and_long_output_are_recorded() {
         "killed promptly, ran {ran_for}"
     );
 
-    let long = finished(&client, chatty.id, Duration::from_secs(30)).await;
+    let long = sim::finished(&client, chatty.id, Duration::from_secs(30)).await;
     assert_eq!(long.state, TaskState::Succeeded);
     let output = long.output.expect("output recorded");
     assert!(output.stdout_truncated, "cut output is flagged");
@@ -116,7 +105,7 @@ async fn failures_timeouts_and_long_output_are_recorded() {
     );
     assert!(output.stdout.ends_with("aaaEND"), "the end is what is kept");
 
-    let not_started = finished(&client, missing.id, Duration::from_secs(30)).await;
+    let not_started = sim::finished(&client, missing.id, Duration::from_secs(30)).await;
     assert_eq!(not_started.state, TaskState::Failed);
     assert!(not_started.error.is_some(), "{not_started:?}");
 }
@@ -244,7 +233,7 @@ async fn dev_command_runs_database_coordinator_and_agent() {
         .submit(&sim::task(&["echo", "hello"], &[]))
         .await
         .unwrap();
-    let task = finished(&client, submitted.id, Duration::from_secs(30)).await;
+    let task = sim::finished(&client, submitted.id, Duration::from_secs(30)).await;
     assert_eq!(task.state, TaskState::Succeeded);
     assert_eq!(task.output.unwrap().stdout, "hello\n");
 

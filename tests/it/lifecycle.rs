@@ -13,15 +13,8 @@ use switchyard_tests::{AppOptions, TestApp, spawn_agent_process, spawn_app, wait
 use crate::admin;
 use crate::sim::{self, SimWorker};
 
-async fn finished(app: &TestApp, id: switchyard_protocol::TaskId, deadline: Duration) -> TaskView {
-    wait_until(&format!("task {id} to finish"), deadline, || async {
-        let task = app.client.task(id).await.ok()?;
-        task.state.is_final().then_some(task)
-    })
-    .await
-}
-
-async fn count(app: &TestApp) -> usize {
+/// Every task (up to 500), newest first.
+async fn all_tasks(app: &TestApp) -> Vec<TaskView> {
     app.client
         .list_tasks(&ListTasksQuery {
             limit: Some(500),
@@ -30,7 +23,10 @@ async fn count(app: &TestApp) -> usize {
         .await
         .unwrap()
         .tasks
-        .len()
+}
+
+async fn count(app: &TestApp) -> usize {
+    all_tasks(app).await.len()
 }
 
 #[tokio::test]
@@ -52,7 +48,7 @@ async fn a_task_that_fails_twice_then_succeeds_has_three_attempts_with_back_off(
         })
         .await
         .unwrap();
-    let done = finished(&app, task.id, Duration::from_secs(60)).await;
+    let done = sim::finished(&app.client, task.id, Duration::from_secs(60)).await;
     assert_eq!(done.state, TaskState::Succeeded, "{done:?}");
     assert_eq!(done.attempts, 3);
 
@@ -100,7 +96,7 @@ async fn the_coordinator_times_out_a_task_whose_agent_never_reports() {
         .await
         .unwrap();
     let assignment = hung.fetch(1, 5.0).await.remove(0);
-    let done = finished(&app, task.id, Duration::from_secs(30)).await;
+    let done = sim::finished(&app.client, task.id, Duration::from_secs(30)).await;
     assert_eq!(done.state, TaskState::TimedOut, "{done:?}");
     assert!(done.error.unwrap().contains("presumed hung"));
     let attempts = app.client.attempts(task.id).await.unwrap();
@@ -141,7 +137,7 @@ async fn the_agent_kills_a_task_at_its_timeout() {
         })
         .await
         .unwrap();
-    let done = finished(&app, task.id, Duration::from_secs(30)).await;
+    let done = sim::finished(&app.client, task.id, Duration::from_secs(30)).await;
     assert_eq!(done.state, TaskState::TimedOut);
     let ran = done.finished_at.unwrap() - done.started_at.unwrap();
     assert!(ran < chrono::Duration::seconds(10), "ran {ran}");
@@ -237,18 +233,8 @@ async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
             .collect()
     })
     .await;
-    let workers: std::collections::HashSet<_> = app
-        .client
-        .list_tasks(&ListTasksQuery {
-            limit: Some(500),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .tasks
-        .iter()
-        .map(|t| t.worker_id)
-        .collect();
+    let workers: std::collections::HashSet<_> =
+        all_tasks(&app).await.iter().map(|t| t.worker_id).collect();
     assert_eq!(workers.len(), 4, "spread over the four agents");
 
     for id in &ids {

@@ -316,7 +316,7 @@ async fn a_user_sees_only_their_own_tasks_and_keys() {
 #[tokio::test]
 async fn an_agent_registers_with_a_registration_token_and_runs_tasks() {
     use std::time::Duration;
-    use switchyard_tests::{spawn_agent_process, wait_until};
+    use switchyard_tests::spawn_agent_process;
     let app = spawn_app(AppOptions::new()).await;
     let registration = principal(&app.client, "fleet", Role::Worker).await;
     let _agent = spawn_agent_process(&app.base_url, &[], 1, &["--token", &registration]);
@@ -325,11 +325,7 @@ async fn an_agent_registers_with_a_registration_token_and_runs_tasks() {
         .submit(&sim::task(&["echo", "hi"], &[]))
         .await
         .unwrap();
-    let done = wait_until("the task to run", Duration::from_secs(30), || async {
-        let view = app.client.task(task.id).await.ok()?;
-        view.state.is_final().then_some(view)
-    })
-    .await;
+    let done = sim::finished(&app.client, task.id, Duration::from_secs(30)).await;
     assert_eq!(done.state, switchyard_protocol::TaskState::Succeeded);
     let tokens = app.client.admin_tokens().await.unwrap();
     assert!(
@@ -370,11 +366,7 @@ async fn an_agent_whose_worker_token_is_revoked_registers_again() {
     .await;
     assert_ne!(second.worker_id, first.worker_id);
     let task = app.client.submit(&sim::task(&["true"], &[])).await.unwrap();
-    let done = wait_until("the task to run", Duration::from_secs(30), || async {
-        let view = app.client.task(task.id).await.ok()?;
-        view.state.is_final().then_some(view)
-    })
-    .await;
+    let done = sim::finished(&app.client, task.id, Duration::from_secs(30)).await;
     assert_eq!(done.state, TaskState::Succeeded);
     assert_eq!(done.worker_id, second.worker_id);
 }

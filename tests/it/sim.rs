@@ -139,3 +139,16 @@ pub async fn run_all(
     assert_eq!(ran.len(), count);
     ran
 }
+
+/// Waits until task `id` has ended (any final state), and returns it.
+pub async fn finished(
+    client: &Client,
+    id: switchyard_protocol::TaskId,
+    deadline: std::time::Duration,
+) -> TaskView {
+    switchyard_tests::wait_until(&format!("task {id} to finish"), deadline, || async {
+        let task = client.task(id).await.ok()?;
+        task.state.is_final().then_some(task)
+    })
+    .await
+}

@@ -41,14 +41,6 @@ pub struct NewTask {
     pub idempotency_key: Option<String>,
 }
 
-impl NewTask {
-    /// Whether `other` asks for the same work on the same terms (what makes
-    /// a resubmission with the same idempotency key a harmless retry).
-    pub fn same_terms(&self, other: &NewTask) -> bool {
-        self == other
-    }
-}
-
 /// A registration that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWorker {
