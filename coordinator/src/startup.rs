@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::dispatcher::TaskDispatcher;
 use crate::routes;
-use crate::service::{AppState, Settings, reaper, retention, seed};
+use crate::service::{AppState, Settings, liveness, reaper, retention, seed};
 
 /// How long background work may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,6 +96,7 @@ pub async fn run(
 
     let loops = TaskTracker::new();
     loops.spawn(reaper::run(state.clone()));
+    loops.spawn(liveness::run(state.clone()));
     loops.spawn(retention::run(state.clone()));
     loops.spawn(crate::metrics::upkeep_loop(state.clone()));
     loops.close();

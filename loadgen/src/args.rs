@@ -98,9 +98,14 @@ pub struct BenchArgs {
     #[arg(long)]
     pub slots: Option<u32>,
 
-    /// Reports each worker sends at once after a fetch.
+    /// Reports each worker sends at once after a fetch (requests in flight).
     #[arg(long, default_value_t = 4)]
     pub report_concurrency: usize,
+
+    /// Reports per request: 1 sends each alone (`/report`), more batches
+    /// them (`/reports`), as an agent that finishes many tasks at once does.
+    #[arg(long, default_value_t = 256)]
+    pub report_batch: usize,
 
     /// All workers share one HTTP client (one connection pool) instead of
     /// one client each, as separate agent processes would have.
@@ -192,6 +197,12 @@ impl BenchArgs {
         }
         if self.workers == 0 || self.submitters == 0 || self.report_concurrency == 0 {
             return Err("--workers, --submitters and --report-concurrency must be above 0".into());
+        }
+        if !(1..=switchyard_protocol::limits::MAX_REPORT_BATCH).contains(&self.report_batch) {
+            return Err(format!(
+                "--report-batch must be 1 to {}",
+                switchyard_protocol::limits::MAX_REPORT_BATCH
+            ));
         }
         if self.workers < self.tag_sets.len() {
             return Err(format!(

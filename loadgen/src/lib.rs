@@ -75,6 +75,7 @@ impl Bench {
             fetch_max: self.args.fetch_max,
             fetch_wait: self.args.fetch_wait,
             report_concurrency: self.args.report_concurrency,
+            report_batch: self.args.report_batch,
             shared_client: self.args.shared_client,
             registration_token: self.credentials.register.clone(),
         }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub slots: u32,
     /// `--report-concurrency`.
     pub report_concurrency: usize,
+    /// `--report-batch`.
+    pub report_batch: usize,
     /// `--shared-client`.
     pub shared_client: bool,
     /// `--samples` (latency).
@@ -71,6 +73,7 @@ impl From<&BenchArgs> for Settings {
             fetch_wait_secs: args.fetch_wait.as_secs_f64(),
             slots: args.worker_slots(),
             report_concurrency: args.report_concurrency,
+            report_batch: args.report_batch,
             shared_client: args.shared_client,
             samples: args.samples,
             duration_secs: args.duration.as_secs_f64(),

@@ -1,10 +1,12 @@
 //! A simulated worker's reports: every task it fetched, reported as
-//! succeeded at once, a few at a time.
+//! succeeded at once, in batched requests (or one by one), a few at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use switchyard_protocol::{Assignment, ReportOutcome, TaskReport};
+use switchyard_protocol::{
+    Assignment, ClientError, ReportBatch, ReportOutcome, TaskId, TaskReport,
+};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -14,8 +16,9 @@ use crate::workers::{FleetPlan, Handled, SimWorker};
 /// Tries of one report when the coordinator does not answer.
 const REPORT_TRIES: u32 = 3;
 
-/// Reports `tasks` as succeeded, `plan.report_concurrency` at a time;
-/// returns those the coordinator accepted.
+/// Reports `tasks` as succeeded in requests of up to `plan.report_batch`,
+/// `plan.report_concurrency` requests at a time; returns those the
+/// coordinator accepted.
 pub(crate) async fn report_all(
     worker: &Arc<SimWorker>,
     tasks: Vec<Assignment>,
@@ -23,29 +26,45 @@ pub(crate) async fn report_all(
     plan: &FleetPlan,
     shared: &Arc<Shared>,
 ) -> Vec<Handled> {
-    let lanes = plan.report_concurrency.min(tasks.len()).max(1);
-    let mut per_lane: Vec<Vec<Assignment>> = vec![Vec::new(); lanes];
-    for (i, task) in tasks.into_iter().enumerate() {
-        per_lane[i % lanes].push(task);
+    let requests: Vec<Vec<Assignment>> = tasks
+        .chunks(plan.report_batch.max(1))
+        .map(<[Assignment]>::to_vec)
+        .collect();
+    let lanes = plan.report_concurrency.min(requests.len()).max(1);
+    let mut per_lane: Vec<Vec<Vec<Assignment>>> = vec![Vec::new(); lanes];
+    for (i, request) in requests.into_iter().enumerate() {
+        per_lane[i % lanes].push(request);
     }
+    let batched = plan.report_batch > 1;
     let mut reporting = JoinSet::new();
     for lane in per_lane {
         let worker = worker.clone();
         let shared = shared.clone();
         reporting.spawn(async move {
-            let mut done = Vec::with_capacity(lane.len());
-            for task in lane {
-                let reported = report_one(&worker, &task, &shared).await;
-                worker.set_running(std::slice::from_ref(&task), false);
-                if reported {
-                    done.push(Handled {
-                        task: task.task_id,
-                        fetched,
-                        reported: Instant::now(),
-                    });
-                }
+            let mut done = Vec::new();
+            for request in lane {
+                let accepted = if batched {
+                    report_batch(&worker, &request, &shared).await
+                } else {
+                    let mut accepted = Vec::new();
+                    for task in &request {
+                        if report_one(&worker, task, &shared).await {
+                            accepted.push(task.task_id);
+                        }
+                    }
+                    accepted
+                };
+                worker.set_running(&request, false);
+                let reported = Instant::now();
+                done.extend(accepted.into_iter().map(|task| Handled {
+                    task,
+                    fetched,
+                    reported,
+                }));
                 if let Some(events) = &shared.events {
-                    let _ = events.send(Event::Reported { task: task.task_id });
+                    for task in &request {
+                        let _ = events.send(Event::Reported { task: task.task_id });
+                    }
                 }
             }
             done
@@ -60,10 +79,8 @@ pub(crate) async fn report_all(
     handled
 }
 
-/// Reports one task as succeeded; retries when no answer came or the
-/// coordinator failed, not when it refused.
-async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
-    let report = TaskReport {
+fn succeeded(task: &Assignment) -> TaskReport {
+    TaskReport {
         task_id: task.task_id,
         attempt: task.attempt,
         outcome: ReportOutcome::Succeeded,
@@ -73,7 +90,19 @@ async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> b
         stdout_truncated: false,
         stderr_truncated: false,
         error: None,
-    };
+    }
+}
+
+/// Whether a failed report is worth sending again: no answer came, or the
+/// coordinator failed (it did not refuse).
+fn worth_retrying(error: &ClientError) -> bool {
+    error.status().is_none_or(|s| s.is_server_error())
+}
+
+/// Reports one task as succeeded; retries when no answer came or the
+/// coordinator failed, not when it refused.
+async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
+    let report = succeeded(task);
     for attempt in 1..=REPORT_TRIES {
         match worker.client.report(worker.id, &report).await {
             Ok(_) => {
@@ -81,9 +110,8 @@ async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> b
                 return true;
             }
             Err(error) => {
-                let retry = error.status().is_none_or(|s| s.is_server_error());
                 tracing::warn!(task_id = %task.task_id, attempt, %error, "report failed");
-                if !retry || attempt == REPORT_TRIES {
+                if !worth_retrying(&error) || attempt == REPORT_TRIES {
                     break;
                 }
             }
@@ -94,4 +122,45 @@ async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> b
         .report_errors
         .fetch_add(1, Ordering::Relaxed);
     false
+}
+
+/// Reports `tasks` as succeeded in one request; retries the request as
+/// [`report_one`] does. Returns the tasks the coordinator recorded.
+async fn report_batch(worker: &SimWorker, tasks: &[Assignment], shared: &Shared) -> Vec<TaskId> {
+    let batch = ReportBatch {
+        reports: tasks.iter().map(succeeded).collect(),
+    };
+    for attempt in 1..=REPORT_TRIES {
+        match worker.client.report_batch(worker.id, &batch).await {
+            Ok(answer) => {
+                shared.counters.reports.fetch_add(1, Ordering::Relaxed);
+                let accepted: Vec<TaskId> = answer
+                    .results
+                    .iter()
+                    .filter(|result| result.state.is_some())
+                    .map(|result| result.task_id)
+                    .collect();
+                let refused = (tasks.len() - accepted.len()) as u64;
+                if refused > 0 {
+                    tracing::warn!(refused, "reports refused");
+                    shared
+                        .counters
+                        .report_errors
+                        .fetch_add(refused, Ordering::Relaxed);
+                }
+                return accepted;
+            }
+            Err(error) => {
+                tracing::warn!(n = tasks.len(), attempt, %error, "batched report failed");
+                if !worth_retrying(&error) || attempt == REPORT_TRIES {
+                    break;
+                }
+            }
+        }
+    }
+    shared
+        .counters
+        .report_errors
+        .fetch_add(tasks.len() as u64, Ordering::Relaxed);
+    Vec::new()
 }

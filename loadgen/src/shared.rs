@@ -35,7 +35,7 @@ pub struct Counters {
     pub empty_fetches: AtomicU64,
     /// Fetches that failed.
     pub fetch_errors: AtomicU64,
-    /// Reports accepted.
+    /// Report requests answered (each carries one report, or a batch).
     pub reports: AtomicU64,
     /// Reports refused or unanswered.
     pub report_errors: AtomicU64,
@@ -56,7 +56,7 @@ pub struct FleetCounts {
     pub empty_fetches: u64,
     /// Fetches that failed.
     pub fetch_errors: u64,
-    /// Reports accepted.
+    /// Report requests answered (each carries one report, or a batch).
     pub reports: u64,
     /// Reports refused or unanswered.
     pub report_errors: u64,

@@ -54,7 +54,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "  {:<34} {} workers, tag sets `{}`, fetch up to {} (wait {}s), {} slots, {} reports at once{}",
+            "  {:<34} {} workers, tag sets `{}`, fetch up to {} (wait {}s), {} slots, {} report requests at once of up to {}{}",
             "fleet",
             s.workers,
             s.tag_sets,
@@ -62,6 +62,7 @@ impl Report {
             s.fetch_wait_secs,
             s.slots,
             s.report_concurrency,
+            s.report_batch,
             if s.shared_client {
                 ", one shared HTTP client"
             } else {
@@ -121,7 +122,7 @@ impl Report {
         let f = &self.fleet;
         let _ = writeln!(
             out,
-            "  {:<34} {} fetches ({} empty), {} reports, {} heartbeats ({:.1}/s)",
+            "  {:<34} {} fetches ({} empty), {} report requests, {} heartbeats ({:.1}/s)",
             "worker calls",
             f.fetches,
             f.empty_fetches,

@@ -40,8 +40,10 @@ pub struct FleetPlan {
     pub fetch_max: u32,
     /// Long-poll wait of a fetch.
     pub fetch_wait: Duration,
-    /// Reports each worker sends at once.
+    /// Report requests each worker has in flight at once.
     pub report_concurrency: usize,
+    /// Reports per request (1: each alone).
+    pub report_batch: usize,
     /// One HTTP client for all workers instead of one each.
     pub shared_client: bool,
     /// Token to register with.

@@ -15,8 +15,8 @@ use crate::task::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
 };
 use crate::worker::{
-    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
-    UpdateWorker, WorkerView,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
+    ReportBatchResponse, TaskReport, UpdateWorker, WorkerView,
 };
 
 /// Time allowed for an ordinary request; a fetch gets its wait on top.
@@ -221,6 +221,17 @@ impl Client {
     /// Report how an attempt ended.
     pub async fn report(&self, id: WorkerId, report: &TaskReport) -> Result<TaskView, ClientError> {
         self.post(&format!("/api/v1/workers/{id}/report"), report)
+            .await
+    }
+
+    /// Report how several attempts ended, in one request; each report's
+    /// fate is in the answer, in order.
+    pub async fn report_batch(
+        &self,
+        id: WorkerId,
+        batch: &ReportBatch,
+    ) -> Result<ReportBatchResponse, ClientError> {
+        self.post(&format!("/api/v1/workers/{id}/reports"), batch)
             .await
     }
 

@@ -37,5 +37,6 @@ pub use task::{
 };
 pub use worker::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
-    ReportOutcome, TaskReport, UpdateWorker, WorkerState, WorkerView,
+    ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskReport, UpdateWorker,
+    WorkerState, WorkerView,
 };

@@ -35,6 +35,8 @@ pub const MAX_WORKER_NAME_BYTES: usize = 128;
 pub const MAX_SLOTS: i32 = 1024;
 /// Most tasks one fetch may return.
 pub const MAX_FETCH: u32 = 256;
+/// Most reports one batched report request may carry.
+pub const MAX_REPORT_BATCH: usize = 1000;
 /// Longest a fetch may wait for work, in seconds.
 pub const MAX_FETCH_WAIT_SECS: f64 = 60.0;
 /// Largest page of a task listing.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
+use crate::task::TaskState;
 
 /// Whether a worker takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -150,6 +152,37 @@ pub struct TaskReport {
     /// What went wrong outside the process (spawn failure, signal), if anything.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// Several attempts' ends in one request, so a worker that finishes many
+/// short tasks pays one round trip and one database statement for all of
+/// them. Each report is applied on its own: one the worker no longer holds
+/// is refused without holding back the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBatch {
+    /// 1 to [`MAX_REPORT_BATCH`](crate::limits::MAX_REPORT_BATCH) reports,
+    /// at most one per task.
+    pub reports: Vec<TaskReport>,
+}
+
+/// What became of each report of a [`ReportBatch`], in request order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportBatchResponse {
+    pub results: Vec<ReportResult>,
+}
+
+/// What became of one report: the task's new state when it was recorded,
+/// or why it was refused (`task_not_found`, `task_not_assigned`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportResult {
+    pub task_id: TaskId,
+    /// The task's state after this attempt (`queued` when it will be retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// Why the report was refused; nothing was written for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
 }
 
 /// A change to a live worker's tags or slots, by the worker itself or an

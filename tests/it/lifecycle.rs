@@ -622,3 +622,136 @@ async fn the_task_view_tells_its_place_in_the_queue() {
     assert_eq!(stranded.queue_position, None);
     assert_eq!(stranded.waiting, Some(WaitReason::NoMatchingWorker));
 }
+
+#[tokio::test]
+async fn a_batch_of_reports_records_each_attempt_on_its_own_terms() {
+    use switchyard_protocol::{ReportBatch, TaskId};
+    let app = spawn_app(AppOptions::new().flag("--retry-backoff", "2s")).await;
+    let worker = SimWorker::register(&app.client, "batcher", &["b"], 8).await;
+    let submit = |max_attempts| SubmitTask {
+        max_attempts: Some(max_attempts),
+        ..sim::task(&["true"], &["b"])
+    };
+    let mut ids = Vec::new();
+    for max_attempts in [1, 3, 1, 1, 1] {
+        ids.push(app.client.submit(&submit(max_attempts)).await.unwrap().id);
+    }
+    let got = worker.fetch(8, 5.0).await;
+    assert_eq!(got.len(), 5);
+    let held = |id: TaskId| got.iter().find(|a| a.task_id == id).unwrap();
+    // A user cancels the fourth while it runs.
+    app.client.cancel(ids[3]).await.unwrap();
+    // The fifth was reported already, alone.
+    worker
+        .report(held(ids[4]), ReportOutcome::Succeeded, Some(0))
+        .await;
+
+    let reports = vec![
+        sim::report(held(ids[0]), ReportOutcome::Succeeded, Some(0)),
+        sim::report(held(ids[1]), ReportOutcome::Failed, Some(2)),
+        sim::report(held(ids[2]), ReportOutcome::TimedOut, None),
+        sim::report(held(ids[3]), ReportOutcome::Failed, Some(137)),
+        sim::report(held(ids[4]), ReportOutcome::Succeeded, Some(0)),
+        sim::report(
+            &switchyard_protocol::Assignment {
+                task_id: TaskId(ids[4].0 + 1000),
+                ..held(ids[4]).clone()
+            },
+            ReportOutcome::Succeeded,
+            Some(0),
+        ),
+    ];
+    let sent = chrono::Utc::now();
+    let answer = worker
+        .client
+        .report_batch(worker.id, &ReportBatch { reports })
+        .await
+        .unwrap();
+    let states: Vec<_> = answer.results.iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [
+            Some(TaskState::Succeeded),
+            Some(TaskState::Queued),
+            Some(TaskState::TimedOut),
+            Some(TaskState::Cancelled),
+            None,
+            None
+        ]
+    );
+    let codes: Vec<_> = answer
+        .results
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.code))
+        .collect();
+    assert_eq!(codes[4], Some(ErrorCode::TaskNotAssigned));
+    assert_eq!(codes[5], Some(ErrorCode::TaskNotFound));
+
+    // The retry waits out its back-off; the attempts are closed as reported.
+    let retried = app.client.task(ids[1]).await.unwrap();
+    assert_eq!(retried.state, TaskState::Queued);
+    let not_before = retried.not_before.expect("a retry has a not_before");
+    assert!(
+        not_before >= sent + chrono::Duration::seconds(2),
+        "{not_before} vs {sent}"
+    );
+    let outcomes = [
+        (0, AttemptOutcome::Succeeded, Some(0)),
+        (1, AttemptOutcome::Failed, Some(2)),
+        (2, AttemptOutcome::TimedOut, None),
+        (3, AttemptOutcome::Cancelled, Some(137)),
+    ];
+    for (i, outcome, exit_code) in outcomes {
+        let attempts = app.client.attempts(ids[i]).await.unwrap();
+        assert_eq!(attempts.len(), 1, "task {i}");
+        assert_eq!(attempts[0].outcome, Some(outcome), "task {i}");
+        assert_eq!(attempts[0].exit_code, exit_code, "task {i}");
+        assert!(attempts[0].finished_at.is_some(), "task {i}");
+    }
+    // The worker's slots are free again: the retry comes back to it.
+    let again = worker.fetch(8, 10.0).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].task_id, again[0].attempt), (ids[1], 2));
+}
+
+#[tokio::test]
+async fn a_malformed_batch_of_reports_writes_nothing() {
+    use switchyard_protocol::ReportBatch;
+    let app = spawn_app(AppOptions::new()).await;
+    let worker = SimWorker::register(&app.client, "batcher", &["m"], 2).await;
+    let id = app
+        .client
+        .submit(&sim::task(&["true"], &["m"]))
+        .await
+        .unwrap()
+        .id;
+    let got = worker.fetch(1, 5.0).await;
+    let report = sim::report(&got[0], ReportOutcome::Succeeded, Some(0));
+    for (reports, field) in [
+        (vec![report.clone(), report.clone()], "reports[1].task_id"),
+        (
+            vec![
+                report.clone(),
+                switchyard_protocol::TaskReport {
+                    attempt: 0,
+                    ..report.clone()
+                },
+            ],
+            "reports[1].attempt",
+        ),
+        (vec![], "reports"),
+    ] {
+        let error = worker
+            .client
+            .report_batch(worker.id, &ReportBatch { reports })
+            .await
+            .unwrap_err();
+        let switchyard_protocol::ClientError::Api { status, body } = error else {
+            panic!("not an API error: {error:?}");
+        };
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body.code, ErrorCode::ValidationFailed);
+        assert_eq!(body.field.as_deref(), Some(field));
+    }
+    assert_eq!(app.client.task(id).await.unwrap().state, TaskState::Running);
+}

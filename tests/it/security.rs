@@ -199,6 +199,10 @@ async fn every_route_answers_each_kind_of_caller_as_its_role_allows() {
         (Method::POST, format!("/api/v1/workers/{w1}/report"),
             json!({"task_id": running, "attempt": 1, "outcome": "succeeded", "exit_code": 0}),
             [U, U, U, F, F, F, OK, X]),
+        // Already reported above: answered 200 with the report refused inside.
+        (Method::POST, format!("/api/v1/workers/{w1}/reports"),
+            json!({"reports": [{"task_id": running, "attempt": 1, "outcome": "succeeded", "exit_code": 0}]}),
+            [U, U, U, F, F, F, OK, OK]),
         (Method::GET, "/api/v1/whoami".into(), Value::Null, [U, U, U, OK, OK, OK, OK, OK]),
         (Method::GET, "/api/v1/stats".into(), Value::Null, [U, U, U, OK, OK, OK, OK, OK]),
         (Method::GET, "/stats".into(), Value::Null, [U, U, U, OK, OK, OK, OK, OK]),

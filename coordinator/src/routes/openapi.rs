@@ -34,6 +34,7 @@ use crate::service::AppState;
         super::workers::heartbeat,
         super::workers::fetch,
         super::workers::report,
+        super::workers::report_batch,
         super::workers::unregister,
         super::admin::seed,
         super::admin::rebalance,

@@ -1,12 +1,13 @@
-//! `/api/v1/workers`: register, heartbeat, fetch, report, unregister.
+//! `/api/v1/workers`: register, heartbeat, fetch, report (one or a batch),
+//! unregister.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use switchyard_protocol::{
-    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskReport,
-    TaskView, UpdateWorker, WorkerId, WorkerView,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
+    ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::auth::Caller;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/workers/{id}/heartbeat", post(heartbeat))
         .route("/workers/{id}/fetch", post(fetch))
         .route("/workers/{id}/report", post(report))
+        .route("/workers/{id}/reports", post(report_batch))
 }
 
 #[utoipa::path(
@@ -188,6 +190,31 @@ async fn report(
 ) -> Result<Json<TaskView>, ApiError> {
     caller.may_act_as(id)?;
     Ok(Json(report::report(&state, id, request).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/reports",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = ReportBatch,
+    responses(
+        (status = 200, description = "Each report's fate, in request order: the task's new state, or why it was refused", body = ReportBatchResponse),
+        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
+        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
+        (status = 422, description = "A report is out of bounds or repeated; nothing was written", body = switchyard_protocol::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+    )
+)]
+async fn report_batch(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<WorkerId>,
+    Json(request): Json<ReportBatch>,
+) -> Result<Json<ReportBatchResponse>, ApiError> {
+    caller.may_act_as(id)?;
+    Ok(Json(report::report_batch(&state, id, request).await?))
 }
 
 #[utoipa::path(

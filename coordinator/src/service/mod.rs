@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dispatch;
 pub mod fetch;
 pub mod health;
+pub mod liveness;
 pub mod reaper;
 pub mod report;
 pub mod retention;

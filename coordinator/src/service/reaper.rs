@@ -13,6 +13,9 @@ use crate::storage;
 /// times out running tasks unreported past their timeout plus the grace.
 /// Returns how many workers were declared dead.
 pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+    // Heartbeats noted but unwritten must count, or a live worker could
+    // look silent.
+    super::liveness::flush(state).await?;
     let timeout = state.settings().heartbeat_timeout.as_secs_f64();
     let silent = storage::workers::silent_since(state.db(), timeout).await?;
     let mut dead = 0;

@@ -1,32 +1,67 @@
-//! Recording how an attempt ended: a final state, or a retry after a back-off.
+//! Recording how attempts ended: a final state, or a retry after a back-off.
+//! One report or many, each is one statement in the database.
 
-use std::time::Duration;
+use std::collections::HashSet;
 
-use chrono::Utc;
-use switchyard_protocol::{ReportOutcome, TaskReport, TaskView, WorkerId};
+use chrono::{DateTime, Utc};
+use switchyard_protocol::limits::MAX_REPORT_BATCH;
+use switchyard_protocol::{
+    ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskId, TaskReport, TaskView,
+    WorkerId,
+};
 
 use super::dispatch::enqueue_at;
 use super::{AppState, views};
-use crate::domain::{TaskState, validate};
+use crate::domain::{TaskState, ValidationError, validate};
 use crate::error::ApiError;
-use crate::storage::{self, attempts::Finish};
+use crate::storage::{self, attempts::Backoff, attempts::Finish};
 
-/// The back-off before attempt `attempt + 1`: doubling from `retry_base`,
-/// capped at `retry_max`, plus up to a quarter more so retries spread out.
-fn backoff(state: &AppState, attempt: i32) -> Duration {
+fn backoff(state: &AppState) -> Backoff {
     let settings = state.settings();
-    let doublings = u32::try_from(attempt.saturating_sub(1))
-        .unwrap_or(0)
-        .min(20);
-    let base = settings
-        .retry_base
-        .saturating_mul(1 << doublings)
-        .min(settings.retry_max);
-    let jitter = f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 4000.0;
-    base.mul_f64(1.0 + jitter)
+    Backoff {
+        base_secs: settings.retry_base.as_secs_f64(),
+        max_secs: settings.retry_max.as_secs_f64(),
+    }
 }
 
-/// Records how an attempt ended: its final state, or a retry after a back-off.
+fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
+    Finish {
+        task: report.task_id,
+        worker,
+        attempt: report.attempt,
+        outcome: match report.outcome {
+            ReportOutcome::Succeeded => "succeeded",
+            ReportOutcome::Failed => "failed",
+            ReportOutcome::TimedOut => "timed_out",
+            ReportOutcome::Cancelled => "cancelled",
+        },
+        exit_code: report.exit_code,
+        stdout: validate::storable(&report.stdout),
+        stderr: validate::storable(&report.stderr),
+        stdout_truncated: report.stdout_truncated,
+        stderr_truncated: report.stderr_truncated,
+        error: report.error.as_deref().map(validate::storable),
+    }
+}
+
+/// Settles what the database recorded: the worker's slot is free again, a
+/// retry waits for its back-off, and the worker's long-poll may go on.
+fn settle(
+    state: &AppState,
+    worker: WorkerId,
+    task: TaskId,
+    new_state: TaskState,
+    not_before: Option<DateTime<Utc>>,
+) {
+    state.dispatcher().finish(worker, task);
+    state.metrics().attempt_reported(new_state);
+    if let (TaskState::Queued, Some(at)) = (new_state, not_before) {
+        enqueue_at(state, task, at);
+    }
+}
+
+/// Records how one attempt ended: its final state, or a retry after a
+/// back-off.
 #[tracing::instrument(skip_all, fields(worker_id = %worker, task_id = %report.task_id), err)]
 pub async fn report(
     state: &AppState,
@@ -35,63 +70,122 @@ pub async fn report(
 ) -> Result<TaskView, ApiError> {
     validate::report(&report)?;
     let task = report.task_id;
-    let row = storage::tasks::get(state.db(), task)
-        .await?
-        .ok_or(ApiError::TaskNotFound(task))?;
-    let not_assigned = ApiError::TaskNotAssigned {
-        worker,
-        task,
-        attempt: report.attempt,
+    let Some(row) =
+        storage::attempts::finish(state.db(), finish_of(worker, &report), backoff(state)).await?
+    else {
+        return Err(refused(state, worker, &report).await?);
     };
-    if row.state != TaskState::Running
-        || row.worker_id != Some(worker.0)
-        || row.attempts != report.attempt
-    {
-        return Err(not_assigned);
-    }
-    let retry = row.attempts < row.max_attempts && !row.cancel_requested;
-    let (new_state, not_before) = match report.outcome {
-        ReportOutcome::Succeeded => (TaskState::Succeeded, None),
-        _ if row.cancel_requested => (TaskState::Cancelled, None),
-        ReportOutcome::Cancelled => (TaskState::Cancelled, None),
-        ReportOutcome::Failed | ReportOutcome::TimedOut if retry => {
-            let delay = chrono::Duration::from_std(backoff(state, row.attempts))
-                .unwrap_or(chrono::Duration::MAX);
-            (TaskState::Queued, Some(Utc::now() + delay))
-        }
-        ReportOutcome::Failed => (TaskState::Failed, None),
-        ReportOutcome::TimedOut => (TaskState::TimedOut, None),
-    };
-    row.state.transition(new_state)?;
-    let finish = Finish {
-        task,
-        worker,
-        attempt: report.attempt,
-        state: new_state,
-        outcome: match report.outcome {
-            _ if row.cancel_requested && report.outcome != ReportOutcome::Succeeded => "cancelled",
-            ReportOutcome::Succeeded => "succeeded",
-            ReportOutcome::Failed => "failed",
-            ReportOutcome::TimedOut => "timed_out",
-            ReportOutcome::Cancelled => "cancelled",
-        },
-        not_before,
-        exit_code: report.exit_code,
-        stdout: validate::storable(&report.stdout),
-        stderr: validate::storable(&report.stderr),
-        stdout_truncated: report.stdout_truncated,
-        stderr_truncated: report.stderr_truncated,
-        error: report.error.as_deref().map(validate::storable),
-    };
-    let row = storage::attempts::finish(state.db(), &finish)
-        .await?
-        .ok_or(not_assigned)?;
-    state.dispatcher().finish(worker, task);
-    state.metrics().attempt_reported(new_state);
+    settle(state, worker, task, row.state, row.not_before);
     state.wakers().wake(&[worker]);
-    if let Some(at) = not_before {
-        enqueue_at(state, task, at);
-    }
-    tracing::debug!(state = ?new_state, "attempt reported");
+    tracing::debug!(state = ?row.state, "attempt reported");
     Ok(views::task(row, None))
+}
+
+/// Why a report changed nothing: the task does not exist, or the worker
+/// does not hold that attempt of it.
+async fn refused(
+    state: &AppState,
+    worker: WorkerId,
+    report: &TaskReport,
+) -> Result<ApiError, ApiError> {
+    let exists = storage::tasks::existing_among(state.db(), &[report.task_id]).await?;
+    Ok(refusal(worker, report, !exists.is_empty()))
+}
+
+fn refusal(worker: WorkerId, report: &TaskReport, exists: bool) -> ApiError {
+    if exists {
+        ApiError::TaskNotAssigned {
+            worker,
+            task: report.task_id,
+            attempt: report.attempt,
+        }
+    } else {
+        ApiError::TaskNotFound(report.task_id)
+    }
+}
+
+fn check_batch(batch: &ReportBatch) -> Result<(), ValidationError> {
+    if batch.reports.is_empty() || batch.reports.len() > MAX_REPORT_BATCH {
+        return Err(ValidationError {
+            field: "reports".into(),
+            message: format!("must hold 1 to {MAX_REPORT_BATCH} reports"),
+        });
+    }
+    let mut seen = HashSet::with_capacity(batch.reports.len());
+    for (i, report) in batch.reports.iter().enumerate() {
+        validate::report(report).map_err(|e| ValidationError {
+            field: format!("reports[{i}].{}", e.field),
+            message: e.message,
+        })?;
+        if !seen.insert(report.task_id) {
+            return Err(ValidationError {
+                field: format!("reports[{i}].task_id"),
+                message: format!("task {} is reported twice", report.task_id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Records how several attempts ended, in one statement. Each report stands
+/// alone: those the worker no longer holds are refused in the answer, the
+/// others recorded. A malformed report refuses the whole batch, unwritten.
+#[tracing::instrument(skip_all, fields(worker_id = %worker, n = batch.reports.len()), err)]
+pub async fn report_batch(
+    state: &AppState,
+    worker: WorkerId,
+    batch: ReportBatch,
+) -> Result<ReportBatchResponse, ApiError> {
+    check_batch(&batch)?;
+    let finishes: Vec<Finish> = batch
+        .reports
+        .iter()
+        .map(|report| finish_of(worker, report))
+        .collect();
+    let recorded = storage::attempts::finish_many(state.db(), &finishes, backoff(state)).await?;
+    let mut new_states = std::collections::HashMap::with_capacity(recorded.len());
+    for row in &recorded {
+        let task = TaskId(row.id);
+        settle(state, worker, task, row.state, row.not_before);
+        new_states.insert(task, row.state);
+    }
+    if !recorded.is_empty() {
+        state.wakers().wake(&[worker]);
+    }
+    let missing: Vec<TaskId> = batch
+        .reports
+        .iter()
+        .map(|report| report.task_id)
+        .filter(|task| !new_states.contains_key(task))
+        .collect();
+    let existing: HashSet<TaskId> = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        storage::tasks::existing_among(state.db(), &missing)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let results = batch
+        .reports
+        .iter()
+        .map(|report| match new_states.get(&report.task_id) {
+            Some(new_state) => ReportResult {
+                task_id: report.task_id,
+                state: Some((*new_state).into()),
+                error: None,
+            },
+            None => ReportResult {
+                task_id: report.task_id,
+                state: None,
+                error: Some(refusal(worker, report, existing.contains(&report.task_id)).body()),
+            },
+        })
+        .collect();
+    tracing::debug!(
+        recorded = recorded.len(),
+        refused = missing.len(),
+        "attempts reported"
+    );
+    Ok(ReportBatchResponse { results })
 }

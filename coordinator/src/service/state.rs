@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use super::admission::Admission;
 use super::auth::TokenCache;
+use super::liveness::Liveness;
 use super::retention::Retention;
 use super::wakers::Wakers;
 use crate::dispatcher::TaskDispatcher;
@@ -82,6 +83,7 @@ struct Inner {
     wakers: Wakers,
     admission: Admission,
     tokens: TokenCache,
+    liveness: Liveness,
     metrics: Metrics,
     settings: Settings,
     /// Only one seed at a time.
@@ -107,6 +109,7 @@ impl AppState {
                 wakers: Wakers::default(),
                 admission: Admission::default(),
                 tokens: TokenCache::default(),
+                liveness: Liveness::default(),
                 metrics: Metrics::new(),
                 settings,
                 seed_lock: tokio::sync::Mutex::new(()),
@@ -150,6 +153,11 @@ impl AppState {
     /// Recently authenticated tokens.
     pub fn tokens(&self) -> &TokenCache {
         &self.inner.tokens
+    }
+
+    /// Heartbeats not yet written.
+    pub fn liveness(&self) -> &Liveness {
+        &self.inner.liveness
     }
 
     /// The queue limit's bookkeeping.

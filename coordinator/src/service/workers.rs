@@ -1,9 +1,10 @@
 //! Workers' registrations: register, change, heartbeat, unregister.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use switchyard_protocol::{
-    HeartbeatRequest, HeartbeatResponse, RegisterWorker, UpdateWorker, WorkerId, WorkerView,
+    HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::auth::{self, Principal};
@@ -123,40 +124,52 @@ pub(super) async fn not_served(state: &AppState, id: WorkerId) -> ApiError {
 
 /// Notes that the worker lives; answers with the running tasks to kill.
 /// When the agent lists what it runs, assignments that never reached it go
-/// back to the queue.
+/// back to the queue. One read in the common case: liveness is written in
+/// batches (see [`super::liveness`]).
 pub async fn heartbeat(
     state: &AppState,
     id: WorkerId,
     request: HeartbeatRequest,
 ) -> Result<HeartbeatResponse, ApiError> {
-    if storage::workers::heartbeat(state.db(), id).await?.is_none() {
+    // The dispatcher holds exactly the workers this coordinator serves.
+    if !state.dispatcher().contains_worker(id) {
         return Err(not_served(state, id).await);
     }
+    state.liveness().note(id);
+    let grace = (state.settings().heartbeat_interval * 2).max(Duration::from_secs(10));
+    let held = storage::attempts::held_by(state.db(), id, grace.as_secs_f64()).await?;
+    let mut cancel: Vec<TaskId> = held
+        .iter()
+        .filter(|task| task.cancel_requested)
+        .map(|task| TaskId(task.id))
+        .collect();
     if let Some(running) = &request.running {
-        let grace = (state.settings().heartbeat_interval * 2).max(Duration::from_secs(10));
-        let released = storage::attempts::release_undelivered(
-            state.db(),
-            id,
-            state.settings().lost_attempt_limit,
-            running,
-            grace.as_secs_f64(),
-        )
-        .await?;
-        if !released.is_empty() {
-            tracing::warn!(worker_id = %id, n = released.len(), "assignments never reached the worker; requeued");
-        }
-        state.metrics().tasks_released(&released);
-        requeue_released(state, Some(id), released);
-    }
-    let mut cancel = storage::tasks::cancel_requested_of(state.db(), id).await?;
-    if let Some(running) = &request.running {
+        let listed: HashSet<TaskId> = running.iter().copied().collect();
+        let held_ids: HashSet<TaskId> = held.iter().map(|task| TaskId(task.id)).collect();
         // What the agent runs that is no longer its to run (timed out by the
         // coordinator, taken away): stop it.
-        let still = storage::attempts::running_among(state.db(), id, running).await?;
-        cancel.extend(running.iter().filter(|task| !still.contains(task)));
-        cancel.sort_unstable();
-        cancel.dedup();
+        cancel.extend(listed.difference(&held_ids));
+        let undelivered = held
+            .iter()
+            .any(|task| task.overdue && !listed.contains(&TaskId(task.id)));
+        if undelivered {
+            let released = storage::attempts::release_undelivered(
+                state.db(),
+                id,
+                state.settings().lost_attempt_limit,
+                running,
+                grace.as_secs_f64(),
+            )
+            .await?;
+            if !released.is_empty() {
+                tracing::warn!(worker_id = %id, n = released.len(), "assignments never reached the worker; requeued");
+            }
+            state.metrics().tasks_released(&released);
+            requeue_released(state, Some(id), released);
+        }
     }
+    cancel.sort_unstable();
+    cancel.dedup();
     Ok(HeartbeatResponse { cancel })
 }
 

@@ -210,20 +210,6 @@ pub(super) struct IdRow {
     pub(super) id: i64,
 }
 
-/// Running tasks of `worker` that a user asked to cancel.
-pub async fn cancel_requested_of(
-    db: &impl ConnectionTrait,
-    worker: WorkerId,
-) -> Result<Vec<TaskId>, DbErr> {
-    let rows = IdRow::find_by_statement(stmt(
-        "SELECT id FROM tasks WHERE worker_id = $1 AND state = 'running' AND cancel_requested",
-        [worker.0.into()],
-    ))
-    .all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| TaskId(r.id)).collect())
-}
-
 /// A queued task as the dispatcher needs it.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct QueuedRow {
@@ -299,4 +285,18 @@ pub async fn running(db: &impl ConnectionTrait) -> Result<Vec<(WorkerId, TaskId)
         .into_iter()
         .map(|r| (WorkerId(r.worker_id), TaskId(r.id)))
         .collect())
+}
+
+/// Which of `tasks` exist in the hot table.
+pub async fn existing_among(
+    db: &impl ConnectionTrait,
+    tasks: &[TaskId],
+) -> Result<Vec<TaskId>, DbErr> {
+    let rows = IdRow::find_by_statement(stmt(
+        "SELECT id FROM tasks WHERE id = ANY($1)",
+        [ids(tasks)],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|row| TaskId(row.id)).collect())
 }

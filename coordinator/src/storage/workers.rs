@@ -42,15 +42,17 @@ pub async fn live(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
     Model::find_by_statement(stmt(&sql, [])).all(db).await
 }
 
-/// Notes a heartbeat; `None` when the worker is unknown or gone.
-pub async fn heartbeat(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
-    let sql = format!(
-        "UPDATE workers SET last_heartbeat = now() WHERE id = $1 AND state <> 'gone' \
-         RETURNING {COLUMNS}"
-    );
-    Model::find_by_statement(stmt(&sql, [id.0.into()]))
-        .one(db)
-        .await
+/// Notes that `workers` were heard from just now, in one statement; gone
+/// workers stay gone.
+#[tracing::instrument(skip_all, fields(n = workers.len()), err)]
+pub async fn touch(db: &impl ConnectionTrait, workers: &[WorkerId]) -> Result<(), DbErr> {
+    let ids: Vec<i64> = workers.iter().map(|id| id.0).collect();
+    db.execute_raw(stmt(
+        "UPDATE workers SET last_heartbeat = now() WHERE id = ANY($1) AND state <> 'gone'",
+        [ids.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Marks a worker gone; `None` when it was unknown or already gone.
