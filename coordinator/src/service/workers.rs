@@ -124,18 +124,31 @@ pub(super) async fn not_served(state: &AppState, id: WorkerId) -> ApiError {
 
 /// Notes that the worker lives; answers with the running tasks to kill.
 /// When the agent lists what it runs, assignments that never reached it go
-/// back to the queue. One read in the common case: liveness is written in
-/// batches (see [`super::liveness`]).
+/// back to the queue. Liveness is written in batches (see
+/// [`super::liveness`]); an idle worker's heartbeat touches no database at
+/// all, and a busy one's reads once.
 pub async fn heartbeat(
     state: &AppState,
     id: WorkerId,
     request: HeartbeatRequest,
 ) -> Result<HeartbeatResponse, ApiError> {
-    // The dispatcher holds exactly the workers this coordinator serves.
-    if !state.dispatcher().contains_worker(id) {
+    // The dispatcher holds exactly the workers this coordinator serves, and
+    // what each runs.
+    let busy = {
+        let dispatcher = state.dispatcher();
+        dispatcher
+            .contains_worker(id)
+            .then(|| dispatcher.running_len(id))
+    };
+    let Some(busy) = busy else {
         return Err(not_served(state, id).await);
-    }
+    };
     state.liveness().note(id);
+    let lists_nothing = request.running.as_ref().is_none_or(Vec::is_empty);
+    if busy == 0 && lists_nothing {
+        // Nothing runs on either side: nothing to stop, nothing undelivered.
+        return Ok(HeartbeatResponse::default());
+    }
     let grace = (state.settings().heartbeat_interval * 2).max(Duration::from_secs(10));
     let held = storage::attempts::held_by(state.db(), id, grace.as_secs_f64()).await?;
     let mut cancel: Vec<TaskId> = held
