@@ -8,11 +8,9 @@ use switchyard_protocol::{Assignment, FetchRequest, FetchResponse, TaskId, Worke
 use tokio::time::Instant;
 
 use super::AppState;
-use super::dispatch::enqueue_row;
 use super::workers::not_served;
 use crate::domain::ValidationError;
 use crate::error::ApiError;
-use crate::storage;
 
 fn check_fetch(request: &FetchRequest) -> Result<(usize, Duration), ValidationError> {
     if !(1..=MAX_FETCH).contains(&request.max_tasks) {
@@ -90,47 +88,14 @@ async fn long_poll(
     }
 }
 
-/// Confirms popped tasks in the database and settles the dispatcher's
-/// bookkeeping. Runs on its own task so that a client hanging up mid-request
-/// cannot leave tasks half handed over.
+/// Confirms popped tasks in the database (together with other fetches'
+/// hand-overs, see [`super::handover`]) and answers them as assignments.
 async fn hand_over(
     state: &AppState,
     worker: WorkerId,
     popped: Vec<TaskId>,
 ) -> Result<Vec<Assignment>, ApiError> {
-    let state = state.clone();
-    let settle = tokio::spawn(async move {
-        match storage::attempts::assign(state.db(), worker, &popped).await {
-            Ok(rows) => {
-                let confirmed: Vec<TaskId> = rows.iter().map(|row| TaskId(row.id)).collect();
-                let abandoned: Vec<TaskId> = popped
-                    .iter()
-                    .copied()
-                    .filter(|id| !confirmed.contains(id))
-                    .collect();
-                for row in &rows {
-                    state.metrics().task_started_row(row);
-                }
-                {
-                    let mut dispatcher = state.dispatcher();
-                    dispatcher.confirm(worker, &confirmed);
-                    dispatcher.abandon(worker, &abandoned);
-                }
-                if !abandoned.is_empty() {
-                    offer_again(&state, &abandoned).await;
-                }
-                Ok(rows)
-            }
-            Err(error) => {
-                let woken = state.dispatcher().restore(worker, &popped);
-                state.wakers().wake(&woken);
-                Err(error)
-            }
-        }
-    });
-    let rows = settle.await.map_err(|e| {
-        ApiError::Internal(anyhow::Error::new(e).context("hand-over task failed"))
-    })??;
+    let rows = super::handover::hand_over(state, worker, popped).await?;
     Ok(rows
         .into_iter()
         .map(|row| Assignment {
@@ -142,19 +107,4 @@ async fn hand_over(
             timeout_secs: row.timeout_secs,
         })
         .collect())
-}
-
-/// Tasks a hand-over refused are usually gone (cancelled, taken by another
-/// coordinator's seed); any still queued (their tags changed under the
-/// fetch) are offered again, so none is stranded outside the dispatcher.
-async fn offer_again(state: &AppState, tasks: &[TaskId]) {
-    match storage::tasks::queued_among(state.db(), tasks).await {
-        Ok(rows) => {
-            for row in rows {
-                enqueue_row(state, &row);
-            }
-        }
-        // They stay queued in the database; the next seed places them.
-        Err(error) => tracing::error!(%error, "failed to re-read refused tasks"),
-    }
 }

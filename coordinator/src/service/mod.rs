@@ -7,6 +7,7 @@ pub mod admission;
 pub mod auth;
 pub mod dispatch;
 pub mod fetch;
+pub mod handover;
 pub mod health;
 pub mod liveness;
 pub mod reaper;

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use super::admission::Admission;
 use super::auth::TokenCache;
+use super::handover::Handovers;
 use super::liveness::Liveness;
 use super::retention::Retention;
 use super::wakers::Wakers;
@@ -83,6 +84,7 @@ struct Inner {
     wakers: Wakers,
     admission: Admission,
     tokens: TokenCache,
+    handovers: Handovers,
     liveness: Liveness,
     metrics: Metrics,
     settings: Settings,
@@ -109,6 +111,7 @@ impl AppState {
                 wakers: Wakers::default(),
                 admission: Admission::default(),
                 tokens: TokenCache::default(),
+                handovers: Handovers::default(),
                 liveness: Liveness::default(),
                 metrics: Metrics::new(),
                 settings,
@@ -153,6 +156,11 @@ impl AppState {
     /// Recently authenticated tokens.
     pub fn tokens(&self) -> &TokenCache {
         &self.inner.tokens
+    }
+
+    /// Hand-overs waiting to be confirmed together.
+    pub fn handovers(&self) -> &Handovers {
+        &self.inner.handovers
     }
 
     /// Heartbeats not yet written.

@@ -1,0 +1,248 @@
+//! Hand-overs, coalesced: tasks that fetches pop at about the same time are
+//! confirmed in the database by one statement for all their workers, so a
+//! busy fleet pays one write per group of fetches rather than one per fetch.
+//!
+//! Each hand-over is queued, and a drain is spawned for it. A drain waits
+//! for one of [`IN_FLIGHT`] slots, then takes every queued hand-over (up to
+//! [`MAX_TASKS`] tasks) and runs them as one statement; drains that find the
+//! queue empty end at once. An idle coordinator therefore hands over at
+//! once, and a busy one in groups that grow with the load. A drain runs on
+//! its own task, so a client hanging up mid-request cannot leave tasks half
+//! handed over.
+
+use std::sync::{Mutex, PoisonError};
+
+use sea_orm::{DbErr, RuntimeErr};
+use switchyard_protocol::{TaskId, WorkerId};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::AppState;
+use super::dispatch::enqueue_row;
+use crate::error::ApiError;
+use crate::storage;
+use crate::storage::entities::task::Model;
+
+/// Hand-over statements running at once.
+const IN_FLIGHT: usize = 3;
+/// Most tasks one statement hands over.
+const MAX_TASKS: usize = 2048;
+
+/// Why a coalesced hand-over failed, kept so every fetch in the group can
+/// answer with the right error.
+#[derive(Debug, Clone)]
+struct Failure {
+    unavailable: bool,
+    message: String,
+}
+
+impl From<&DbErr> for Failure {
+    fn from(error: &DbErr) -> Self {
+        Self {
+            unavailable: matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        if failure.unavailable {
+            Self::Unavailable(DbErr::Conn(RuntimeErr::Internal(failure.message)))
+        } else {
+            Self::Internal(anyhow::anyhow!(failure.message).context("hand-over failed"))
+        }
+    }
+}
+
+/// One fetch's popped tasks, waiting to be confirmed.
+#[derive(Debug)]
+struct Pending {
+    worker: WorkerId,
+    tasks: Vec<TaskId>,
+    answer: oneshot::Sender<Result<Vec<Model>, Failure>>,
+}
+
+/// The queue of hand-overs and the slots of running statements.
+#[derive(Debug)]
+pub struct Handovers {
+    queue: Mutex<Vec<Pending>>,
+    slots: Semaphore,
+}
+
+impl Default for Handovers {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::new(Vec::new()),
+            slots: Semaphore::new(IN_FLIGHT),
+        }
+    }
+}
+
+impl Handovers {
+    /// Takes queued hand-overs, oldest first, up to [`MAX_TASKS`] tasks (at
+    /// least one hand-over, however large).
+    fn take(&self) -> Vec<Pending> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut tasks = 0;
+        let mut count = 0;
+        for pending in queue.iter() {
+            if count > 0 && tasks + pending.tasks.len() > MAX_TASKS {
+                break;
+            }
+            tasks += pending.tasks.len();
+            count += 1;
+        }
+        queue.drain(..count).collect()
+    }
+}
+
+/// Confirms tasks popped for `worker` in the database and settles the
+/// dispatcher: confirmed ones run, refused ones are offered again, and on a
+/// database error all of them go back to the worker's queue. Answers the
+/// confirmed rows.
+pub async fn hand_over(
+    state: &AppState,
+    worker: WorkerId,
+    tasks: Vec<TaskId>,
+) -> Result<Vec<Model>, ApiError> {
+    let (answer, answered) = oneshot::channel();
+    state
+        .handovers()
+        .queue
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Pending {
+            worker,
+            tasks,
+            answer,
+        });
+    let drainer = state.clone();
+    tokio::spawn(async move { drain(&drainer).await });
+    match answered.await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::Internal(anyhow::anyhow!(
+            "the hand-over ended without an answer"
+        ))),
+    }
+}
+
+/// Runs one statement for whatever is queued, if anything, once a slot is
+/// free.
+async fn drain(state: &AppState) {
+    let Ok(_slot) = state.handovers().slots.acquire().await else {
+        return;
+    };
+    let group = state.handovers().take();
+    if group.is_empty() {
+        return;
+    }
+    let pairs: Vec<(TaskId, WorkerId)> = group
+        .iter()
+        .flat_map(|pending| pending.tasks.iter().map(|task| (*task, pending.worker)))
+        .collect();
+    match storage::attempts::assign(state.db(), &pairs).await {
+        Ok(rows) => settle(state, group, rows).await,
+        Err(error) => {
+            let failure = Failure::from(&error);
+            tracing::warn!(%error, n = pairs.len(), "hand-over failed; tasks go back to their queues");
+            for pending in group {
+                let woken = state.dispatcher().restore(pending.worker, &pending.tasks);
+                state.wakers().wake(&woken);
+                let _ = pending.answer.send(Err(failure.clone()));
+            }
+        }
+    }
+}
+
+/// Settles each fetch of a group with its share of the confirmed rows.
+async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
+    // Each task was popped by exactly one fetch of the group.
+    let mut confirmed_rows: std::collections::HashMap<TaskId, Model> =
+        rows.into_iter().map(|row| (TaskId(row.id), row)).collect();
+    let mut refused = Vec::new();
+    for pending in group {
+        let mut rows = Vec::with_capacity(pending.tasks.len());
+        let mut confirmed = Vec::with_capacity(pending.tasks.len());
+        let mut abandoned = Vec::new();
+        for task in &pending.tasks {
+            match confirmed_rows.remove(task) {
+                Some(row) => {
+                    state.metrics().task_started_row(&row);
+                    confirmed.push(*task);
+                    rows.push(row);
+                }
+                None => abandoned.push(*task),
+            }
+        }
+        {
+            let mut dispatcher = state.dispatcher();
+            dispatcher.confirm(pending.worker, &confirmed);
+            dispatcher.abandon(pending.worker, &abandoned);
+        }
+        refused.extend(abandoned);
+        // A fetch that has gone (its client hung up) leaves its tasks
+        // running; its agent's heartbeat gives them back.
+        let _ = pending.answer.send(Ok(rows));
+    }
+    if !refused.is_empty() {
+        offer_again(state, &refused).await;
+    }
+}
+
+/// Tasks a hand-over refused are usually gone (cancelled, taken by another
+/// coordinator's seed); any still queued (their tags changed under the
+/// fetch) are offered again, so none is stranded outside the dispatcher.
+async fn offer_again(state: &AppState, tasks: &[TaskId]) {
+    match storage::tasks::queued_among(state.db(), tasks).await {
+        Ok(rows) => {
+            for row in rows {
+                enqueue_row(state, &row);
+            }
+        }
+        // They stay queued in the database; the next seed places them.
+        Err(error) => tracing::error!(%error, "failed to re-read refused tasks"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(worker: i64, tasks: usize) -> Pending {
+        let (answer, _) = oneshot::channel();
+        Pending {
+            worker: WorkerId(worker),
+            tasks: (0..tasks as i64).map(TaskId).collect(),
+            answer,
+        }
+    }
+
+    fn queued(handovers: &Handovers, sizes: &[usize]) {
+        let mut queue = handovers
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (worker, size) in sizes.iter().enumerate() {
+            queue.push(pending(worker as i64, *size));
+        }
+    }
+
+    #[test]
+    fn a_group_takes_hand_overs_in_order_up_to_the_cap() {
+        let handovers = Handovers::default();
+        queued(&handovers, &[1000, 1000, 100, 5]);
+        let first: Vec<i64> = handovers.take().iter().map(|p| p.worker.0).collect();
+        assert_eq!(first, [0, 1]);
+        let second: Vec<i64> = handovers.take().iter().map(|p| p.worker.0).collect();
+        assert_eq!(second, [2, 3]);
+        assert!(handovers.take().is_empty());
+    }
+
+    #[test]
+    fn one_hand_over_larger_than_the_cap_still_goes_alone() {
+        let handovers = Handovers::default();
+        queued(&handovers, &[MAX_TASKS + 1, 1]);
+        assert_eq!(handovers.take().len(), 1);
+        assert_eq!(handovers.take().len(), 1);
+    }
+}
