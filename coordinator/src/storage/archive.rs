@@ -2,7 +2,9 @@
 //! the configured age, and where reads look when the hot table has no such
 //! task. An archived row is the task row as it was, plus `archived_at`.
 
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, TransactionTrait, Value,
+};
 use switchyard_protocol::TaskId;
 
 use super::entities::task::Model;
@@ -45,6 +47,24 @@ pub async fn move_finished(
     let values: [Value; 2] = [age_secs.into(), i64::from(limit).into()];
     let result = db.execute_raw(stmt(&sql, values)).await?;
     Ok(result.rows_affected())
+}
+
+/// [`move_finished`] in its own transaction that commits asynchronously
+/// (`synchronous_commit = off`): it neither waits for nor adds a WAL flush
+/// of its own, so dispatch's commits do not queue behind a large archive
+/// write. A crash can undo only whole moves, whose rows are then still in
+/// `tasks` and move again: nothing is lost.
+pub async fn move_finished_unsynced(
+    db: &DatabaseConnection,
+    age_secs: f64,
+    limit: u32,
+) -> Result<u64, DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+        .await?;
+    let moved = move_finished(&txn, age_secs, limit).await?;
+    txn.commit().await?;
+    Ok(moved)
 }
 
 /// One archived task by id.
