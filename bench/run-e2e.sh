@@ -8,12 +8,20 @@
 # prints both figures and their ratio. Everything stops and is removed at the
 # end (--keep keeps the folder with logs and JSON).
 #
-#   bench/run-e2e.sh [--scenarios throughput,latency,idle] [--tasks 100000]
+#   bench/run-e2e.sh [--scenarios throughput,latency,idle,restart] [--tasks 100000]
 #       [--workers 64] [--batch 500] [--fetch-max 32] [--dispatch-mode balanced]
 #       [--db-max-connections 16] [--pgbench-clients 8] [--pgbench-seconds 20]
-#       [--bin-dir DIR] [--keep] [-- extra switchyard-bench flags]
+#       [--restart-modes fanout,balanced] [--restart-workers 1000]
+#       [--restart-tag-sets 20] [--bin-dir DIR] [--keep] [-- extra switchyard-bench flags]
 #
 # --bin-dir skips the build and takes `coordinator` and `switchyard-bench` from DIR.
+#
+# The restart scenario needs a coordinator it may stop and start: for each of
+# --restart-modes it creates a fresh database on the same private PostgreSQL,
+# starts `coordinator serve` on it in the background, and lets the load
+# generator restart it with a script in the scratch folder (TERM, wait for the
+# exit, start again on the same port). --tasks tasks are queued for
+# --restart-workers workers of --restart-tag-sets different tag sets.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +39,9 @@ pgbench_seconds=20
 idle_workers=1000
 idle_duration="30s"
 samples=1000
+restart_modes="fanout,balanced"
+restart_workers=1000
+restart_tag_sets=20
 bin_dir=""
 keep=0
 extra=()
@@ -54,6 +65,9 @@ while [[ $# -gt 0 ]]; do
         --idle-workers) idle_workers="$2"; shift 2 ;;
         --idle-duration) idle_duration="$2"; shift 2 ;;
         --samples) samples="$2"; shift 2 ;;
+        --restart-modes) restart_modes="$2"; shift 2 ;;
+        --restart-workers) restart_workers="$2"; shift 2 ;;
+        --restart-tag-sets) restart_tag_sets="$2"; shift 2 ;;
         --bin-dir) bin_dir="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
         -h|--help) usage 0 ;;
@@ -78,7 +92,38 @@ chmod 755 "$work" # the private PostgreSQL runs as `postgres` when we are root
 token="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 coordinator_pid=""
 
+# Whether process $1 runs. A zombie does not: nobody may reap a coordinator
+# that its start script left behind, and `kill -0` succeeds on zombies.
+alive() {
+    local state
+    state="$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null || true)"
+    [[ -n "$state" && "$state" != Z ]]
+}
+
+# Stops the coordinator whose pid is in file $1: TERM, up to 60 s, then KILL.
+stop_serve() {
+    local pid deadline
+    [[ -s "$1" ]] || return 0
+    pid="$(cat "$1")"
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 60))
+    while alive "$pid"; do
+        if (( SECONDS >= deadline )); then
+            echo "run-e2e.sh: coordinator $pid did not stop within 60 s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+    rm -f "$1"
+}
+
 cleanup() {
+    local pidfile
+    # The restart scenario's coordinators first: they use the dev PostgreSQL.
+    for pidfile in "$work"/restart-*/serve.pid; do
+        if [[ -e "$pidfile" ]]; then stop_serve "$pidfile"; fi
+    done
     if [[ -n "$coordinator_pid" ]] && kill -0 "$coordinator_pid" 2>/dev/null; then
         kill -TERM "$coordinator_pid" 2>/dev/null || true
         wait "$coordinator_pid" 2>/dev/null || true
@@ -99,7 +144,7 @@ echo "== starting coordinator dev (dispatch $dispatch_mode, pool $pool) in $work
 coordinator_pid=$!
 
 deadline=$((SECONDS + 120))
-until grep -q "Switchyard is running at" "$work/coordinator.log"; do
+until grep -qs "Switchyard is running at" "$work/coordinator.log"; do
     kill -0 "$coordinator_pid" 2>/dev/null || { tail -n 30 "$work/coordinator.log" >&2; die "the coordinator exited"; }
     (( SECONDS < deadline )) || die "the coordinator did not start within 120 s (see $work/coordinator.log)"
     sleep 0.2
@@ -115,6 +160,102 @@ common=(--url "$url" --coordinator-pid "$coordinator_pid" --database-url "$serve
         --admin-token "$token" --fetch-max "$fetch_max")
 
 json_number() { sed -n "s/.*\"$2\": \([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
+
+# PostgreSQL's client tools: $PATH, then the usual install folders.
+find_pg_tool() {
+    local tool="$1" dir
+    if command -v "$tool" >/dev/null 2>&1; then command -v "$tool"; return; fi
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) \
+               $(ls -d /usr/pgsql-*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin; do
+        if [[ -x "$dir/$tool" ]]; then echo "$dir/$tool"; return; fi
+    done
+    die "$tool not found (install PostgreSQL's client tools, e.g. postgresql-15)"
+}
+
+# Writes the restart scenario's scripts into folder $1, whose serve.env says
+# what to start: start.sh starts `coordinator serve` in the background on the
+# address it is given (pid in serve.pid, log in coordinator.log); restart.sh
+# stops it (TERM, then up to 60 s for it to exit) and starts it again on the
+# address in `listen`.
+write_restart_scripts() {
+    cat >"$1/start.sh" <<'EOF'
+#!/usr/bin/env bash
+set -euo pipefail
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$dir/serve.env"
+DATABASE_URL="$database_url" SWITCHYARD_ADMIN_TOKEN="$admin_token" \
+    "$coordinator" serve --listen "$1" --dispatch-mode "$mode" \
+    --db-max-connections "$pool" --log-format json \
+    >>"$dir/coordinator.log" 2>&1 </dev/null &
+echo $! >"$dir/serve.pid"
+EOF
+    cat >"$1/restart.sh" <<'EOF'
+#!/usr/bin/env bash
+set -euo pipefail
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+pid="$(cat "$dir/serve.pid")"
+kill -TERM "$pid" 2>/dev/null || true
+deadline=$((SECONDS + 60))
+# Until it has exited (a zombie has: nobody may reap it).
+while state="$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null)" \
+        && [[ -n "$state" && "$state" != Z ]]; do
+    if (( SECONDS >= deadline )); then
+        echo "restart.sh: coordinator $pid did not stop within 60 s" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+exec "$dir/start.sh" "$(cat "$dir/listen")"
+EOF
+    chmod 700 "$1/start.sh" "$1/restart.sh"
+}
+
+# The restart scenario in dispatch mode $1: a fresh database, `coordinator
+# serve` on it, and the load generator restarting it with restart.sh.
+run_restart() {
+    local mode="$1" dir="$work/restart-$1" db="switchyard_restart_$1" psql listen deadline sets i
+    psql="$(find_pg_tool psql)"
+    mkdir -p "$dir"
+    chmod 700 "$dir" # serve.env holds the admin token
+    "$psql" -X -q -v ON_ERROR_STOP=1 "$server/postgres" \
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+    printf '%s=%q\n' coordinator "$coordinator" database_url "$server/$db" \
+        admin_token "$token" mode "$mode" pool "$pool" >"$dir/serve.env"
+    write_restart_scripts "$dir"
+    "$dir/start.sh" 127.0.0.1:0
+    deadline=$((SECONDS + 120))
+    listen=""
+    until [[ -n "$listen" ]]; do
+        alive "$(cat "$dir/serve.pid")" || { tail -n 30 "$dir/coordinator.log" >&2; die "coordinator serve ($mode) exited"; }
+        (( SECONDS < deadline )) || die "coordinator serve ($mode) did not start within 120 s (see $dir/coordinator.log)"
+        sleep 0.2
+        listen="$(grep '"coordinator listening"' "$dir/coordinator.log" | sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' | head -n1)"
+    done
+    echo "$listen" >"$dir/listen"
+    sets=""
+    for (( i = 0; i < restart_tag_sets; i++ )); do sets+="$(printf 'linux,pool-%02d' "$i");"; done
+    echo "== restart ($mode): $tasks queued tasks, $restart_workers workers of $restart_tag_sets tag sets, coordinator serve at $listen (pid $(cat "$dir/serve.pid"))"
+    "$bench" --url "http://$listen" --coordinator-pid "$(cat "$dir/serve.pid")" \
+        --database-url "$server/$db" --admin-token "$token" --scenario restart \
+        --restart-command "$dir/restart.sh" --tasks "$tasks" --batch "$batch" \
+        --workers "$restart_workers" --tag-sets "${sets%;}" --label "$mode" \
+        --json "$work/restart-$mode.json" "${extra[@]}"
+    stop_serve "$dir/serve.pid"
+    "$psql" -X -q -v ON_ERROR_STOP=1 "$server/postgres" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+}
+
+# One line from restart report $2 (dispatch mode $1).
+restart_summary() {
+    awk -v mode="$1" '
+        /"serving_secs"/ { v = $2; gsub(/[^0-9.]/, "", v); serving[++n] = v }
+        /"submitted"/ && submitted == "" { v = $2; gsub(/[^0-9]/, "", v); submitted = v }
+        /"bytes_per_task"/ { v = $2; gsub(/[^0-9.eE+-]/, "", v); per_task = v }
+        /"bytes_per_queue_entry"/ { v = $2; gsub(/[^0-9.eE+-]/, "", v); per_entry = v }
+        END {
+            printf "restart, %-8s serving after %.2f s with nothing queued, %.2f s with %s queued; %.0f bytes per queued task (%.1f per queue entry)\n",
+                mode, serving[1], serving[2], submitted, per_task, per_entry
+        }' "$2"
+}
 
 completed=""
 ceiling=""
@@ -144,7 +285,15 @@ for scenario in ${scenarios//,/ }; do
             "$bench" "${common[@]}" --scenario idle --workers "$idle_workers" \
                 --duration "$idle_duration" --json "$work/idle.json" "${extra[@]}"
             ;;
-        *) die "unknown scenario $scenario (throughput, latency, idle)" ;;
+        restart)
+            for mode in ${restart_modes//,/ }; do
+                case "$mode" in
+                    fanout|balanced) run_restart "$mode" ;;
+                    *) die "unknown restart mode $mode (fanout, balanced)" ;;
+                esac
+            done
+            ;;
+        *) die "unknown scenario $scenario (throughput, latency, idle, restart)" ;;
     esac
 done
 
@@ -157,3 +306,9 @@ if [[ -n "$completed" && -n "$ceiling" ]]; then
         if (p > 0) printf "(the current statement pattern alone, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
     }'
 fi
+
+for mode in ${restart_modes//,/ }; do
+    if [[ -s "$work/restart-$mode.json" ]]; then
+        restart_summary "$mode" "$work/restart-$mode.json"
+    fi
+done

@@ -24,6 +24,11 @@ pub enum Scenario {
     /// `--workers` long-poll with nothing to do for `--duration`; measure
     /// what that costs the coordinator.
     Idle,
+    /// Restart the coordinator with `--restart-command`, once with nothing
+    /// queued and once with `--tasks` queued for `--workers` that only
+    /// heartbeat; measure restart → serving fetches again, and the resident
+    /// memory the queued tasks add.
+    Restart,
 }
 
 impl Scenario {
@@ -33,6 +38,7 @@ impl Scenario {
             Self::Throughput => "throughput",
             Self::Latency => "latency",
             Self::Idle => "idle",
+            Self::Restart => "restart",
         }
     }
 }
@@ -55,15 +61,16 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "throughput")]
     pub scenario: Scenario,
 
-    /// Throughput: tasks to submit in all.
+    /// Throughput: tasks to submit in all; restart: tasks queued for the
+    /// second restart.
     #[arg(long, default_value_t = 100_000)]
     pub tasks: u64,
 
-    /// Throughput: concurrent submitters.
+    /// Throughput and restart: concurrent submitters.
     #[arg(long, default_value_t = 4)]
     pub submitters: usize,
 
-    /// Throughput: tasks per batch submission (1 to 1,000).
+    /// Throughput and restart: tasks per batch submission (1 to 1,000).
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
 
@@ -124,6 +131,12 @@ pub struct BenchArgs {
     /// Idle: how long to measure.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
+
+    /// Restart: a command, run with `sh -c`, that stops the coordinator at
+    /// `--url` and starts a new one in the background, then exits. Its pid
+    /// is found again from the port of `--url`.
+    #[arg(long, value_name = "CMD")]
+    pub restart_command: Option<String>,
 
     /// Latency and idle: time after the fleet registers before measuring, so
     /// every worker is long-polling.
@@ -228,6 +241,25 @@ impl BenchArgs {
         if self.scenario == Scenario::Latency && self.samples == 0 {
             return Err("--samples must be above 0".to_owned());
         }
+        if self.scenario == Scenario::Restart {
+            if self
+                .restart_command
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+            {
+                return Err(
+                    "--restart-command is required by the restart scenario: a command that \
+                     stops the coordinator and starts a new one in the background"
+                        .to_owned(),
+                );
+            }
+            if self.tasks == 0 {
+                return Err("--tasks must be above 0 for the restart scenario".to_owned());
+            }
+            if port_of(&self.url).is_none() {
+                return Err("--url must name a port for the restart scenario".to_owned());
+            }
+        }
         Ok(())
     }
 
@@ -317,6 +349,33 @@ mod tests {
         assert!(err.contains("--workers"), "{err}");
         let err = parse(&["--priorities", "5,12"]).validate().unwrap_err();
         assert!(err.contains("--priorities"), "{err}");
+        let err = parse(&["--scenario", "restart"]).validate().unwrap_err();
+        assert!(err.contains("--restart-command"), "{err}");
+        let err = parse(&["--scenario", "restart", "--restart-command", " "])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--restart-command"), "{err}");
+        let err = parse(&[
+            "--scenario",
+            "restart",
+            "--restart-command",
+            "x",
+            "--tasks",
+            "0",
+        ])
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("--tasks"), "{err}");
+        assert!(
+            parse(&[
+                "--scenario",
+                "restart",
+                "--restart-command",
+                "sh restart.sh"
+            ])
+            .validate()
+            .is_ok()
+        );
         assert_eq!(parse(&["--fetch-max", "8"]).worker_slots(), 8);
         assert_eq!(parse(&["--slots", "3"]).worker_slots(), 3);
     }

@@ -10,15 +10,17 @@
 //! - [`submitters`]: batch submission, as fast as possible or paced.
 //! - [`workers`]: the simulated fleet; [`reports`]: its reports;
 //!   [`shared`]: its signals and counters.
-//! - [`throughput`], [`latency`], [`idle`]: the three scenarios.
+//! - [`throughput`], [`latency`], [`idle`], [`restart`]: the scenarios.
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
 //!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
-//!   [`target`]: finding the coordinator's and PostgreSQL's processes.
+//!   [`target`]: finding the coordinator's and PostgreSQL's processes;
+//!   [`dispatcher`]: what the coordinator's dispatcher holds.
 //! - [`stats`]: percentiles; [`report`]: the figures and their JSON;
 //!   [`table`]: the same as a table.
 
 pub mod args;
 pub mod credentials;
+pub mod dispatcher;
 pub mod idle;
 pub mod latency;
 pub mod monitor;
@@ -26,6 +28,7 @@ pub mod pgstat;
 pub mod procfs;
 pub mod report;
 pub mod reports;
+pub mod restart;
 pub mod shared;
 pub mod stats;
 pub mod submitters;
@@ -103,6 +106,7 @@ impl Bench {
             timed_out: false,
             throughput: None,
             pickup: None,
+            restart: None,
             fetch: None,
             fleet: FleetCounts::default(),
             heartbeats_per_sec: 0.0,
@@ -149,6 +153,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Throughput => throughput::run(&bench).await,
         Scenario::Latency => latency::run(&bench).await,
         Scenario::Idle => idle::run(&bench).await,
+        Scenario::Restart => restart::run(&bench).await,
     };
     bench.stop.cancel();
     let _ = guard.await;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::args::{BenchArgs, Scenario};
+use crate::dispatcher::DispatcherCounts;
 use crate::monitor::Usage;
 use crate::pgstat::PgRates;
 use crate::stats::Summary;
@@ -113,6 +114,57 @@ pub struct Pickup {
     pub missed: usize,
 }
 
+/// One restart: how long until the coordinator served fetches again, and
+/// what the new process held in memory once it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestartFigures {
+    /// Tasks this run had queued when the command ran.
+    pub queued_tasks: u64,
+    /// Command started → command exited (the old process stopped and the
+    /// new one launched), in seconds.
+    pub command_secs: f64,
+    /// Command started → a fetch answered (with a task, when tasks were
+    /// queued), in seconds: stop, start-up, the dispatcher's seed, serving.
+    pub serving_secs: f64,
+    /// Fetches sent after the command exited, until one counted.
+    pub probes: u64,
+    /// Of those, ones that failed (refused connections and the like).
+    pub probe_errors: u64,
+    /// Of those, ones answered with no task while tasks were queued.
+    pub empty_probes: u64,
+    /// The new coordinator's process, found by its listening port.
+    pub pid: Option<u32>,
+    /// Its resident memory once serving, in KiB (read before the
+    /// dispatcher snapshot, whose answer would add to it).
+    pub rss_kib: Option<u64>,
+    /// Its peak resident memory by then (the seed's transient part
+    /// included), in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// What its dispatcher held once serving (with `--admin-token`).
+    pub dispatcher: Option<DispatcherCounts>,
+}
+
+/// Restart scenario figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Restart {
+    /// The restart with nothing queued by this run (the baseline).
+    pub empty: Option<RestartFigures>,
+    /// Tasks accepted between the two restarts.
+    pub submitted: u64,
+    /// Failed submissions (each was retried).
+    pub submit_errors: u64,
+    /// Tasks accepted per second.
+    pub submitted_per_sec: f64,
+    /// The restart with `submitted` tasks queued.
+    pub full: Option<RestartFigures>,
+    /// Resident memory the queued tasks added: (full − empty RSS) ÷
+    /// `submitted`, in bytes.
+    pub bytes_per_task: Option<f64>,
+    /// The same per queue entry the dispatcher snapshot counted (one per
+    /// task in Balanced, one per candidate in Fanout), in bytes.
+    pub bytes_per_queue_entry: Option<f64>,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -136,6 +188,8 @@ pub struct Report {
     pub throughput: Option<Throughput>,
     /// Latency scenario figures.
     pub pickup: Option<Pickup>,
+    /// Restart scenario figures.
+    pub restart: Option<Restart>,
     /// Request → answer of fetches that brought tasks (including any time
     /// the fetch waited for work to arrive).
     pub fetch: Option<Summary>,
@@ -196,6 +250,7 @@ mod tests {
                 end_to_end: Some(summary),
             }),
             pickup: None,
+            restart: None,
             fetch: None,
             fleet: FleetCounts::default(),
             heartbeats_per_sec: 0.0,
@@ -236,6 +291,65 @@ mod tests {
             assert!(table.contains(expected), "missing `{expected}` in\n{table}");
         }
         assert!(!table.contains("ERRORS"), "{table}");
+    }
+
+    #[test]
+    fn the_restart_table_and_json_name_every_figure() {
+        let figures = |queued: u64, serving_secs: f64, rss_kib: u64, entries: u64| RestartFigures {
+            queued_tasks: queued,
+            command_secs: 0.4,
+            serving_secs,
+            probes: 12,
+            probe_errors: 11,
+            empty_probes: 0,
+            pid: Some(43),
+            rss_kib: Some(rss_kib),
+            peak_rss_kib: Some(rss_kib + 1024),
+            dispatcher: Some(DispatcherCounts {
+                workers: 1000,
+                queued_tasks: entries.min(queued),
+                queue_entries: entries,
+                unplaced: 0,
+            }),
+        };
+        let report = Report {
+            scenario: Scenario::Restart,
+            throughput: None,
+            restart: Some(Restart {
+                empty: Some(figures(0, 0.8, 51_200, 0)),
+                submitted: 100_000,
+                submit_errors: 0,
+                submitted_per_sec: 8000.0,
+                full: Some(figures(100_000, 2.5, 81_920, 5_000_000)),
+                bytes_per_task: Some(314.6),
+                bytes_per_queue_entry: Some(6.3),
+            }),
+            ..report()
+        };
+        let table = report.table();
+        for expected in [
+            "restart scenario",
+            "restart, nothing queued",
+            "serving after 0.80 s (command 0.40 s; 12 fetches, 11 failed, 0 empty)",
+            "RSS 50.0 MiB (peak 51.0 MiB) [pid 43]",
+            "then submitted",
+            "restart, 100000 queued",
+            "100000 queued tasks in 5000000 queue entries (50.0 per task)",
+            "315 bytes (RSS +30.0 MiB for 100000 tasks); 6.3 bytes per queue entry",
+            "serving within 5 s (issue 7)",
+            "met: 2.50 s with 100000 queued",
+            "not measured in this scenario",
+        ] {
+            assert!(table.contains(expected), "missing `{expected}` in\n{table}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["restart"]["full"]["serving_secs"], 2.5);
+        assert_eq!(
+            json["restart"]["full"]["dispatcher"]["queue_entries"],
+            5_000_000
+        );
+        assert_eq!(json["restart"]["bytes_per_task"], 314.6);
+        assert_eq!(json["scenario"], "restart");
     }
 
     #[test]

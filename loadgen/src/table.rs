@@ -2,8 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::args::Scenario;
 use crate::monitor::ProcessUsage;
-use crate::report::Report;
+use crate::report::{Report, Restart, RestartFigures};
+use crate::restart::SERVING_GOAL;
 use crate::stats::Summary;
 
 fn summary_line(out: &mut String, name: &str, summary: Option<&Summary>) {
@@ -32,6 +34,91 @@ fn usage_line(out: &mut String, name: &str, usage: Option<&ProcessUsage>) {
         }
         None => writeln!(out, "  {name:<34} not found"),
     };
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn restart_line(out: &mut String, name: &str, figures: Option<&RestartFigures>) {
+    let Some(f) = figures else {
+        let _ = writeln!(out, "  {name:<34} not measured");
+        return;
+    };
+    let memory = match (f.rss_kib, f.peak_rss_kib, f.pid) {
+        (Some(rss), Some(peak), Some(pid)) => format!(
+            "RSS {:.1} MiB (peak {:.1} MiB) [pid {pid}]",
+            mib(rss),
+            mib(peak)
+        ),
+        _ => "RSS not found".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "  {name:<34} serving after {:.2} s (command {:.2} s; {} fetches, {} failed, {} empty); {memory}",
+        f.serving_secs, f.command_secs, f.probes, f.probe_errors, f.empty_probes
+    );
+    let _ = match &f.dispatcher {
+        Some(d) => writeln!(
+            out,
+            "  {:<34} {} queued tasks in {} queue entries{}, {} unplaced, {} workers",
+            "  dispatcher once serving",
+            d.queued_tasks,
+            d.queue_entries,
+            d.entries_per_task()
+                .map(|k| format!(" ({k:.1} per task)"))
+                .unwrap_or_default(),
+            d.unplaced,
+            d.workers
+        ),
+        None => writeln!(
+            out,
+            "  {:<34} not read (pass --admin-token)",
+            "  dispatcher once serving"
+        ),
+    };
+}
+
+fn restart_lines(out: &mut String, r: &Restart) {
+    restart_line(out, "restart, nothing queued", r.empty.as_ref());
+    let _ = writeln!(
+        out,
+        "  {:<34} {} tasks at {:.0} tasks/s ({} failed submissions, retried)",
+        "then submitted", r.submitted, r.submitted_per_sec, r.submit_errors
+    );
+    let name = format!("restart, {} queued", r.submitted);
+    restart_line(out, &name, r.full.as_ref());
+    if let (Some(empty), Some(full)) = (&r.empty, &r.full)
+        && let (Some(base), Some(grown)) = (empty.rss_kib, full.rss_kib)
+    {
+        let per_entry = r
+            .bytes_per_queue_entry
+            .map(|b| format!("; {b:.1} bytes per queue entry"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<34} {:.0} bytes (RSS {:+.1} MiB for {} tasks){per_entry}",
+            "memory per queued task",
+            r.bytes_per_task.unwrap_or(0.0),
+            mib(grown) - mib(base),
+            r.submitted
+        );
+    }
+    if let Some(full) = &r.full {
+        let goal = SERVING_GOAL.as_secs_f64();
+        let verdict = if full.serving_secs <= goal {
+            "met"
+        } else {
+            "NOT met"
+        };
+        let _ = writeln!(
+            out,
+            "  {:<34} {verdict}: {:.2} s with {} queued",
+            format!("serving within {goal} s (issue 7)"),
+            full.serving_secs,
+            r.submitted
+        );
+    }
 }
 
 impl Report {
@@ -69,7 +156,12 @@ impl Report {
                 ""
             }
         );
-        let _ = writeln!(out, "  {:<34} {:.2} s", "measured window", self.window_secs);
+        let window = if self.scenario == Scenario::Restart {
+            "measured window (submissions)"
+        } else {
+            "measured window"
+        };
+        let _ = writeln!(out, "  {window:<34} {:.2} s", self.window_secs);
         if self.timed_out {
             let _ = writeln!(out, "  {:<34} YES: the figures are partial", "timed out");
         }
@@ -118,7 +210,12 @@ impl Report {
                 "pickup notes", p.fetched_before_answer, p.missed
             );
         }
-        summary_line(&mut out, "fetch (request → answer)", self.fetch.as_ref());
+        if let Some(r) = &self.restart {
+            restart_lines(&mut out, r);
+        }
+        if self.scenario != Scenario::Restart {
+            summary_line(&mut out, "fetch (request → answer)", self.fetch.as_ref());
+        }
         let f = &self.fleet;
         let _ = writeln!(
             out,
@@ -137,10 +234,15 @@ impl Report {
                 .as_ref()
                 .is_some_and(|t| t.submit_errors > 0)
         {
+            let name = if self.scenario == Scenario::Restart {
+                "failed calls (while restarting)"
+            } else {
+                "ERRORS"
+            };
             let _ = writeln!(
                 out,
                 "  {:<34} submit {}, fetch {}, report {}, heartbeat {}, unregister {}",
-                "ERRORS",
+                name,
                 self.throughput.as_ref().map_or(0, |t| t.submit_errors),
                 f.fetch_errors,
                 f.report_errors,
@@ -176,11 +278,12 @@ impl Report {
                 );
             }
             None => {
-                let _ = writeln!(
-                    out,
-                    "  {:<34} not measured (pass --database-url)",
-                    "PostgreSQL"
-                );
+                let why = if self.scenario == Scenario::Restart {
+                    "not measured in this scenario"
+                } else {
+                    "not measured (pass --database-url)"
+                };
+                let _ = writeln!(out, "  {:<34} {why}", "PostgreSQL");
             }
         }
         out

@@ -1,12 +1,11 @@
 //! The system under test: the coordinator's process and dispatch mode, and
 //! PostgreSQL's process and counters.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use switchyard_config::Secret;
 
 use crate::args::{BenchArgs, port_of};
+use crate::dispatcher;
 use crate::pgstat::PgStats;
 use crate::procfs;
 use crate::report::DispatchInfo;
@@ -66,31 +65,9 @@ impl Target {
     }
 }
 
-/// Reads `mode` and `strategy` from `GET /api/v1/admin/dispatcher`. (The
-/// protocol client has no call for it: the snapshot's type lives in the
-/// coordinator.)
+/// Reads `mode` and `strategy` from `GET /api/v1/admin/dispatcher`.
 async fn dispatch_info(url: &str, token: &Secret) -> anyhow::Result<DispatchInfo> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("failed to build an HTTP client")?;
-    let response = http
-        .get(format!(
-            "{}/api/v1/admin/dispatcher",
-            url.trim_end_matches('/')
-        ))
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .context("failed to ask the coordinator for its dispatcher")?;
-    let status = response.status();
-    if !status.is_success() {
-        anyhow::bail!("the dispatcher snapshot answered {status}");
-    }
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .context("failed to read the dispatcher snapshot")?;
+    let body = dispatcher::snapshot(url, token).await?;
     let field = |name: &str| {
         body.get(name)
             .and_then(serde_json::Value::as_str)

@@ -46,10 +46,16 @@ async fn read_pg(target: &Target) -> Option<PgCounters> {
 impl Window {
     /// Opens a window now.
     pub async fn open(target: &Target) -> Self {
+        Self::open_on(target, target.coordinator_pid).await
+    }
+
+    /// Opens a window now on the coordinator process `coordinator_pid`
+    /// (one started after the run began, as the restart scenario's).
+    pub async fn open_on(target: &Target, coordinator_pid: Option<u32>) -> Self {
         let pg_before = read_pg(target).await;
         Self {
             opened: Instant::now(),
-            probe: Probe::start(target.coordinator_pid, target.postgres_pid),
+            probe: Probe::start(coordinator_pid, target.postgres_pid),
             pg_before,
         }
     }

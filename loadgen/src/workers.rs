@@ -182,6 +182,19 @@ impl Fleet {
 
     /// Starts every worker's heartbeat and fetch loops.
     pub fn start(&mut self, plan: &FleetPlan) {
+        self.start_heartbeats();
+        for worker in &self.workers {
+            self.fetching.spawn(fetch_loop(
+                worker.clone(),
+                plan.clone(),
+                self.shared.clone(),
+            ));
+        }
+    }
+
+    /// Starts every worker's heartbeat loop only: the workers stay
+    /// registered and alive but take no work, so submitted tasks stay queued.
+    pub fn start_heartbeats(&mut self) {
         let count = self.workers.len().max(1) as u32;
         for worker in &self.workers {
             // Spread heartbeats over the interval, as agents started at
@@ -189,12 +202,57 @@ impl Fleet {
             let offset = worker.heartbeat_every / count * (worker.index as u32 % count);
             self.heartbeating
                 .spawn(heartbeat_loop(worker.clone(), offset, self.shared.clone()));
-            self.fetching.spawn(fetch_loop(
-                worker.clone(),
-                plan.clone(),
-                self.shared.clone(),
-            ));
         }
+    }
+
+    /// One fetch of up to `max_tasks` by worker number `index` (whose tag
+    /// set is `index mod n`) that answers at once (no long-poll), counted
+    /// with the fleet's fetches. Tasks it brings are marked running on the
+    /// worker, so its heartbeats list them until they are reported.
+    pub async fn fetch_now(
+        &self,
+        index: usize,
+        max_tasks: u32,
+    ) -> anyhow::Result<Result<Vec<Assignment>, ClientError>> {
+        let worker = self
+            .workers
+            .get(index)
+            .with_context(|| format!("the fleet has no worker {index}"))?;
+        let request = FetchRequest {
+            max_tasks,
+            wait_secs: 0.0,
+        };
+        let counters = &self.shared.counters;
+        let answer = worker.client.fetch(worker.id, &request).await;
+        match &answer {
+            Ok(response) => {
+                counters.fetches.fetch_add(1, Ordering::Relaxed);
+                if response.tasks.is_empty() {
+                    counters.empty_fetches.fetch_add(1, Ordering::Relaxed);
+                }
+                worker.set_running(&response.tasks, true);
+            }
+            Err(_) => {
+                counters.fetch_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(answer.map(|response| response.tasks))
+    }
+
+    /// Reports `tasks`, fetched by worker number `index`, as succeeded;
+    /// returns how many the coordinator accepted.
+    pub async fn report_now(
+        &self,
+        index: usize,
+        tasks: Vec<Assignment>,
+        plan: &FleetPlan,
+    ) -> usize {
+        let Some(worker) = self.workers.get(index) else {
+            return 0;
+        };
+        report_all(worker, tasks, Instant::now(), plan, &self.shared)
+            .await
+            .len()
     }
 
     /// Ends the fetch loops (abandoning waiting long-polls) and collects
