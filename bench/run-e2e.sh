@@ -267,13 +267,13 @@ for scenario in ${scenarios//,/ }; do
             "$bench" "${common[@]}" --scenario throughput --tasks "$tasks" --batch "$batch" \
                 --workers "$workers" --json "$work/throughput.json" "${extra[@]}"
             completed="$(json_number "$work/throughput.json" completed_per_sec)"
-            echo "== ceiling: pgbench on the same server: $batch-task batches, and today's statement pattern"
+            echo "== ceiling: pgbench on the same server: $batch-task batches, and the per-fetch statement pattern"
             "$here/pgbench/run.sh" --server-url "$server" --coordinator "$coordinator" \
-                --mode batched,per-report --batch "$batch" --fetch "$fetch_max" \
+                --mode batched,per-fetch --batch "$batch" --fetch "$fetch_max" \
                 -c "$pgbench_clients" -T "$pgbench_seconds" \
                 --json "$work/pgbench.json" | tee "$work/pgbench.txt"
             ceiling="$(sed -n 's/^RESULT mode=batched .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
-            pattern="$(sed -n 's/^RESULT mode=per-report .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
+            pattern="$(sed -n 's/^RESULT mode=per-fetch .*lifecycles_per_sec=\([0-9]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
             ;;
         latency)
             echo "== latency: $samples tasks submitted one at a time, $workers idle workers"
@@ -303,7 +303,7 @@ if [[ -n "$completed" && -n "$ceiling" ]]; then
         printf "Switchyard end to end: %8.0f tasks/s\n", s
         printf "PostgreSQL ceiling:    %8.0f task lifecycles/s (pgbench, batched, same server, same run)\n", c
         printf "ratio:                 %8.1f %% of the ceiling\n", (c > 0 ? 100 * s / c : 0)
-        if (p > 0) printf "(the current statement pattern alone, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
+        if (p > 0) printf "(a lone worker, its statements alone statements alone, a hand-over and a report per fetch, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
     }'
 fi
 

@@ -8,8 +8,8 @@
 # Modes (comma-separated; `both` is batched,single; `all` is all three):
 #   batched     lifecycle-batched.sql: submit, assign, finish, --batch tasks per statement
 #   single      lifecycle-single.sql: the same, one task per statement
-#   per-report  lifecycle-per-report.sql: the coordinator's pattern today (batched
-#               submit, --fetch tasks per assign, a read and a finish per report)
+#   per-fetch   lifecycle-per-fetch.sql: the coordinator's pattern for one worker
+#               alone (batched submit, --fetch tasks per assign and per finish)
 #
 #   bench/pgbench/run.sh --server-url postgres://postgres@127.0.0.1:5432 \
 #       [--mode batched] [--batch 500] [--fetch 32] [-c 8] [-j 2] [-T 20] \
@@ -56,9 +56,9 @@ done
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 [[ -n "$server_url" ]] || die "--server-url is required (postgres://user@127.0.0.1:PORT)"
-case "$mode" in both) mode="batched,single" ;; all) mode="batched,single,per-report" ;; esac
+case "$mode" in both) mode="batched,single" ;; all) mode="batched,single,per-fetch" ;; esac
 for m in ${mode//,/ }; do
-    case "$m" in batched|single|per-report) ;; *) die "unknown mode $m (batched, single, per-report, both, all)" ;; esac
+    case "$m" in batched|single|per-fetch) ;; *) die "unknown mode $m (batched, single, per-fetch, both, all)" ;; esac
 done
 [[ "$fetch" =~ ^[0-9]+$ ]] && (( fetch >= 1 && fetch <= 256 )) || die "--fetch must be 1 to 256"
 [[ "$batch" =~ ^[0-9]+$ ]] && (( batch >= 1 && batch <= 800 )) \
@@ -152,8 +152,8 @@ for m in ${mode//,/ }; do
     case "$m" in
         batched) run_mode batched "$batch" "$batch" "$batch tasks per statement, 3 commits per $batch tasks" ;;
         single) run_mode single 1 1 "1 task per statement, 3 commits per task" ;;
-        per-report) run_mode per-report "$batch" 1 \
-            "submit $batch and assign $fetch per statement, read + finish per task" \
+        per-fetch) run_mode per-fetch "$batch" 1 \
+            "submit $batch per statement, assign and finish $fetch per statement" \
             -D batch="$batch" -D fetch="$fetch" -D k=0 ;;
     esac
 done
