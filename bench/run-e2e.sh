@@ -303,7 +303,7 @@ if [[ -n "$completed" && -n "$ceiling" ]]; then
         printf "Switchyard end to end: %8.0f tasks/s\n", s
         printf "PostgreSQL ceiling:    %8.0f task lifecycles/s (pgbench, batched, same server, same run)\n", c
         printf "ratio:                 %8.1f %% of the ceiling\n", (c > 0 ? 100 * s / c : 0)
-        if (p > 0) printf "(a lone worker, its statements alone statements alone, a hand-over and a report per fetch, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
+        if (p > 0) printf "(the per-fetch pattern alone, a hand-over and a report per fetch, in pgbench: %.0f lifecycles/s; Switchyard reaches %.0f %% of that)\n", p, 100 * s / p
     }'
 fi
 
