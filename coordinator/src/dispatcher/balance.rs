@@ -31,7 +31,7 @@ impl TaskDispatcher {
                 .live()
                 .filter(|&s| {
                     let set = self.sets.get(s);
-                    !set.tasks.is_empty() && set.candidates.len() > 1
+                    set.queued > 0 && set.candidates.len() > 1
                 })
                 .collect();
             let before = result.moved;
@@ -42,7 +42,11 @@ impl TaskDispatcher {
                 break;
             }
         }
-        result.woken = wake_list(std::mem::take(&mut result.woken));
+        // A later pass may move a task on again, leaving a worker that
+        // received one with an empty queue: only wake those that hold work.
+        let mut woken = wake_list(std::mem::take(&mut result.woken));
+        woken.retain(|&w| self.queue_len(w) > 0);
+        result.woken = woken;
         result
     }
 

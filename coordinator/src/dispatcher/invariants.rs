@@ -2,7 +2,7 @@
 //! debugging. O(everything): never call it on a hot path.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use switchyard_protocol::TaskId;
 
@@ -13,10 +13,11 @@ impl TaskDispatcher {
     /// Checks internal consistency: the tag-set index and candidate cache
     /// match the workers; the reverse index matches the queues; every holder
     /// is a candidate; Fanout: every candidate holds each queued task;
-    /// Balanced: exactly one holder when a candidate exists; the stealing
-    /// index matches the queues; in-flight and running tasks match their
-    /// workers; tag-set references are counted right. Returns the first
-    /// violation found.
+    /// Balanced: exactly one holder when a candidate exists; the per-set
+    /// counts and unheld lists match the queued tasks; the stealing index
+    /// matches the queues; in-flight and running tasks match their workers;
+    /// tag-set references are counted right. Returns the first violation
+    /// found.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.sets.check()?;
         self.check_workers()?;
@@ -35,9 +36,13 @@ impl TaskDispatcher {
             if set.members.contains(&id) == w.draining {
                 return Err(format!("worker {id}: membership disagrees with draining"));
             }
+            if set.members.contains(&id) != w.active {
+                return Err(format!("worker {id}: membership disagrees with active"));
+            }
             if w.draining && !w.queue.is_empty() {
                 return Err(format!("draining worker {id} holds queued tasks"));
             }
+            w.queue.check().map_err(|e| format!("worker {id}: {e}"))?;
             let mut count = 0;
             for (task_set, &(Reverse(rank), task)) in w.queue.iter() {
                 count += 1;
@@ -70,7 +75,11 @@ impl TaskDispatcher {
             }
             for sub in w.queue.sets() {
                 let len = w.queue.sub_len(sub);
-                if self.balanced() && !self.sets.get(sub).by_len.contains(&(len, Reverse(id))) {
+                let indexed = self.sets.get(sub).candidates.len() >= 2;
+                if self.balanced()
+                    && indexed
+                    && !self.sets.get(sub).by_len.contains(&(len, Reverse(id)))
+                {
                     return Err(format!("stealing index misses worker {id} ({len} tasks)"));
                 }
             }
@@ -99,33 +108,63 @@ impl TaskDispatcher {
     }
 
     fn check_queued(&self) -> Result<(), String> {
-        let mut per_set: usize = 0;
+        let mut per_set: HashMap<SetId, usize> = HashMap::new();
+        for entry in self.queued.values() {
+            *per_set.entry(entry.set).or_default() += 1;
+        }
+        let mut counted: usize = 0;
         for set_id in self.sets.live() {
             let set = self.sets.get(set_id);
-            per_set += set.tasks.len();
-            for &(Reverse(rank), task) in &set.tasks {
+            let actual = per_set.get(&set_id).copied().unwrap_or(0);
+            if set.queued != actual {
+                return Err(format!(
+                    "tag set {:?} counts {} queued tasks, {actual} known",
+                    set.tags, set.queued
+                ));
+            }
+            counted += set.queued;
+            for &(Reverse(rank), task) in &set.unheld {
                 match self.queued.get(&task) {
-                    Some(e) if e.set == set_id && e.rank == rank => {}
+                    Some(e) if e.set == set_id && e.rank == rank && e.holders.is_empty() => {}
                     _ => return Err(format!("tag set {:?} lists {task} wrongly", set.tags)),
                 }
             }
+            // The stealing index lists every holder with its count while the
+            // set has two or more candidates, and nothing otherwise.
             let held: usize = set.by_len.iter().map(|&(len, _)| len).sum();
-            if self.balanced() && held != self.holdings(set_id) {
+            let expected = if set.candidates.len() >= 2 {
+                self.holdings(set_id)
+            } else {
+                0
+            };
+            if self.balanced() && (held != expected || set.by_len.iter().any(|&(len, _)| len == 0))
+            {
                 return Err(format!("stealing index of {:?} miscounts", set.tags));
             }
         }
-        if per_set != self.queued.len() {
+        if counted != self.queued.len() {
             return Err(format!(
-                "{per_set} listed by tag set, {} queued",
+                "{counted} counted by live tag sets, {} queued",
                 self.queued.len()
             ));
         }
         for (&task, entry) in &self.queued {
+            let listed = self
+                .sets
+                .get(entry.set)
+                .unheld
+                .contains(&key(entry.rank, task));
+            if listed != entry.holders.is_empty() {
+                return Err(format!(
+                    "{task}: {} holders, listed as unheld: {listed}",
+                    entry.holders.len()
+                ));
+            }
             if self.assigned.contains_key(&task) {
                 return Err(format!("{task} both queued and assigned"));
             }
             let candidates = &self.sets.get(entry.set).candidates;
-            let holders: BTreeSet<_> = entry.holders.iter().copied().collect();
+            let holders: BTreeSet<_> = entry.holders.as_slice().iter().copied().collect();
             if holders.len() != entry.holders.len() {
                 return Err(format!("{task} has a holder twice"));
             }
@@ -198,7 +237,7 @@ impl TaskDispatcher {
 
     fn check_refs(&self) -> Result<(), String> {
         for set_id in self.sets.live() {
-            let tasks = self.sets.get(set_id).tasks.len();
+            let tasks = self.sets.get(set_id).queued;
             let in_flight = self
                 .assigned
                 .values()

@@ -7,10 +7,13 @@
 //! between database operations.
 //!
 //! # Layout
-//! - `tagsets`: interned tag sets, their subset relation, the candidate
-//!   cache (active workers per tag set) and, in Balanced mode, the load
-//!   index that finds the least loaded candidate in O(log n).
-//! - `queue`: a worker's priority queue, split by required tag set.
+//! - `tagsets`: interned tag sets (keyed as in `tagkey`), their subset
+//!   relation, the candidate cache (active workers per tag set) and, in
+//!   Balanced mode, the load index that finds the least loaded candidate in
+//!   O(log n).
+//! - `queue`: a worker's priority queue, split by required tag set into
+//!   `subqueue`s (ordered sets tuned for in-order arrival).
+//! - `holders`: the reverse index entry of a task (the queues holding it).
 //! - `placement`: the primitives every operation is built from: hold/unhold
 //!   a task in a queue, choose a worker by strategy, hand a task over.
 //! - `tasks`: task operations (enqueue, fetch and stealing, confirm, abandon,
@@ -29,12 +32,15 @@
 //! Fanout puts a task in every candidate's queue; Balanced in exactly one.
 
 mod balance;
+mod holders;
 mod invariants;
 mod placement;
 mod position;
 mod queue;
 mod seed;
 mod snapshot;
+mod subqueue;
+mod tagkey;
 mod tagsets;
 mod tasks;
 mod workers;
@@ -44,14 +50,14 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
 pub use seed::SeedToken;
 pub use snapshot::{SNAPSHOT_QUEUE_HEAD, Snapshot, TagSetSnapshot, WorkerSnapshot};
 
+use holders::Holders;
 use queue::WorkerQueue;
 use seed::Journal;
 use tagsets::{SetId, TagSets};
@@ -99,21 +105,26 @@ pub struct Unregistered {
 pub struct Rebalanced {
     /// Queued tasks moved from one worker's queue to another's.
     pub moved: usize,
-    /// Workers whose queue received tasks, to wake their long-polls.
+    /// Workers whose queue received tasks and still holds some, to wake
+    /// their long-polls.
     pub woken: Vec<WorkerId>,
 }
 
 /// The in-memory dispatcher. See the module documentation.
+///
+/// Maps keyed by task and worker ids use FxHash: the ids come from the
+/// database, not from users, so a fast non-keyed hash is safe, and every
+/// operation does several lookups.
 #[derive(Debug)]
 pub struct TaskDispatcher {
     mode: DispatchMode,
     strategy: BalanceStrategy,
     sets: TagSets,
-    workers: HashMap<WorkerId, Worker>,
-    queued: HashMap<TaskId, Queued>,
-    assigned: HashMap<TaskId, Assigned>,
+    workers: FxHashMap<WorkerId, Worker>,
+    queued: FxHashMap<TaskId, Queued>,
+    assigned: FxHashMap<TaskId, Assigned>,
     /// Running tasks of workers that are not registered (from `set_running`).
-    detached: HashMap<WorkerId, HashSet<TaskId>>,
+    detached: FxHashMap<WorkerId, FxHashSet<TaskId>>,
     /// RoundRobin: the last worker chosen; ties go to the next id after it.
     cursor: Option<WorkerId>,
     /// Seeds in progress.
@@ -127,9 +138,14 @@ struct Worker {
     set: SetId,
     slots: u32,
     draining: bool,
+    /// Whether it is an active candidate, i.e. filed in the candidate lists
+    /// and (Balanced) the load indexes of its set's subsets. False while
+    /// draining, and between the two halves of a change of tag set, when
+    /// its load must not be re-filed.
+    active: bool,
     queue: WorkerQueue,
-    running: HashSet<TaskId>,
-    in_flight: HashSet<TaskId>,
+    running: FxHashSet<TaskId>,
+    in_flight: FxHashSet<TaskId>,
 }
 
 impl Worker {
@@ -158,7 +174,7 @@ struct Queued {
     rank: i64,
     set: SetId,
     /// Workers whose queue holds it (the reverse index).
-    holders: Vec<WorkerId>,
+    holders: Holders,
 }
 
 /// A task handed to a worker.
@@ -197,10 +213,10 @@ impl TaskDispatcher {
             mode,
             strategy,
             sets: TagSets::new(mode == DispatchMode::Balanced),
-            workers: HashMap::new(),
-            queued: HashMap::new(),
-            assigned: HashMap::new(),
-            detached: HashMap::new(),
+            workers: FxHashMap::default(),
+            queued: FxHashMap::default(),
+            assigned: FxHashMap::default(),
+            detached: FxHashMap::default(),
             cursor: None,
             seeds: Vec::new(),
             next_seed: 0,
@@ -222,7 +238,7 @@ impl TaskDispatcher {
         let mut holders = self
             .queued
             .get(&task)
-            .map(|q| q.holders.clone())
+            .map(|q| q.holders.as_slice().to_vec())
             .unwrap_or_default();
         holders.sort_unstable();
         holders
@@ -264,7 +280,7 @@ impl TaskDispatcher {
     pub fn running_len(&self, worker: WorkerId) -> usize {
         match self.workers.get(&worker) {
             Some(w) => w.busy(),
-            None => self.detached.get(&worker).map_or(0, HashSet::len),
+            None => self.detached.get(&worker).map_or(0, |d| d.len()),
         }
     }
 

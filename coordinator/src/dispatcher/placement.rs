@@ -1,7 +1,12 @@
 //! The primitives every operation is built from. Each keeps the worker
-//! queues, the reverse index (task → holders), the per-tag-set task lists and
-//! the stealing index in step, so the public operations never touch those
-//! structures directly.
+//! queues, the reverse index (task → holders), the per-tag-set counts and
+//! unheld lists, the load index and the stealing index in step, so the
+//! public operations never touch those structures directly.
+//!
+//! A task added by [`TaskDispatcher::insert_queued`] is in none of them until
+//! the [`TaskDispatcher::place`] or [`TaskDispatcher::distribute`] that must
+//! follow; those list whatever they could not place as unheld, so a task
+//! placed on arrival never touches the unheld list.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -10,6 +15,7 @@ use std::ops::Bound;
 use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
+use super::holders::Holders;
 use super::tagsets::{Key, SetId, key};
 use super::{Assigned, Queued, TaskDispatcher, wake_list};
 
@@ -21,59 +27,73 @@ impl TaskDispatcher {
 
     /// Puts queued task `id` in `worker`'s queue. O(log n).
     pub(super) fn hold(&mut self, id: TaskId, worker: WorkerId) -> bool {
+        let balanced = self.balanced();
         let (Some(entry), Some(w)) = (self.queued.get_mut(&id), self.workers.get_mut(&worker))
         else {
             return false;
         };
-        let Some(len) = w.queue.insert(entry.set, key(entry.rank, id)) else {
+        let task_key = key(entry.rank, id);
+        let Some(len) = w.queue.insert(entry.set, task_key) else {
             return false;
         };
+        if entry.holders.is_empty() {
+            self.sets.clear_unheld(entry.set, &task_key);
+        }
         entry.holders.push(worker);
-        let (set, load) = (entry.set, w.load());
-        if self.balanced() {
-            self.sets.note_len(set, worker, len - 1, len);
-            self.load_moved(worker, load - 1);
+        if balanced {
+            self.sets.note_len(entry.set, worker, len - 1, len);
+            if w.active {
+                let load = w.load();
+                self.sets.move_load(w.set, worker, load - 1, load);
+            }
         }
         true
     }
 
-    /// Takes queued task `id` out of `worker`'s queue. O(log n + holders).
+    /// Takes queued task `id` out of `worker`'s queue; a task left with no
+    /// holder is listed as unheld. O(log n + holders).
     pub(super) fn unhold(&mut self, id: TaskId, worker: WorkerId) -> bool {
         let Some(entry) = self.queued.get_mut(&id) else {
             return false;
         };
-        let Some(pos) = entry.holders.iter().position(|&h| h == worker) else {
+        if !entry.holders.remove(worker) {
             return false;
-        };
-        entry.holders.swap_remove(pos);
-        let (set, key) = (entry.set, key(entry.rank, id));
-        self.dequeue(worker, set, &key);
+        }
+        let (set, task_key) = (entry.set, key(entry.rank, id));
+        if entry.holders.is_empty() {
+            self.sets.mark_unheld(set, task_key);
+        }
+        self.dequeue(worker, set, &task_key, true);
         true
     }
 
-    /// Takes queued task `id` out of every queue. O(holders × log n).
-    pub(super) fn unhold_all(&mut self, id: TaskId) {
-        let Some(entry) = self.queued.get_mut(&id) else {
-            return;
-        };
-        let (set, key) = (entry.set, key(entry.rank, id));
-        for worker in std::mem::take(&mut entry.holders) {
-            self.dequeue(worker, set, &key);
+    /// Lists queued task `id` as unheld if no queue holds it.
+    pub(super) fn mark_if_unheld(&mut self, id: TaskId) {
+        if let Some(entry) = self.queued.get(&id)
+            && entry.holders.is_empty()
+        {
+            self.sets.mark_unheld(entry.set, key(entry.rank, id));
         }
     }
 
-    /// Removes `key` from `worker`'s queue, keeping the Balanced indexes.
-    fn dequeue(&mut self, worker: WorkerId, set: SetId, key: &Key) {
+    /// Removes `key` from `worker`'s queue, keeping the stealing index and,
+    /// with `refile`, the load index in step (Balanced). A caller that
+    /// changes the worker's load again right away passes `refile: false`
+    /// and re-files once, with [`Self::load_moved`].
+    fn dequeue(&mut self, worker: WorkerId, set: SetId, key: &Key, refile: bool) {
         let balanced = self.balanced();
         let Some(w) = self.workers.get_mut(&worker) else {
             return;
         };
-        if let Some(left) = w.queue.remove(set, key)
-            && balanced
-        {
-            let load = w.load();
+        let Some(left) = w.queue.remove(set, key) else {
+            return;
+        };
+        if balanced {
             self.sets.note_len(set, worker, left + 1, left);
-            self.load_moved(worker, load + 1);
+            if refile && w.active {
+                let load = w.load();
+                self.sets.move_load(w.set, worker, load + 1, load);
+            }
         }
     }
 
@@ -88,9 +108,9 @@ impl TaskDispatcher {
         let Some(w) = self.workers.get(&worker) else {
             return;
         };
-        let (set, new) = (w.set, w.load());
-        if new != old && self.sets.get(set).members.contains(&worker) {
-            self.sets.move_load(set, worker, old, new);
+        let new = w.load();
+        if new != old && w.active {
+            self.sets.move_load(w.set, worker, old, new);
         }
     }
 
@@ -135,22 +155,28 @@ impl TaskDispatcher {
     }
 
     /// Places queued task `id`, which has no holder: Fanout into every
-    /// candidate's queue, Balanced into the one [`Self::choose`] picks.
-    /// Returns the workers to wake.
+    /// candidate's queue, Balanced into the one [`Self::choose`] picks; with
+    /// no candidate it is listed as unheld. Returns the workers to wake.
     pub(super) fn place(&mut self, id: TaskId) -> Vec<WorkerId> {
         let Some(set) = self.queued.get(&id).map(|q| q.set) else {
             return Vec::new();
         };
         if self.balanced() {
-            let Some(chosen) = self.choose(set) else {
-                return Vec::new();
-            };
-            self.hold(id, chosen);
-            vec![chosen]
+            if let Some(chosen) = self.choose(set)
+                && self.hold(id, chosen)
+            {
+                return vec![chosen];
+            }
+            self.mark_if_unheld(id);
+            Vec::new()
         } else {
             let candidates = self.sets.get(set).candidates.clone();
+            let mut held = false;
             for &c in &candidates {
-                self.hold(id, c);
+                held |= self.hold(id, c);
+            }
+            if !held {
+                self.mark_if_unheld(id);
             }
             candidates
         }
@@ -159,7 +185,8 @@ impl TaskDispatcher {
     /// Balanced: places many unheld queued tasks of tag set `set` (best
     /// first), each on the least loaded candidate as the strategy would one by
     /// one, using a heap: O(tasks × log candidates) instead of
-    /// O(tasks × candidates). Returns the workers to wake.
+    /// O(tasks × candidates). Those it cannot place (no candidate) are
+    /// listed as unheld. Returns the workers to wake.
     pub(super) fn distribute(&mut self, set: SetId, ids: &[TaskId]) -> Vec<WorkerId> {
         let cursor = self.rotation_cursor();
         let mut heap: BinaryHeap<Reverse<(usize, bool, WorkerId)>> = self
@@ -185,28 +212,49 @@ impl TaskDispatcher {
                 heap.push(Reverse((load, wrapped, chosen)));
             }
         }
+        for &id in ids {
+            self.mark_if_unheld(id);
+        }
         wake_list(woken)
     }
 
-    /// Records a new queued task, held by no queue yet. Takes over one
-    /// reference on `set`.
+    /// Records a new queued task, held by no queue yet; the caller places
+    /// it right away with [`Self::place`] or [`Self::distribute`]. Takes
+    /// over one reference on `set`.
     pub(super) fn insert_queued(&mut self, id: TaskId, rank: i64, set: SetId) {
-        self.sets.add_task(set, key(rank, id));
-        let holders = Vec::new();
+        self.sets.add_task(set);
+        let holders = Holders::None;
         self.queued.insert(id, Queued { rank, set, holders });
     }
 
-    /// Queued → in flight for `worker`: leaves every queue at once.
+    /// Takes queued task `id` out of the queued tasks: out of every queue,
+    /// the unheld list and its tag set's count. Each holder's load is
+    /// re-filed, except `fetcher`'s, which the caller settles. Returns the
+    /// entry; the caller owns its tag-set reference. O(holders × log n).
+    fn take_queued(&mut self, id: TaskId, fetcher: Option<WorkerId>) -> Option<Queued> {
+        let entry = self.queued.remove(&id)?;
+        let task_key = key(entry.rank, id);
+        if entry.holders.is_empty() {
+            self.sets.clear_unheld(entry.set, &task_key);
+        }
+        for &holder in entry.holders.as_slice() {
+            self.dequeue(holder, entry.set, &task_key, Some(holder) != fetcher);
+        }
+        self.sets.remove_task(entry.set);
+        Some(entry)
+    }
+
+    /// Queued → in flight for `worker`: leaves every queue at once. When
+    /// `worker` held it, its load does not change (one queued task fewer,
+    /// one in flight more), so its load index is not touched.
     pub(super) fn hand_over(&mut self, id: TaskId, worker: WorkerId) -> bool {
-        self.unhold_all(id);
-        let Some(entry) = self.queued.remove(&id) else {
+        let old = self.load_of(worker);
+        let Some(entry) = self.take_queued(id, Some(worker)) else {
             return false;
         };
-        self.sets.remove_task(entry.set, &key(entry.rank, id));
         let (rank, set) = (entry.rank, entry.set);
         self.assigned
             .insert(id, Assigned::InFlight { worker, rank, set });
-        let old = self.load_of(worker);
         if let Some(w) = self.workers.get_mut(&worker) {
             w.in_flight.insert(id);
         }
@@ -215,13 +263,11 @@ impl TaskDispatcher {
         true
     }
 
-    /// Forgets a queued task: every queue, its tag set's list, its reference.
+    /// Forgets a queued task: every queue, its tag set's count, its reference.
     pub(super) fn drop_queued(&mut self, id: TaskId) -> bool {
-        self.unhold_all(id);
-        let Some(entry) = self.queued.remove(&id) else {
+        let Some(entry) = self.take_queued(id, None) else {
             return false;
         };
-        self.sets.remove_task(entry.set, &key(entry.rank, id));
         self.sets.release(entry.set);
         true
     }

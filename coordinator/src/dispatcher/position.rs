@@ -36,7 +36,7 @@ impl TaskDispatcher {
         let entry = self.queued.get(&task)?;
         let task_key = key(entry.rank, task);
         let mut best: Option<usize> = None;
-        for holder in &entry.holders {
+        for holder in entry.holders.as_slice() {
             let Some(w) = self.workers.get(holder) else {
                 continue;
             };

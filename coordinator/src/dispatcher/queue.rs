@@ -5,16 +5,19 @@
 //! can take from a victim by looking at the heads of the victim's sub-queues
 //! for the tag sets it matches, instead of scanning the victim's queue.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use switchyard_protocol::TaskId;
 
+use super::subqueue::SubQueue;
 use super::tagsets::{Key, SetId};
 
 /// Priority queue of (rank, task) keys, one ordered set per tag set.
 #[derive(Debug, Default)]
 pub(super) struct WorkerQueue {
-    subs: BTreeMap<SetId, BTreeSet<Key>>,
+    /// Non-empty sub-queues by tag set, sorted by set. A worker usually
+    /// holds tasks of one or a few tag sets, so a vector sized to fit beats
+    /// a map: it is found in one short scan and costs little memory per
+    /// worker.
+    subs: Vec<(SetId, SubQueue)>,
     len: usize,
 }
 
@@ -29,10 +32,32 @@ impl WorkerQueue {
         self.len == 0
     }
 
+    /// Where the sub-queue of `set` is, or would go.
+    fn find(&self, set: SetId) -> Result<usize, usize> {
+        self.subs.binary_search_by_key(&set, |&(s, _)| s)
+    }
+
+    /// The sub-queue of `set`, if it holds anything.
+    fn sub(&self, set: SetId) -> Option<&SubQueue> {
+        self.find(set).ok().map(|i| &self.subs[i].1)
+    }
+
     /// Adds a task; returns the new length of its sub-queue, or `None` if it
-    /// was already there. O(log n).
+    /// was already there. O(1) for a task that sorts last, else O(log n);
+    /// plus O(tag sets held) when its tag set is new here.
     pub(super) fn insert(&mut self, set: SetId, key: Key) -> Option<usize> {
-        let sub = self.subs.entry(set).or_default();
+        let i = match self.find(set) {
+            Ok(i) => i,
+            Err(i) => {
+                if self.subs.is_empty() {
+                    // Most workers only ever hold one tag set.
+                    self.subs.reserve_exact(1);
+                }
+                self.subs.insert(i, (set, SubQueue::default()));
+                i
+            }
+        };
+        let sub = &mut self.subs[i].1;
         if !sub.insert(key) {
             return None;
         }
@@ -41,54 +66,59 @@ impl WorkerQueue {
     }
 
     /// Removes a task; returns the new length of its sub-queue, or `None` if
-    /// it was not there. O(log n).
+    /// it was not there. O(1) for the best task, else O(log n).
     pub(super) fn remove(&mut self, set: SetId, key: &Key) -> Option<usize> {
-        let sub = self.subs.get_mut(&set)?;
+        let i = self.find(set).ok()?;
+        let sub = &mut self.subs[i].1;
         if !sub.remove(key) {
             return None;
         }
         self.len -= 1;
         let left = sub.len();
         if left == 0 {
-            self.subs.remove(&set);
+            self.subs.remove(i);
         }
         Some(left)
     }
 
-    /// Removes and returns a whole sub-queue, best first.
-    pub(super) fn take_sub(&mut self, set: SetId) -> BTreeSet<Key> {
-        let sub = self.subs.remove(&set).unwrap_or_default();
+    /// Removes a whole sub-queue and returns its tasks, best first.
+    pub(super) fn take_sub(&mut self, set: SetId) -> Vec<Key> {
+        let Ok(i) = self.find(set) else {
+            return Vec::new();
+        };
+        let (_, sub) = self.subs.remove(i);
         self.len -= sub.len();
-        sub
+        sub.into_sorted()
     }
 
     /// Tasks of tag set `set` held.
     pub(super) fn sub_len(&self, set: SetId) -> usize {
-        self.subs.get(&set).map_or(0, BTreeSet::len)
+        self.sub(set).map_or(0, SubQueue::len)
     }
 
     /// Whether this task is held.
     pub(super) fn contains(&self, set: SetId, key: &Key) -> bool {
-        self.subs.get(&set).is_some_and(|sub| sub.contains(key))
+        self.sub(set).is_some_and(|sub| sub.contains(key))
+    }
+
+    /// The tasks of tag set `set`, in no particular order.
+    pub(super) fn sub_iter(&self, set: SetId) -> impl Iterator<Item = &Key> + '_ {
+        self.sub(set).into_iter().flat_map(SubQueue::iter)
     }
 
     /// The best task of tag set `set`.
     pub(super) fn sub_first(&self, set: SetId) -> Option<Key> {
-        self.subs.get(&set)?.first().copied()
+        self.sub(set)?.first()
     }
 
     /// The tag sets with at least one task here.
     pub(super) fn sets(&self) -> impl Iterator<Item = SetId> + '_ {
-        self.subs.keys().copied()
+        self.subs.iter().map(|&(set, _)| set)
     }
 
     /// The task this worker should run next. O(tag sets held).
     pub(super) fn best(&self) -> Option<Key> {
-        self.subs
-            .values()
-            .filter_map(|sub| sub.first())
-            .min()
-            .copied()
+        self.subs.iter().filter_map(|(_, sub)| sub.first()).min()
     }
 
     /// How many held tasks pop before `key` (whose rank or id is better),
@@ -96,21 +126,21 @@ impl WorkerQueue {
     /// `min(exact count, cap)`. O(tag sets held × log n + min(count, cap)).
     pub(super) fn count_before(&self, key: &Key, cap: usize) -> usize {
         let mut count = 0;
-        for sub in self.subs.values() {
+        for (_, sub) in &self.subs {
             if count >= cap {
                 break;
             }
-            count += sub.range(..key).take(cap - count).count();
+            count += sub.count_before(key, cap - count);
         }
         count
     }
 
-    /// The first `n` task ids in pop order. O(tag sets held × n).
+    /// The first `n` task ids in pop order. O(tag sets held × n log n).
     pub(super) fn first_n(&self, n: usize) -> Vec<TaskId> {
         let mut keys: Vec<Key> = self
             .subs
-            .values()
-            .flat_map(|sub| sub.iter().take(n).copied())
+            .iter()
+            .flat_map(|(_, sub)| sub.best_n(n))
             .collect();
         keys.sort_unstable();
         keys.truncate(n);
@@ -121,6 +151,21 @@ impl WorkerQueue {
     pub(super) fn iter(&self) -> impl Iterator<Item = (SetId, &Key)> + '_ {
         self.subs
             .iter()
-            .flat_map(|(&set, sub)| sub.iter().map(move |key| (set, key)))
+            .flat_map(|(set, sub)| sub.iter().map(move |key| (*set, key)))
+    }
+
+    /// Internal consistency of every sub-queue, for consistency checks.
+    pub(super) fn check(&self) -> Result<(), String> {
+        if !self.subs.is_sorted_by(|(a, _), (b, _)| a < b) {
+            return Err("sub-queues out of order".to_owned());
+        }
+        for (set, sub) in &self.subs {
+            if sub.is_empty() {
+                return Err(format!("empty sub-queue for tag set {set}"));
+            }
+            sub.check()
+                .map_err(|e| format!("sub-queue for tag set {set}: {e}"))?;
+        }
+        Ok(())
     }
 }

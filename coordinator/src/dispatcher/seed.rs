@@ -9,8 +9,9 @@
 //! because it is gone" from "absent because it arrived after the read", and
 //! "in the snapshot but already handed over or removed since".
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
+use rustc_hash::FxHashSet;
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::tagsets::{key, normalize};
@@ -26,9 +27,9 @@ pub struct SeedToken(u64);
 pub(super) struct Journal {
     token: u64,
     /// Tasks enqueued (or restored) since: kept even if the snapshot lacks them.
-    added: HashSet<TaskId>,
+    added: FxHashSet<TaskId>,
     /// Tasks removed, handed over or ended since: not re-added from the snapshot.
-    gone: HashSet<TaskId>,
+    gone: FxHashSet<TaskId>,
 }
 
 impl TaskDispatcher {
@@ -40,8 +41,8 @@ impl TaskDispatcher {
         self.next_seed += 1;
         self.seeds.push(Journal {
             token,
-            added: HashSet::new(),
-            gone: HashSet::new(),
+            added: FxHashSet::default(),
+            gone: FxHashSet::default(),
         });
         SeedToken(token)
     }
@@ -62,7 +63,7 @@ impl TaskDispatcher {
             return Vec::new();
         };
         let journal = self.seeds.swap_remove(pos);
-        let listed: HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
+        let listed: FxHashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
         let stale: Vec<TaskId> = self
             .queued
             .keys()

@@ -95,10 +95,10 @@ impl TaskDispatcher {
             .sets
             .live()
             .map(|s| self.sets.get(s))
-            .filter(|set| !set.tasks.is_empty())
+            .filter(|set| set.queued > 0)
             .map(|set| TagSetSnapshot {
                 tags: set.tags.clone(),
-                queued: set.tasks.len(),
+                queued: set.queued,
                 candidates: set.candidates.len(),
             })
             .collect();
@@ -124,7 +124,7 @@ impl TaskDispatcher {
             .live()
             .map(|s| self.sets.get(s))
             .filter(|set| set.candidates.is_empty())
-            .map(|set| set.tasks.len())
+            .map(|set| set.queued)
             .sum()
     }
 }

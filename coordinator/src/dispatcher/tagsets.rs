@@ -3,8 +3,9 @@
 //!
 //! Every distinct (sorted, deduplicated) tag set used by a live task or a
 //! registered worker gets a small id. For each set we keep the live sets that
-//! are its subsets and supersets, the queued tasks that require exactly it,
-//! the active workers whose tags are exactly it (`members`) and the active
+//! are its subsets and supersets, how many queued tasks require exactly it
+//! (and which of them no queue holds), the active workers whose tags are
+//! exactly it (`members`) and the active
 //! workers whose tags contain it (`candidates`, shared by all its tasks: this
 //! is the candidate cache of the design, stored once per tag set instead of
 //! once per task).
@@ -13,6 +14,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
 use switchyard_protocol::{TaskId, WorkerId};
+
+use super::tagkey::{TagKey, encode_into};
 
 /// Index of an interned tag set.
 pub(super) type SetId = usize;
@@ -48,7 +51,12 @@ pub(super) struct TagSet {
     /// having it; the set is forgotten when this drops to zero.
     refs: usize,
     /// Known queued tasks requiring exactly this set.
-    pub(super) tasks: BTreeSet<Key>,
+    pub(super) queued: usize,
+    /// Of those, the ones no queue holds, best first: they wait for a
+    /// candidate (or, inside one operation, to be placed). Tasks in queues
+    /// are found through the queues, so a task that is placed on arrival,
+    /// the usual case, costs no entry here.
+    pub(super) unheld: BTreeSet<Key>,
     /// Active (registered, not draining) workers whose tags are exactly this set.
     pub(super) members: BTreeSet<WorkerId>,
     /// Active workers whose tags contain this set, sorted by id.
@@ -62,8 +70,20 @@ pub(super) struct TagSet {
     pub(super) by_load: BTreeSet<(usize, WorkerId)>,
     /// Balanced mode: workers holding tasks of this set, by how many they hold
     /// (ties: lowest worker id last), so stealing finds the longest queue in
-    /// O(log n).
+    /// O(log n). Kept only while the set has two or more candidates: with
+    /// one, that worker holds all its tasks and there is nobody to steal
+    /// them, so tasks pinned to one worker skip the upkeep.
     pub(super) by_len: BTreeSet<(usize, Reverse<WorkerId>)>,
+}
+
+/// What [`TagSets::activate`] changed.
+#[derive(Debug, Default)]
+pub(super) struct Activated {
+    /// Subsets that had no candidate before.
+    pub(super) newly_served: Vec<SetId>,
+    /// Subsets that now have two candidates: their stealing index starts
+    /// now and must be filled from the two workers' queues.
+    pub(super) newly_shared: Vec<SetId>,
 }
 
 /// The interning table.
@@ -73,7 +93,11 @@ pub(super) struct TagSets {
     track_loads: bool,
     sets: Vec<TagSet>,
     free: Vec<SetId>,
-    index: HashMap<Vec<String>, SetId>,
+    /// Live sets by their encoded tags (see [`TagKey`]). Tags come from
+    /// users, so this map keeps std's keyed hash.
+    index: HashMap<TagKey, SetId>,
+    /// Reused buffer for encoding the tags being looked up.
+    scratch: Vec<u8>,
 }
 
 impl TagSets {
@@ -108,7 +132,9 @@ impl TagSets {
     /// Takes a reference on the set of these (normalised) tags, interning it
     /// if new: O(1) for a known set, O(sets × tags + candidates) for a new one.
     pub(super) fn acquire(&mut self, tags: &[String]) -> SetId {
-        if let Some(&id) = self.index.get(tags) {
+        self.scratch.clear();
+        encode_into(tags, &mut self.scratch);
+        if let Some(&id) = self.index.get(self.scratch.as_slice()) {
             self.sets[id].refs += 1;
             return id;
         }
@@ -155,7 +181,7 @@ impl TagSets {
                 .flat_map(|&s| self.sets[s].by_load.iter().copied())
                 .collect();
         }
-        self.index.insert(set.tags.clone(), id);
+        self.index.insert(TagKey::new(&self.scratch), id);
         self.sets[id] = set;
         id
     }
@@ -174,33 +200,38 @@ impl TagSets {
         for &sup in &set.supersets {
             self.sets[sup].subsets.retain(|&s| s != id);
         }
-        self.index.remove(&set.tags);
+        self.scratch.clear();
+        encode_into(&set.tags, &mut self.scratch);
+        self.index.remove(self.scratch.as_slice());
         self.free.push(id);
     }
 
     /// Makes `worker` (whose tags are exactly `id`, with `load`) an active
-    /// candidate of every subset. Returns the subsets that had no candidate
-    /// before.
-    pub(super) fn activate(&mut self, id: SetId, worker: WorkerId, load: usize) -> Vec<SetId> {
+    /// candidate of every subset.
+    pub(super) fn activate(&mut self, id: SetId, worker: WorkerId, load: usize) -> Activated {
         self.sets[id].members.insert(worker);
-        let mut newly_served = Vec::new();
+        let mut activated = Activated::default();
         for i in 0..self.sets[id].subsets.len() {
             let sub_id = self.sets[id].subsets[i];
             let sub = &mut self.sets[sub_id];
             if sub.candidates.is_empty() {
-                newly_served.push(sub_id);
+                activated.newly_served.push(sub_id);
             }
             if let Err(pos) = sub.candidates.binary_search(&worker) {
                 sub.candidates.insert(pos, worker);
+                if sub.candidates.len() == 2 {
+                    activated.newly_shared.push(sub_id);
+                }
             }
             if self.track_loads {
                 sub.by_load.insert((load, worker));
             }
         }
-        newly_served
+        activated
     }
 
     /// Undoes [`TagSets::activate`]; `load` is the worker's current load.
+    /// A subset left with one candidate drops its stealing index.
     pub(super) fn deactivate(&mut self, id: SetId, worker: WorkerId, load: usize) {
         self.sets[id].members.remove(&worker);
         for i in 0..self.sets[id].subsets.len() {
@@ -210,33 +241,62 @@ impl TagSets {
                 sub.candidates.remove(pos);
             }
             sub.by_load.remove(&(load, worker));
+            if sub.candidates.len() < 2 {
+                sub.by_len.clear();
+            }
         }
     }
 
     /// Balanced mode: an active worker whose tags are exactly `id` went from
     /// load `old` to `new`. O(subsets × log n).
     pub(super) fn move_load(&mut self, id: SetId, worker: WorkerId, old: usize, new: usize) {
-        for i in 0..self.sets[id].subsets.len() {
-            let sub = self.sets[id].subsets[i];
+        let count = self.sets[id].subsets.len();
+        for i in 0..count {
+            // A set is its own subset; when it is the only one, skip reading
+            // the list (one cache miss on every load change).
+            let sub = if count == 1 {
+                id
+            } else {
+                self.sets[id].subsets[i]
+            };
             let by_load = &mut self.sets[sub].by_load;
             by_load.remove(&(old, worker));
             by_load.insert((new, worker));
         }
     }
 
-    /// Records a queued task requiring exactly `id`.
-    pub(super) fn add_task(&mut self, id: SetId, key: Key) {
-        self.sets[id].tasks.insert(key);
+    /// Counts a new queued task requiring exactly `id`.
+    pub(super) fn add_task(&mut self, id: SetId) {
+        self.sets[id].queued += 1;
     }
 
-    /// Forgets a queued task requiring exactly `id`.
-    pub(super) fn remove_task(&mut self, id: SetId, key: &Key) {
-        self.sets[id].tasks.remove(key);
+    /// Uncounts a queued task requiring exactly `id`.
+    pub(super) fn remove_task(&mut self, id: SetId) {
+        let set = &mut self.sets[id];
+        set.queued = set.queued.saturating_sub(1);
+    }
+
+    /// A queued task of set `id` is now held by no queue.
+    pub(super) fn mark_unheld(&mut self, id: SetId, key: Key) {
+        self.sets[id].unheld.insert(key);
+    }
+
+    /// A queued task of set `id` is held by a queue again, or is gone.
+    pub(super) fn clear_unheld(&mut self, id: SetId, key: &Key) {
+        let unheld = &mut self.sets[id].unheld;
+        if !unheld.is_empty() {
+            unheld.remove(key);
+        }
     }
 
     /// Balanced mode: `worker` now holds `new` tasks of set `id` (was `old`).
+    /// Ignored while the set has fewer than two candidates (see `by_len`).
     pub(super) fn note_len(&mut self, id: SetId, worker: WorkerId, old: usize, new: usize) {
-        let by_len = &mut self.sets[id].by_len;
+        let set = &mut self.sets[id];
+        if set.candidates.len() < 2 {
+            return;
+        }
+        let by_len = &mut set.by_len;
         if old > 0 {
             by_len.remove(&(old, Reverse(worker)));
         }
@@ -247,12 +307,16 @@ impl TagSets {
 
     /// Consistency of the index itself, for [`super::TaskDispatcher::check_invariants`].
     pub(super) fn check(&self) -> Result<(), String> {
-        for (tags, &id) in &self.index {
+        for (key, &id) in &self.index {
             let set = &self.sets[id];
-            if &set.tags != tags || set.refs == 0 {
+            let tags = &set.tags;
+            let mut encoded = Vec::new();
+            encode_into(tags, &mut encoded);
+            if key.as_bytes() != encoded || set.refs == 0 {
                 return Err(format!("tag set {id} {tags:?} is not live"));
             }
-            for (other_tags, &other) in &self.index {
+            for &other in self.index.values() {
+                let other_tags = &self.sets[other].tags;
                 let sub = is_subset(other_tags, tags);
                 if sub != set.subsets.contains(&other) {
                     return Err(format!(

@@ -2,12 +2,11 @@
 //! one transition of the worker's *active tag set* (none while draining or
 //! gone), so they share [`TaskDispatcher::transition`].
 
-use std::collections::HashSet;
-
+use rustc_hash::FxHashSet;
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::queue::WorkerQueue;
-use super::tagsets::{SetId, normalize};
+use super::tagsets::{Activated, SetId, normalize};
 use super::{TaskDispatcher, Unregistered, Worker, WorkerSpec, wake_list};
 
 impl TaskDispatcher {
@@ -29,9 +28,10 @@ impl TaskDispatcher {
             set,
             slots: worker.slots,
             draining: false,
+            active: false,
             queue: WorkerQueue::default(),
             running,
-            in_flight: HashSet::new(),
+            in_flight: FxHashSet::default(),
         };
         self.workers.insert(worker.id, w);
         wake_list(self.transition(worker.id, None, Some(set)))
@@ -140,12 +140,24 @@ impl TaskDispatcher {
         if let Some(from) = from {
             let load = self.load_of(worker);
             self.sets.deactivate(from, worker, load);
+            self.set_active(worker, false);
         }
         let mut woken = self.evict(worker, &new_subs);
         let load = self.load_of(worker);
-        let newly_served = to.map(|to| self.sets.activate(to, worker, load));
+        let activated = to.map(|to| {
+            let activated = self.sets.activate(to, worker, load);
+            self.set_active(worker, true);
+            activated
+        });
+        let Activated {
+            newly_served,
+            newly_shared,
+        } = activated.unwrap_or_default();
         let backfill: Vec<SetId> = if self.balanced() {
-            newly_served.unwrap_or_default()
+            for &set in &newly_shared {
+                self.fill_stealing_index(set);
+            }
+            newly_served
         } else {
             new_subs
                 .into_iter()
@@ -155,16 +167,15 @@ impl TaskDispatcher {
         let balanced = self.balanced();
         let mut received = false;
         for set in backfill {
-            // Balanced: only tasks no queue holds (a task of a newly served
-            // set may still sit with this very worker during an update).
-            let ids: Vec<TaskId> = self
-                .sets
-                .get(set)
-                .tasks
-                .iter()
-                .map(|&(_, id)| id)
-                .filter(|id| !balanced || self.queued.get(id).is_some_and(|q| q.holders.is_empty()))
-                .collect();
+            // Balanced: only tasks no queue holds, best first (a task of a
+            // newly served set may still sit with this very worker during
+            // an update).
+            let ids: Vec<TaskId> = if balanced {
+                let unheld = &self.sets.get(set).unheld;
+                unheld.iter().map(|&(_, id)| id).collect()
+            } else {
+                self.fanout_tasks_of(set, worker)
+            };
             if balanced {
                 woken.extend(self.distribute(set, &ids));
             } else {
@@ -179,8 +190,48 @@ impl TaskDispatcher {
         woken
     }
 
+    /// Balanced: files the holders of tag set `set` in its stealing index,
+    /// which starts when the set gets its second candidate. O(candidates).
+    fn fill_stealing_index(&mut self, set: SetId) {
+        let candidates = self.sets.get(set).candidates.clone();
+        for worker in candidates {
+            let len = self
+                .workers
+                .get(&worker)
+                .map_or(0, |w| w.queue.sub_len(set));
+            self.sets.note_len(set, worker, 0, len);
+        }
+    }
+
+    /// Records whether `worker` is an active candidate; see `Worker::active`.
+    fn set_active(&mut self, worker: WorkerId, active: bool) {
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.active = active;
+        }
+    }
+
+    /// Fanout: every known queued task of tag set `set`, for a worker that
+    /// has just become one of its candidates. No per-set list is kept, as
+    /// every candidate holds every such task: they are the ones no queue
+    /// holds plus the sub-queue of any other candidate.
+    /// O(tasks of the set).
+    fn fanout_tasks_of(&self, set: SetId, worker: WorkerId) -> Vec<TaskId> {
+        let tag_set = self.sets.get(set);
+        let mut ids: Vec<TaskId> = tag_set.unheld.iter().map(|&(_, id)| id).collect();
+        let other = tag_set
+            .candidates
+            .iter()
+            .filter(|&&c| c != worker)
+            .find_map(|c| self.workers.get(c));
+        if let Some(other) = other {
+            ids.extend(other.queue.sub_iter(set).map(|&(_, id)| id));
+        }
+        ids
+    }
+
     /// Empties `worker`'s sub-queues for tag sets outside `keep`. In Balanced
-    /// mode each evicted task goes to another candidate by strategy.
+    /// mode each evicted task goes to another candidate by strategy; a task
+    /// left with no holder is listed as unheld.
     fn evict(&mut self, worker: WorkerId, keep: &[SetId]) -> Vec<WorkerId> {
         let Some(w) = self.workers.get_mut(&worker) else {
             return Vec::new();
@@ -198,7 +249,7 @@ impl TaskDispatcher {
             let mut orphans = Vec::new();
             for &(_, id) in &keys {
                 if let Some(entry) = self.queued.get_mut(&id) {
-                    entry.holders.retain(|&h| h != worker);
+                    entry.holders.remove(worker);
                     if entry.holders.is_empty() {
                         orphans.push(id);
                     }
@@ -206,6 +257,10 @@ impl TaskDispatcher {
             }
             if self.balanced() {
                 woken.extend(self.distribute(set, &orphans));
+            } else {
+                for id in orphans {
+                    self.mark_if_unheld(id);
+                }
             }
         }
         woken
