@@ -6,7 +6,7 @@
 # and with retention off again (so the two baselines show the noise).
 #
 #   bench/retention-latency.sh [--backlog 300000] [--samples 2000]
-#       [--workers 16] [--retention-batch 1000] [--bin-dir DIR] [--keep]
+#       [--workers 16] [--retention-batch 100] [--bin-dir DIR] [--keep]
 #
 # Builds the release binaries unless --bin-dir names a folder holding
 # `coordinator` and `switchyard-bench`. Runs `coordinator dev --agent-slots 0`
@@ -20,7 +20,7 @@ root="$(cd "$here/.." && pwd)"
 backlog=300000
 samples=2000
 workers=16
-retention_batch=1000
+retention_batch=100
 bin_dir=""
 keep=0
 

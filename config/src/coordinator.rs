@@ -175,7 +175,7 @@ pub struct ServeArgs {
 
     /// Most tasks one retention statement moves (each batch is its own
     /// short transaction).
-    #[arg(long, env = "SWITCHYARD_RETENTION_BATCH", default_value_t = 1000,
+    #[arg(long, env = "SWITCHYARD_RETENTION_BATCH", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub retention_batch: u32,
 

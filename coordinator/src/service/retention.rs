@@ -140,7 +140,7 @@ mod tests {
             Some(Retention {
                 age: Duration::from_secs(30 * 24 * 3600),
                 interval: Duration::from_secs(60),
-                batch: 1000,
+                batch: 100,
             })
         );
         assert_eq!(retention(&["--retention-age", "0s"]), None);
