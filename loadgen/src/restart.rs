@@ -34,7 +34,7 @@ use crate::submitters::{self, SubmitOutcome, SubmitPlan};
 use crate::window::{Closed, Window};
 use crate::workers::{Fleet, FleetPlan, Shared};
 
-/// What issue 7 asks of a restart with 100,000 queued tasks: serving
+/// Our target for a restart with 100,000 queued tasks: serving
 /// fetches again within this, the dispatcher's seed included.
 pub const SERVING_GOAL: Duration = Duration::from_secs(5);
 /// Pause after a fetch that did not count before the next one.

@@ -114,7 +114,7 @@ fn restart_lines(out: &mut String, r: &Restart) {
         let _ = writeln!(
             out,
             "  {:<34} {verdict}: {:.2} s with {} queued",
-            format!("serving within {goal} s (issue 7)"),
+            format!("serving within {goal} s (target)"),
             full.serving_secs,
             r.submitted
         );
