@@ -25,6 +25,7 @@ mod agent;
 mod backoff;
 mod fetch;
 mod heartbeat;
+mod reports;
 pub mod runner;
 mod running;
 mod session;

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
+use crate::reports::ReportQueue;
 use crate::running::{KillReason, RunningTasks};
 
 /// Heartbeat interval used when the coordinator's answer makes no sense.
@@ -46,6 +47,8 @@ pub(crate) struct Session {
     /// One permit per slot; a running task holds one.
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) running: RunningTasks,
+    /// Reports waiting to be sent together.
+    pub(crate) reports: ReportQueue,
     pub(crate) tasks: TaskTracker,
     /// Fired when the coordinator answers that it no longer knows this worker.
     pub(crate) gone: CancellationToken,
@@ -69,6 +72,7 @@ impl Session {
             fetch_wait,
             slots: Arc::new(Semaphore::new(slots)),
             running: RunningTasks::default(),
+            reports: ReportQueue::default(),
             tasks: TaskTracker::new(),
             closed: gone.child_token(),
             gone,

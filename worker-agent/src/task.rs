@@ -2,22 +2,15 @@
 //! one, run it, and report how it ended.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use switchyard_protocol::{Assignment, ErrorCode, ReportOutcome, TaskReport};
+use switchyard_protocol::{Assignment, ReportOutcome, TaskReport};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
 use crate::runner;
 use crate::running::KillReason;
 use crate::session::Session;
-
-/// How long a report keeps being retried while the coordinator is
-/// unreachable. After that the coordinator will have declared the worker
-/// dead and given the task to someone else anyway.
-const REPORT_RETRY_WINDOW: Duration = Duration::from_secs(120);
 
 impl Session {
     /// Starts `assignment` on the session's tracker. Without a `permit` it
@@ -68,7 +61,7 @@ impl Session {
                     ..report
                 };
                 tracing::info!("task killed at shutdown");
-                self.report(&report).await;
+                self.report(report).await;
             }
             _ => {
                 tracing::info!(
@@ -77,35 +70,9 @@ impl Session {
                     error = ?report.error,
                     "task finished"
                 );
-                self.report(&report).await;
+                self.report(report).await;
             }
         }
         self.running.finish(task_id, attempt);
-    }
-
-    /// Reports an outcome, retrying while the coordinator is unreachable.
-    async fn report(&self, report: &TaskReport) {
-        let result = retry(
-            "report the task",
-            Backoff::new(Duration::from_millis(250), Duration::from_secs(10)),
-            Some(REPORT_RETRY_WINDOW),
-            &self.gone,
-            || self.client.report(self.worker_id, report),
-        )
-        .await;
-        match result {
-            Some(Ok(_)) => tracing::debug!("task reported"),
-            Some(Err(e)) if e.code() == Some(ErrorCode::TaskNotAssigned) => {
-                tracing::warn!(error = %error_chain(&e), "task was taken away from this worker; dropping its report");
-            }
-            Some(Err(e)) if classify(&e) == Failure::Gone => {
-                tracing::warn!(error = %error_chain(&e), "coordinator declared this worker gone; report dropped");
-                self.gone.cancel();
-            }
-            Some(Err(e)) => {
-                tracing::error!(error = %error_chain(&e), "failed to report the task; giving up")
-            }
-            None => tracing::warn!("worker gone; report dropped"),
-        }
     }
 }
