@@ -44,20 +44,30 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
     }
 }
 
-/// Settles what the database recorded: the worker's slot is free again, a
-/// retry waits for its back-off, and the worker's long-poll may go on.
-fn settle(
-    state: &AppState,
-    worker: WorkerId,
-    task: TaskId,
-    new_state: TaskState,
-    not_before: Option<DateTime<Utc>>,
-) {
-    state.dispatcher().finish(worker, task);
-    state.metrics().attempt_reported(new_state);
-    if let (TaskState::Queued, Some(at)) = (new_state, not_before) {
-        enqueue_at(state, task, at);
+/// One attempt the database recorded as ended: the task, its new state, and
+/// for a retry when it may start again.
+type Ended = (TaskId, TaskState, Option<DateTime<Utc>>);
+
+/// Settles what the database recorded: the worker's slots are free again
+/// (one dispatcher lock for all), retries wait for their back-off, and the
+/// worker's long-poll may go on.
+fn settle(state: &AppState, worker: WorkerId, ended: &[Ended]) {
+    if ended.is_empty() {
+        return;
     }
+    {
+        let mut dispatcher = state.dispatcher();
+        for (task, _, _) in ended {
+            dispatcher.finish(worker, *task);
+        }
+    }
+    for &(task, new_state, not_before) in ended {
+        state.metrics().attempt_reported(new_state);
+        if let (TaskState::Queued, Some(at)) = (new_state, not_before) {
+            enqueue_at(state, task, at);
+        }
+    }
+    state.wakers().wake(&[worker]);
 }
 
 /// Records how one attempt ended: its final state, or a retry after a
@@ -75,8 +85,7 @@ pub async fn report(
     else {
         return Err(refused(state, worker, &report).await?);
     };
-    settle(state, worker, task, row.state, row.not_before);
-    state.wakers().wake(&[worker]);
+    settle(state, worker, &[(task, row.state, row.not_before)]);
     tracing::debug!(state = ?row.state, "attempt reported");
     Ok(views::task(row, None))
 }
@@ -143,15 +152,15 @@ pub async fn report_batch(
         .map(|report| finish_of(worker, report))
         .collect();
     let recorded = storage::attempts::finish_many(state.db(), &finishes, backoff(state)).await?;
-    let mut new_states = std::collections::HashMap::with_capacity(recorded.len());
-    for row in &recorded {
-        let task = TaskId(row.id);
-        settle(state, worker, task, row.state, row.not_before);
-        new_states.insert(task, row.state);
-    }
-    if !recorded.is_empty() {
-        state.wakers().wake(&[worker]);
-    }
+    let ended: Vec<Ended> = recorded
+        .iter()
+        .map(|row| (TaskId(row.id), row.state, row.not_before))
+        .collect();
+    settle(state, worker, &ended);
+    let new_states: std::collections::HashMap<TaskId, TaskState> = ended
+        .iter()
+        .map(|&(task, new_state, _)| (task, new_state))
+        .collect();
     let missing: Vec<TaskId> = batch
         .reports
         .iter()

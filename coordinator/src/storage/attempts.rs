@@ -183,7 +183,6 @@ pub async fn finish(
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct Finished {
     pub id: i64,
-    pub worker_id: Option<i64>,
     pub state: TaskState,
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -197,7 +196,7 @@ pub async fn finish_many(
     finishes: &[Finish],
     backoff: Backoff,
 ) -> Result<Vec<Finished>, DbErr> {
-    let sql = finish_sql("id, worker_id, state::text AS state, not_before");
+    let sql = finish_sql("id, state::text AS state, not_before");
     Finished::find_by_statement(stmt(&sql, finish_values(finishes, backoff)))
         .all(db)
         .await
