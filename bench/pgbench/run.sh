@@ -101,12 +101,42 @@ db="switchyard_pgbench_$$_${RANDOM}"
 admin_url="$server/postgres"
 db_url="$server/$db"
 
+scripts="$(mktemp -d /tmp/switchyard-pgbench.XXXXXX)"
+
 cleanup() {
     "$psql" -X -q -v ON_ERROR_STOP=1 "$admin_url" \
         -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 \
         || echo "run.sh: could not drop scratch database $db" >&2
+    rm -rf "$scripts"
 }
 trap cleanup EXIT
+
+# The coordinator's statements are written once, in statements/; a script's
+# line `--@ NAME | IDS | RETURNING` stands for statements/NAME.sql with
+# @IDS@ and @RETURNING@ filled in, @COLUMNS@ being a task row's columns.
+columns="id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority, timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, created_at, started_at, finished_at"
+assemble() {
+    awk -v dir="$here/statements" -v columns="$columns" '
+        function fill(text, ids, returning) {
+            gsub(/@RETURNING@/, returning, text)
+            gsub(/@IDS@/, ids, text)
+            gsub(/@COLUMNS@/, columns, text)
+            return text
+        }
+        /^--@ / {
+            n = split(substr($0, 5), part, / \| /)
+            file = dir "/" part[1] ".sql"
+            found = 0
+            while ((getline line < file) > 0) {
+                found = 1
+                if (line !~ /^--/) print fill(line, part[2], part[3])
+            }
+            close(file)
+            if (!found) { print "no statement " file > "/dev/stderr"; exit 1 }
+            next
+        }
+        { print }' "$here/lifecycle-$1.sql" >"$scripts/lifecycle-$1.sql"
+}
 
 "$psql" -X -q -v ON_ERROR_STOP=1 "$admin_url" -c "CREATE DATABASE $db" >/dev/null
 "$coordinator" migrate --database-url "$db_url" >/dev/null 2>&1 \
@@ -135,7 +165,8 @@ results=()
 run_mode() {
     local which="$1" n="$2" per="$3" note="$4" out tps lifecycles
     shift 4
-    out="$("$pgbench" -n -M prepared -f "$here/lifecycle-$which.sql" \
+    assemble "$which" || die "could not assemble lifecycle-$which.sql"
+    out="$("$pgbench" -n -M prepared -f "$scripts/lifecycle-$which.sql" \
         -D tasks_json="$(tasks_json "$n")" "$@" \
         -c "$clients" -j "$threads" -T "$seconds" "$db_url" 2>&1)" \
         || { echo "$out" >&2; die "pgbench failed ($which)"; }
