@@ -47,17 +47,10 @@ die() { echo "retention-latency.sh: $*" >&2; exit 1; }
 for n in "$backlog" "$samples" "$workers" "$retention_batch"; do
     [[ "$n" =~ ^[0-9]+$ ]] && (( n > 0 )) || die "counts must be positive integers"
 done
-psql="$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n1)"
-[[ -x "$psql" ]] || die "psql not found (install PostgreSQL's client tools)"
-
-if [[ -z "$bin_dir" ]]; then
-    echo "== building release binaries (slow the first time)"
-    (cd "$root" && cargo build --release -p switchyard-coordinator -p switchyard-loadgen)
-    bin_dir="$root/target/release"
-fi
-coordinator="$bin_dir/coordinator"
-bench="$bin_dir/switchyard-bench"
-[[ -x "$coordinator" && -x "$bench" ]] || die "no coordinator or switchyard-bench in $bin_dir"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+psql="$(find_pg_tool psql)"
+release_binaries "$bin_dir" "$root"
 
 work="$(mktemp -d /tmp/switchyard-retention.XXXXXX)"
 chmod 755 "$work" # the private PostgreSQL runs as `postgres` when we are root
@@ -82,25 +75,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the coordinator on the scratch cluster with `$@` and sets `url` and
-# `server` from its banner.
+# Starts the coordinator on the scratch cluster, logging to coordinator-$1.log,
+# with the further flags; sets `url` and `server`.
 start_coordinator() {
     local log="$work/coordinator-$1.log"
     shift
-    "$coordinator" dev --agent-slots 0 --data-dir "$work/pg" --listen 127.0.0.1:0 \
-        --dispatch-mode balanced --admin-token "$token" "$@" >"$log" 2>&1 &
-    coordinator_pid=$!
-    local deadline=$((SECONDS + 120))
-    until grep -q "Switchyard is running at" "$log"; do
-        kill -0 "$coordinator_pid" 2>/dev/null || { tail -n 30 "$log" >&2; die "the coordinator exited"; }
-        (( SECONDS < deadline )) || die "the coordinator did not start within 120 s (see $log)"
-        sleep 0.2
-    done
-    url="$(sed -n 's/^Switchyard is running at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)"
-    local port
-    port="$(sed -n 's/.*private PostgreSQL on port \([0-9]*\).*/\1/p' "$log" | head -n1)"
-    [[ -n "$url" && -n "$port" ]] || die "could not read the URL and PostgreSQL port from the banner"
-    server="postgres://postgres@127.0.0.1:$port"
+    start_dev_coordinator "$log" --data-dir "$work/pg" --dispatch-mode balanced \
+        --admin-token "$token" "$@"
 }
 
 sql() { "$psql" -qAt "$server/switchyard" -c "$1"; }

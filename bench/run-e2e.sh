@@ -77,15 +77,10 @@ while [[ $# -gt 0 ]]; do
 done
 
 die() { echo "run-e2e.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
-if [[ -z "$bin_dir" ]]; then
-    echo "== building release binaries (slow the first time)"
-    (cd "$root" && cargo build --release -p switchyard-coordinator -p switchyard-loadgen)
-    bin_dir="$root/target/release"
-fi
-coordinator="$bin_dir/coordinator"
-bench="$bin_dir/switchyard-bench"
-[[ -x "$coordinator" && -x "$bench" ]] || die "no coordinator or switchyard-bench in $bin_dir"
+release_binaries "$bin_dir" "$root"
 
 work="$(mktemp -d /tmp/switchyard-bench.XXXXXX)"
 chmod 755 "$work" # the private PostgreSQL runs as `postgres` when we are root
@@ -137,40 +132,15 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting coordinator dev (dispatch $dispatch_mode, pool $pool) in $work"
-"$coordinator" dev --agent-slots 0 --data-dir "$work/pg" --listen 127.0.0.1:0 \
-    --dispatch-mode "$dispatch_mode" --db-max-connections "$pool" \
-    --admin-token "$token" \
-    >"$work/coordinator.log" 2>&1 &
-coordinator_pid=$!
-
-deadline=$((SECONDS + 120))
-until grep -qs "Switchyard is running at" "$work/coordinator.log"; do
-    kill -0 "$coordinator_pid" 2>/dev/null || { tail -n 30 "$work/coordinator.log" >&2; die "the coordinator exited"; }
-    (( SECONDS < deadline )) || die "the coordinator did not start within 120 s (see $work/coordinator.log)"
-    sleep 0.2
-done
-url="$(sed -n 's/^Switchyard is running at \(http:[^ ]*\).*/\1/p' "$work/coordinator.log" | head -n1)"
-pg_port="$(sed -n 's/.*private PostgreSQL on port \([0-9]*\).*/\1/p' "$work/coordinator.log" | head -n1)"
-[[ -n "$url" && -n "$pg_port" ]] || die "could not read the URL and PostgreSQL port from the banner"
-server="postgres://postgres@127.0.0.1:$pg_port"
-echo "   coordinator $url (pid $coordinator_pid), PostgreSQL on port $pg_port"
+start_dev_coordinator "$work/coordinator.log" --data-dir "$work/pg" \
+    --dispatch-mode "$dispatch_mode" --db-max-connections "$pool" --admin-token "$token"
+echo "   coordinator $url (pid $coordinator_pid), PostgreSQL at $server"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 common=(--url "$url" --coordinator-pid "$coordinator_pid" --database-url "$server/switchyard"
         --admin-token "$token" --fetch-max "$fetch_max")
 
 json_number() { sed -n "s/.*\"$2\": \([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
-
-# PostgreSQL's client tools: $PATH, then the usual install folders.
-find_pg_tool() {
-    local tool="$1" dir
-    if command -v "$tool" >/dev/null 2>&1; then command -v "$tool"; return; fi
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) \
-               $(ls -d /usr/pgsql-*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin; do
-        if [[ -x "$dir/$tool" ]]; then echo "$dir/$tool"; return; fi
-    done
-    die "$tool not found (install PostgreSQL's client tools, e.g. postgresql-15)"
-}
 
 # Writes the restart scenario's scripts into folder $1, whose serve.env says
 # what to start: start.sh starts `coordinator serve` in the background on the

@@ -76,17 +76,8 @@ case "$server" in
     *) die "--server-url must be on this machine (127.0.0.1, ::1 or localhost)" ;;
 esac
 
-# PostgreSQL's client tools: $PATH, then the usual install folders (as the
-# coordinator's private cluster finds initdb).
-find_pg_tool() {
-    local tool="$1" dir
-    if command -v "$tool" >/dev/null 2>&1; then command -v "$tool"; return; fi
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) \
-               $(ls -d /usr/pgsql-*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin; do
-        if [[ -x "$dir/$tool" ]]; then echo "$dir/$tool"; return; fi
-    done
-    die "$tool not found (install PostgreSQL's client tools, e.g. postgresql-contrib or postgresql-15)"
-}
+# shellcheck source=bench/lib.sh
+source "$here/../lib.sh"
 pgbench="$(find_pg_tool pgbench)"
 psql="$(find_pg_tool psql)"
 
