@@ -93,74 +93,77 @@ fn succeeded(task: &Assignment) -> TaskReport {
     }
 }
 
-/// Whether a failed report is worth sending again: no answer came, or the
-/// coordinator failed (it did not refuse).
-fn worth_retrying(error: &ClientError) -> bool {
-    error.status().is_none_or(|s| s.is_server_error())
-}
-
-/// Reports one task as succeeded; retries when no answer came or the
-/// coordinator failed, not when it refused.
-async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
-    let report = succeeded(task);
+/// Sends a report request up to [`REPORT_TRIES`] times: again when no answer
+/// came or the coordinator failed, not when it refused. Counts the request
+/// answered; `None` when it never was.
+async fn send<T, F, Fut>(shared: &Shared, what: &str, mut call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
     for attempt in 1..=REPORT_TRIES {
-        match worker.client.report(worker.id, &report).await {
-            Ok(_) => {
+        match call().await {
+            Ok(answer) => {
                 shared.counters.reports.fetch_add(1, Ordering::Relaxed);
-                return true;
+                return Some(answer);
             }
             Err(error) => {
-                tracing::warn!(task_id = %task.task_id, attempt, %error, "report failed");
-                if !worth_retrying(&error) || attempt == REPORT_TRIES {
+                tracing::warn!(attempt, %error, "{what} failed");
+                let worth_retrying = error.status().is_none_or(|s| s.is_server_error());
+                if !worth_retrying {
                     break;
                 }
             }
         }
     }
+    None
+}
+
+fn count_refused(shared: &Shared, refused: usize) {
     shared
         .counters
         .report_errors
-        .fetch_add(1, Ordering::Relaxed);
-    false
+        .fetch_add(refused as u64, Ordering::Relaxed);
 }
 
-/// Reports `tasks` as succeeded in one request; retries the request as
-/// [`report_one`] does. Returns the tasks the coordinator recorded.
+/// Reports one task as succeeded alone (`/report`); whether it was recorded.
+async fn report_one(worker: &SimWorker, task: &Assignment, shared: &Shared) -> bool {
+    let report = succeeded(task);
+    let recorded = send(shared, "report", || {
+        worker.client.report(worker.id, &report)
+    })
+    .await
+    .is_some();
+    if !recorded {
+        count_refused(shared, 1);
+    }
+    recorded
+}
+
+/// Reports `tasks` as succeeded in one request (`/reports`); returns the
+/// tasks the coordinator recorded.
 async fn report_batch(worker: &SimWorker, tasks: &[Assignment], shared: &Shared) -> Vec<TaskId> {
     let batch = ReportBatch {
         reports: tasks.iter().map(succeeded).collect(),
     };
-    for attempt in 1..=REPORT_TRIES {
-        match worker.client.report_batch(worker.id, &batch).await {
-            Ok(answer) => {
-                shared.counters.reports.fetch_add(1, Ordering::Relaxed);
-                let accepted: Vec<TaskId> = answer
-                    .results
-                    .iter()
-                    .filter(|result| result.state.is_some())
-                    .map(|result| result.task_id)
-                    .collect();
-                let refused = (tasks.len() - accepted.len()) as u64;
-                if refused > 0 {
-                    tracing::warn!(refused, "reports refused");
-                    shared
-                        .counters
-                        .report_errors
-                        .fetch_add(refused, Ordering::Relaxed);
-                }
-                return accepted;
-            }
-            Err(error) => {
-                tracing::warn!(n = tasks.len(), attempt, %error, "batched report failed");
-                if !worth_retrying(&error) || attempt == REPORT_TRIES {
-                    break;
-                }
-            }
-        }
+    let answer = send(shared, "batched report", || {
+        worker.client.report_batch(worker.id, &batch)
+    })
+    .await;
+    let recorded: Vec<TaskId> = answer
+        .map(|answer| {
+            answer
+                .results
+                .iter()
+                .filter(|result| result.state.is_some())
+                .map(|result| result.task_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    let refused = tasks.len() - recorded.len();
+    if refused > 0 {
+        tracing::warn!(refused, "reports not recorded");
+        count_refused(shared, refused);
     }
-    shared
-        .counters
-        .report_errors
-        .fetch_add(tasks.len() as u64, Ordering::Relaxed);
-    Vec::new()
+    recorded
 }
