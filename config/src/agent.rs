@@ -30,9 +30,71 @@ pub struct AgentConfig {
 
     /// Token to register with: a registration token from an admin (see the
     /// security guide). Each registration returns the token the worker then
-    /// acts with.
-    #[arg(long, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    /// acts with. Prefer `--token-file`: a token on the command line is
+    /// visible to every local user until the agent has re-executed itself
+    /// without it.
+    #[arg(
+        long,
+        env = "SWITCHYARD_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     pub token: Option<Secret>,
+
+    /// File holding the registration token (one line). It must be readable
+    /// by its owner only (mode 0600 or stricter).
+    #[arg(long, env = "SWITCHYARD_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Internal: the token arrives on standard input (set by the agent when
+    /// it re-executes itself to drop a token from its command line and
+    /// environment).
+    #[arg(long, hide = true)]
+    pub token_stdin: bool,
+
+    /// User that tasks run as (a name or a numeric uid): the agent drops to
+    /// that user's uid, gid and groups before starting each task. Needs the
+    /// agent to run as root.
+    #[arg(long, env = "SWITCHYARD_RUN_AS", value_name = "USER")]
+    pub run_as: Option<String>,
+
+    /// Let tasks run as root: when the agent runs as root without
+    /// `--run-as`, or `--run-as` names root. Without it the agent refuses
+    /// to start rather than hand users root.
+    #[arg(long, env = "SWITCHYARD_ALLOW_ROOT_TASKS")]
+    pub allow_root_tasks: bool,
+
+    /// Variables of the agent's own environment that tasks inherit, comma
+    /// separated; `LC_*` names a prefix. Everything else is left out:
+    /// tasks start from an empty environment plus these, `HOME`, `USER`,
+    /// `LOGNAME` and `SHELL` of the user they run as, their own `env`, and
+    /// `SWITCHYARD_TASK_ID` / `SWITCHYARD_ATTEMPT`.
+    #[arg(
+        long,
+        env = "SWITCHYARD_TASK_ENV_ALLOW",
+        value_delimiter = ',',
+        default_value = "PATH,LANG,LANGUAGE,LC_*,TZ"
+    )]
+    pub task_env_allow: Vec<String>,
+
+    /// Folder for the agent's own state: the attempts it runs (to clean up
+    /// after a crash), the worker it last was, and tasks' working
+    /// directories. Default: `/var/lib/switchyard-agent` as root, else
+    /// `$XDG_STATE_HOME/switchyard-agent` (`~/.local/state/...`).
+    #[arg(long, env = "SWITCHYARD_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Keep each attempt's fresh working directory after it ends (for
+    /// debugging); by default it is removed.
+    #[arg(long, env = "SWITCHYARD_KEEP_WORK_DIRS")]
+    pub keep_work_dirs: bool,
+
+    /// Whether each task runs in a cgroup of its own (cgroup v2), which
+    /// lets the agent kill every process a task started, whatever it does:
+    /// `auto` uses one when the agent's cgroup is writable, `required`
+    /// refuses to start without, `off` never does.
+    #[arg(long, env = "SWITCHYARD_CGROUPS", value_enum, default_value = "auto")]
+    pub cgroups: CgroupMode,
 
     /// Name shown for this worker; the host name when absent.
     #[arg(long, env = "SWITCHYARD_WORKER_NAME")]
@@ -52,7 +114,7 @@ pub struct AgentConfig {
     pub fetch_wait: Duration,
 
     /// On SIGTERM, how long running tasks may go on before they are killed
-    /// and reported failed.
+    /// and reported `interrupted` (the coordinator runs them again).
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
@@ -64,6 +126,18 @@ pub struct AgentConfig {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+}
+
+/// Whether tasks run in cgroups of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CgroupMode {
+    /// A cgroup per task when the agent's own cgroup (v2) is writable;
+    /// otherwise a warning, and the supervisor process alone.
+    Auto,
+    /// A cgroup per task, or the agent refuses to start.
+    Required,
+    /// Never: the supervisor process alone holds each task.
+    Off,
 }
 
 impl AgentConfig {
@@ -108,6 +182,28 @@ impl AgentConfig {
                 "tags",
                 format!("at most {} tags", limits::MAX_TAGS),
             ));
+        }
+        for name in &self.task_env_allow {
+            let stem = name.strip_suffix('*').unwrap_or(name);
+            let valid = !stem.is_empty()
+                && !stem.starts_with(|c: char| c.is_ascii_digit())
+                && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "task-env-allow",
+                    format!("`{name}` is not a variable name (or a prefix ending in `*`)"),
+                ));
+            }
+            let prefix = name.ends_with('*');
+            if stem.starts_with("SWITCHYARD") || (prefix && "SWITCHYARD".starts_with(stem)) {
+                return Err(ConfigError::invalid(
+                    "task-env-allow",
+                    format!("`{name}` would pass the agent's own SWITCHYARD_ settings to tasks"),
+                ));
+            }
+        }
+        if self.run_as.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::invalid("run-as", "must name a user"));
         }
         for tag in &self.tags {
             if tag.is_empty() || tag.len() > limits::MAX_TAG_BYTES {

@@ -15,7 +15,7 @@ pub mod agent;
 pub mod coordinator;
 pub mod file;
 
-pub use agent::AgentConfig;
+pub use agent::{AgentConfig, CgroupMode};
 pub use coordinator::{
     BalanceStrategy, CoordinatorCli, CoordinatorCommand, DevArgs, DispatchMode, LogFormat,
     MigrateArgs, ServeArgs,

@@ -30,11 +30,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
         tracing::info!(data_dir = %args.data_dir.display(), port = started.port(), "private PostgreSQL running");
         cluster = Some(started);
     }
-    let token_file = args
-        .data_dir
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .join("admin-token");
+    let token_file = dev_root(&args).join("admin-token");
     let admin_token = match args.serve.admin_token.clone() {
         Some(token) => token,
         None => load_or_create_token(&token_file)?,
@@ -65,6 +61,10 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
             OsString::from("worker-agent"),
             OsString::from("--token"),
             OsString::from(registration),
+            // Tasks run as whoever runs `dev`, root included: the banner says so.
+            OsString::from("--allow-root-tasks"),
+            OsString::from("--state-dir"),
+            OsString::from(dev_root(&args).join("agent")),
             OsString::from("--coordinator-url"),
             OsString::from(&base_url),
             OsString::from("--tags"),
@@ -110,6 +110,12 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
             .context("failed to stop the private PostgreSQL")?;
     }
     result.context("coordinator task panicked")?
+}
+
+/// The folder that holds the dev database's folder, the admin token and the
+/// local agent's state (`.switchyard`).
+fn dev_root(args: &DevArgs) -> &std::path::Path {
+    args.data_dir.parent().unwrap_or(std::path::Path::new("."))
 }
 
 /// The dev admin token: read from `path`, or made (256 random bits, hex)
@@ -195,6 +201,19 @@ fn print_banner(
     } else {
         "no local worker agent".to_owned()
     };
+    let warning = if args.agent_slots > 0 {
+        let me = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .ok()
+            .flatten()
+            .map_or_else(|| nix::unistd::Uid::effective().to_string(), |u| u.name);
+        format!(
+            "\nDEV MODE: the local agent runs tasks as you ({me}), not as a separate user, so a \
+             task can read\n  the admin token file and the database URL. Use it on your own \
+             machine only; see guide/security.md\n  for running agents with --run-as.\n"
+        )
+    } else {
+        String::new()
+    };
     let token = token_file.display();
     let admin = args
         .serve
@@ -210,6 +229,6 @@ fn print_banner(
          Read it back (use the \"id\" from the answer):\n  \
          curl -s -H \"authorization: Bearer $TOKEN\" {base_url}/api/v1/tasks/1\n\n\
          Dashboard: {base_url}/stats (with the token), API description: {base_url}/api/openapi.json\n\n\
-         Stop with ctrl-c.\n"
+         Stop with ctrl-c.\n{warning}"
     );
 }

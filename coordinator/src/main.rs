@@ -6,8 +6,27 @@ use switchyard_config::{ConfigError, CoordinatorCli, CoordinatorCommand, LogForm
 use switchyard_coordinator::{dev, startup, telemetry};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    // `coordinator dev` runs a worker agent in this process, which starts
+    // this binary again as each task's supervisor and exec step.
+    if let Some(code) = switchyard_worker_agent::helper_main() {
+        return code;
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = match CoordinatorCli::load() {
         Ok(cli) => cli,
         Err(ConfigError::Cli(error)) => error.exit(),

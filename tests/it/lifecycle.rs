@@ -175,24 +175,6 @@ async fn cancelling_a_queued_task_takes_it_out_of_every_queue_at_once() {
     assert_eq!(refused.code(), Some(ErrorCode::InvalidStateTransition));
 }
 
-fn process_is_gone(pid: i32) -> bool {
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return true;
-    }
-    // A zombie has exited; only its parent has yet to collect it.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(true)
-}
-
 #[tokio::test]
 async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
     const TASKS: usize = 100;
@@ -263,7 +245,10 @@ async fn cancelling_100_running_tasks_on_4_agents_kills_every_process() {
     wait_until(
         "every task process to be gone",
         Duration::from_secs(10),
-        || async { pids.iter().all(|pid| process_is_gone(*pid)) },
+        || async {
+            pids.iter()
+                .all(|pid| switchyard_tests::process_is_gone(*pid))
+        },
     )
     .await;
     let attempts = app.client.attempts(ids[0]).await.unwrap();

@@ -54,11 +54,22 @@ pub struct ChildProcess {
     child: tokio::process::Child,
     stdout_path: PathBuf,
     stderr_path: PathBuf,
+    /// A folder that lives as long as the process (an agent's state folder).
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// Starts binary `name` with `args`, output to log files. Must be called
 /// inside a tokio runtime.
 pub fn spawn_process<S: AsRef<OsStr>>(name: &str, args: &[S]) -> ChildProcess {
+    spawn_process_with_env(name, args, &[])
+}
+
+/// [`spawn_process`], with `env` added to the process's environment.
+pub fn spawn_process_with_env<S: AsRef<OsStr>>(
+    name: &str,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> ChildProcess {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let program = binary(name);
     let logs = build_dir().join("..").join("tmp").join("switchyard-logs");
@@ -77,6 +88,7 @@ pub fn spawn_process<S: AsRef<OsStr>>(name: &str, args: &[S]) -> ChildProcess {
     };
     let child = tokio::process::Command::new(&program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(create(&stdout_path))
         .stderr(create(&stderr_path))
@@ -90,6 +102,7 @@ pub fn spawn_process<S: AsRef<OsStr>>(name: &str, args: &[S]) -> ChildProcess {
         child,
         stdout_path,
         stderr_path,
+        _dir: None,
     }
 }
 
@@ -209,8 +222,10 @@ pub async fn spawn_coordinator_process(
 
 /// Starts `worker-agent` for the coordinator at `base_url` with `tags` and
 /// `slots`, fetching with a 2 s long-poll unless `extra_args` sets
-/// `--fetch-wait`. Returns at once: wait for it to register with
-/// [`wait_until`](crate::wait_until).
+/// `--fetch-wait`. Unless `extra_args` says otherwise it registers with the
+/// bootstrap admin token, keeps its state in a fresh folder of its own, and
+/// (as tests run as root here) lets tasks run as root. Returns at once: wait
+/// for it to register with [`wait_until`](crate::wait_until).
 pub fn spawn_agent_process(
     base_url: &str,
     tags: &[&str],
@@ -229,6 +244,35 @@ pub fn spawn_agent_process(
     if !extra_args.iter().any(|a| a.starts_with("--fetch-wait")) {
         args.extend(["--fetch-wait", "2s"]);
     }
+    if !extra_args.iter().any(|a| a.starts_with("--run-as")) {
+        args.push("--allow-root-tasks");
+    }
+    let state = (!extra_args.iter().any(|a| a.starts_with("--state-dir"))).then(|| {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("failed to make a state folder: {e}"))
+    });
+    let state_path = state.as_ref().map(|dir| dir.path().display().to_string());
+    if let Some(path) = &state_path {
+        args.extend(["--state-dir", path]);
+    }
     args.extend_from_slice(extra_args);
-    spawn_process("worker-agent", &args)
+    let mut process = spawn_process("worker-agent", &args);
+    process._dir = state;
+    process
+}
+
+/// Whether process `pid` has ended: it is gone, or a zombie that only its
+/// parent has yet to collect (PID 1 of a container often never does).
+pub fn process_is_gone(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(true)
 }

@@ -14,6 +14,8 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 use crate::backoff::{Backoff, retry};
+use crate::isolation::Isolation;
+use crate::leftovers;
 use crate::session::{Session, SessionEnd};
 
 /// A session that lasted this long was healthy: the next re-registration
@@ -22,23 +24,49 @@ const STABLE_SESSION: Duration = Duration::from_secs(60);
 
 /// Runs the agent until `shutdown` resolves.
 ///
-/// Registers with the coordinator (retrying while it is unreachable), then
-/// heartbeats, fetches and runs tasks, at most `config.slots` at once. When
-/// `shutdown` resolves it stops fetching, lets running tasks finish within
-/// `config.shutdown_grace`, kills and reports the rest as failed, and
-/// unregisters. Taking the shutdown signal as a future lets tests and the
+/// Prepares how tasks will be isolated (refusing to start when they could
+/// not be run safely as configured), kills whatever a previous run of this
+/// agent left behind, registers with the coordinator (retrying while it is
+/// unreachable), then heartbeats, fetches and runs tasks, at most
+/// `config.slots` at once. When `shutdown` resolves it stops fetching, lets
+/// running tasks finish within `config.shutdown_grace`, kills and reports
+/// the rest, and unregisters. Taking the shutdown signal as a future lets tests and the
 /// coordinator's `dev` command run an agent in-process and stop it.
 ///
-/// Fails only when the agent cannot start: an unusable coordinator URL, no
-/// host name, or a registration the coordinator rejects.
+/// Fails only when the agent cannot start: unsafe or unusable isolation
+/// settings, an unreadable token, an unusable coordinator URL, no host
+/// name, or a registration the coordinator rejects.
 pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Processes of the agent's own user (tasks without --run-as among
+    // them) may not read its memory or environment through /proc.
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(%error, "failed to make the agent non-dumpable");
+    }
+    let token = crate::credentials::registration_token(&config)?;
+    let isolation = Arc::new(Isolation::prepare(&config)?);
+    let swept = tokio::task::spawn_blocking({
+        let isolation = isolation.clone();
+        move || leftovers::sweep(&isolation)
+    })
+    .await
+    .context("the clean-up of a previous run panicked")?;
+    if swept != leftovers::Swept::default() {
+        tracing::warn!(
+            attempts = swept.attempts,
+            processes = swept.processes,
+            cgroups = swept.cgroups,
+            "cleaned up after a previous run of this agent that did not stop cleanly"
+        );
+    }
+    tracing::info!("{}", isolation.describe());
+
     let mut client =
         Client::new(&config.coordinator_url).context("failed to build the coordinator client")?;
-    if let Some(token) = &config.token {
-        client = client.with_token(token.expose());
+    if let Some(token) = &token {
+        client = client.with_token(token);
     }
     let registration = RegisterWorker {
         name: worker_name(config.name.as_deref())?,
@@ -56,9 +84,26 @@ pub async fn run(
         }
     }));
 
+    let ended = sessions(&config, &client, &registration, &isolation, slots, &stop).await;
+    if let Some(cgroups) = &isolation.cgroups {
+        cgroups.remove_root();
+    }
+    ended
+}
+
+/// Registers and runs sessions until shutdown, registering again whenever
+/// the coordinator forgets the worker.
+async fn sessions(
+    config: &AgentConfig,
+    client: &Client,
+    registration: &RegisterWorker,
+    isolation: &Arc<Isolation>,
+    slots: usize,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut gone_backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
-        let Some(worker) = register(&client, &registration, &stop).await? else {
+        let Some(worker) = register(client, registration, stop).await? else {
             tracing::info!("shut down before registering");
             return Ok(());
         };
@@ -68,16 +113,20 @@ pub async fn run(
             Some(token) => client.clone().with_token(token.clone()),
             None => client.clone(),
         };
+        if let Err(error) = isolation.state.set_worker(worker.id) {
+            tracing::warn!(%error, "failed to note the worker id in the state folder");
+        }
         let session = Arc::new(Session::new(
             worker_client,
             &worker,
+            isolation.clone(),
             slots,
             config.fetch_wait,
         ));
         let span = tracing::info_span!("worker", worker_id = %worker.id);
         let started = Instant::now();
         match session
-            .run(&stop, config.shutdown_grace)
+            .run(stop, config.shutdown_grace)
             .instrument(span)
             .await
         {

@@ -1,35 +1,56 @@
 //! The Switchyard worker agent.
 //!
 //! It registers with a coordinator, heartbeats, long-polls for work while it
-//! has free slots, runs each task as a child process in its own process group
-//! (with its timeout, and killed when cancelled), reports how each attempt
-//! ended, and on shutdown drains, kills what is left and unregisters.
+//! has free slots, runs each task under a supervisor process that holds its
+//! whole process tree (with its timeout, killed when cancelled, and killed
+//! with the agent), as an unprivileged user and in a clean environment,
+//! reports how each attempt ended, and on shutdown drains, kills what is
+//! left and unregisters.
 //!
 //! The binary (`worker-agent`) is a thin wrapper around [`run`], which the
 //! coordinator's `dev` command and tests also call in-process.
 //!
 //! # Layout
-//! - [`agent`](run): the outer loop: register, run a session, register
-//!   again when the coordinator forgets the worker.
+//! - [`agent`](run): the outer loop: clean up after a crash, register, run
+//!   a session, register again when the coordinator forgets the worker.
 //! - `session`: one registration: the two loops, draining on shutdown,
 //!   abandoning tasks when the worker is declared gone, unregistering.
-//! - `heartbeat`, `fetch`: the session's two loops.
+//! - `heartbeat`, `fetch`, `reports`: the session's loops and its reports.
 //! - `task`: one assignment's life: wait for a slot, run it, report it.
 //! - `running`: the table of running attempts and why any was killed.
-//! - [`runner`]: running one assignment as a process group and describing
-//!   how it ended.
+//! - `runner`: running one attempt under its supervisor and describing how
+//!   it ended; `supervised`: the agent's side of a supervisor.
+//! - [`supervisor`]: the per-attempt supervisor process and its exec step
+//!   (the agent's own binary run again; see [`helper_main`]).
+//! - `isolation`: how tasks are kept apart, decided at start-up, from
+//!   `identity` (whom tasks run as), `taskenv` (their environment),
+//!   `statedir` (records and working directories) and `cgroup`.
+//! - `leftovers`: killing what a crashed run left behind.
+//! - `credentials`: the registration token, kept out of reach.
+//! - `proctree`: processes as `/proc` shows them.
 //! - `tail`: the bounded buffer that keeps the end of a task's output.
 //! - `backoff`: retry delays and which failures are worth retrying.
 
 mod agent;
 mod backoff;
+mod cgroup;
+pub mod credentials;
 mod fetch;
 mod heartbeat;
+mod identity;
+mod isolation;
+mod leftovers;
+mod proctree;
 mod reports;
-pub mod runner;
+mod runner;
 mod running;
 mod session;
+mod statedir;
+mod supervised;
+pub mod supervisor;
 mod tail;
 mod task;
+mod taskenv;
 
 pub use agent::run;
+pub use supervisor::helper_main;

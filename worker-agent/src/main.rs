@@ -4,10 +4,16 @@
 use std::process::ExitCode;
 
 use switchyard_config::{AgentConfig, ConfigError, LogFormat};
+use switchyard_worker_agent::credentials;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // This binary also plays each attempt's supervisor and exec step.
+    if let Some(code) = switchyard_worker_agent::helper_main() {
+        return code;
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let config = match AgentConfig::load() {
         Ok(config) => config,
         Err(ConfigError::Cli(e)) => e.exit(),
@@ -17,6 +23,15 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.log_format);
+    // A token on the command line or in the environment is readable through
+    // /proc: run again without it (same pid), before any thread starts.
+    if let Some(token) = &config.token
+        && credentials::token_is_exposed(&args)
+    {
+        let error = credentials::reexec_without_token(&args, token.expose());
+        tracing::error!(error = format!("{error:#}"), "worker agent failed");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

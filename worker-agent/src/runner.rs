@@ -1,37 +1,51 @@
-//! Running one assignment as a child process and describing how it ended.
+//! Running one assignment and describing how it ended.
 //!
-//! The task runs in its own process group so that a timeout, a cancellation
-//! or its own exit can take down everything it started, grandchildren
-//! included. Its stdout and stderr are captured into tail buffers, so memory
-//! stays bounded however much it prints.
+//! Each attempt runs under a supervisor process of its own (see
+//! [`crate::supervisor`]) that holds every process the task starts and
+//! kills them all when the attempt ends — by itself, on timeout, on
+//! cancellation, or with the agent. The task starts from a clean
+//! environment (see [`crate::taskenv`]), as the configured user, in a fresh
+//! working directory unless it names one. Its stdout and stderr are
+//! captured into tail buffers, so memory stays bounded however much it
+//! prints.
 
 use std::io;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use switchyard_protocol::limits::{MAX_ERROR_BYTES, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{Assignment, ReportOutcome, TaskReport};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-/// How long a task may handle SIGTERM before its group gets SIGKILL.
+use crate::isolation::Isolation;
+use crate::statedir::Record;
+use crate::supervised::Supervised;
+use crate::supervisor::wire::{Event, Exit, Spec};
+use crate::{cgroup, proctree, taskenv};
+
+/// How long a task may handle SIGTERM before all of it gets SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
 
-/// How long to keep reading output after the task's group is gone. Only a
-/// process that left the group (`setsid`) can hold the pipes open longer.
+/// How long past its timeout a supervisor kills its task by itself, should
+/// the agent be too hung to ask.
+const BACKSTOP: Duration = Duration::from_secs(30);
+
+/// How long to keep reading output after the task is gone. Only a process
+/// the supervisor lost track of can hold the pipes open longer.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
 
 /// Runs `assignment` to its end and describes the outcome.
 ///
 /// Never fails: a task that cannot even start is reported `failed` with an
-/// `error` saying why. Firing `cancel` kills the task's process group and
-/// yields `cancelled`; outliving `timeout_secs` (when positive) yields
-/// `timed_out`. When this returns, no process of the task's group is left.
-pub async fn run_task(assignment: &Assignment, cancel: CancellationToken) -> TaskReport {
+/// `error` saying why. Firing `cancel` kills the task and yields
+/// `cancelled`; outliving `timeout_secs` (when positive) yields
+/// `timed_out`. When this returns, no process of the task is left.
+pub(crate) async fn run_task(
+    assignment: &Assignment,
+    isolation: &Isolation,
+    cancel: CancellationToken,
+) -> TaskReport {
     let mut report = TaskReport {
         task_id: assignment.task_id,
         attempt: assignment.attempt,
@@ -48,7 +62,7 @@ pub async fn run_task(assignment: &Assignment, cancel: CancellationToken) -> Tas
         report.error = Some("cancelled before it started".to_owned());
         return report;
     }
-    let run = match execute(assignment, &cancel).await {
+    let run = match execute(assignment, isolation, &cancel).await {
         Ok(run) => run,
         Err(e) => {
             report.error = Some(clamp_error(e.to_string()));
@@ -58,18 +72,18 @@ pub async fn run_task(assignment: &Assignment, cancel: CancellationToken) -> Tas
     (report.stdout, report.stdout_truncated) = run.stdout;
     (report.stderr, report.stderr_truncated) = run.stderr;
     match run.end {
-        End::Exited(Ok(status)) => match (status.code(), status.signal()) {
-            (Some(code), _) => {
-                report.exit_code = Some(code);
-                if code == 0 {
-                    report.outcome = ReportOutcome::Succeeded;
-                }
+        End::Exited(Exit::Code(code)) => {
+            report.exit_code = Some(code);
+            if code == 0 {
+                report.outcome = ReportOutcome::Succeeded;
             }
-            (None, Some(signal)) => report.error = Some(format!("killed by signal {signal}")),
-            (None, None) => report.error = Some(format!("ended with {status}")),
-        },
-        End::Exited(Err(e)) => {
-            report.error = Some(clamp_error(format!("failed to wait for the process: {e}")));
+        }
+        End::Exited(Exit::Signal(signal)) => {
+            report.error = Some(format!("killed by signal {signal}"));
+        }
+        End::NotStarted(error) => report.error = Some(clamp_error(error)),
+        End::SupervisorLost => {
+            report.error = Some("the task's supervisor process ended unexpectedly".to_owned());
         }
         End::TimedOut => {
             report.outcome = ReportOutcome::TimedOut;
@@ -88,23 +102,25 @@ pub async fn run_task(assignment: &Assignment, cancel: CancellationToken) -> Tas
 enum StartError {
     #[error("the task has an empty argv")]
     EmptyArgv,
-    #[error("working directory `{dir}` is unusable: {source}")]
-    WorkingDir { dir: String, source: io::Error },
-    #[error("working directory `{dir}` is not a directory")]
-    NotADirectory { dir: String },
-    #[error("failed to start `{program}`: {source}")]
-    Spawn { program: String, source: io::Error },
+    #[error("failed to make the attempt's working directory: {0}")]
+    WorkDir(io::Error),
+    #[error("failed to start the task's supervisor: {0}")]
+    Supervisor(io::Error),
 }
 
-/// How the wait for the task ended.
+/// How the attempt ended.
 #[derive(Debug)]
 enum End {
-    /// It exited by itself (or waiting for it failed).
-    Exited(io::Result<ExitStatus>),
+    /// Its process exited by itself.
+    Exited(Exit),
+    /// The program could not be started.
+    NotStarted(String),
     /// Its timeout passed and it was killed.
     TimedOut,
     /// It was cancelled and killed.
     Cancelled,
+    /// The supervisor went without saying how the task ended.
+    SupervisorLost,
 }
 
 /// A finished run: how it ended and the tails of its output.
@@ -115,61 +131,86 @@ struct Run {
     stderr: (String, bool),
 }
 
-async fn execute(assignment: &Assignment, cancel: &CancellationToken) -> Result<Run, StartError> {
-    let (program, args) = assignment.argv.split_first().ok_or(StartError::EmptyArgv)?;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .envs(&assignment.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &assignment.working_dir {
-        check_dir(dir).await?;
-        command.current_dir(dir);
+async fn execute(
+    assignment: &Assignment,
+    isolation: &Isolation,
+    cancel: &CancellationToken,
+) -> Result<Run, StartError> {
+    if assignment.argv.is_empty() {
+        return Err(StartError::EmptyArgv);
     }
-    let mut child = command.spawn().map_err(|source| StartError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    // With `process_group(0)` the group id is the child's pid.
-    let mut group = ProcessGroup(
-        child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .map(Pid::from_raw),
-    );
-    tracing::debug!(pid = ?child.id(), "task started");
-
-    let exited = CancellationToken::new();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let (task, attempt) = (assignment.task_id.0, assignment.attempt);
+    let work_dir = match assignment.working_dir {
+        Some(_) => None,
+        None => Some(
+            isolation
+                .state
+                .make_work_dir(task, attempt, &isolation.identity.user)
+                .map_err(StartError::WorkDir)?,
+        ),
+    };
     let timeout = u64::try_from(assignment.timeout_secs)
         .ok()
         .filter(|&secs| secs > 0)
         .map(Duration::from_secs);
-    let supervise = async {
-        let end = tokio::select! {
-            biased;
-            status = child.wait() => End::Exited(status),
-            () = cancel.cancelled() => End::Cancelled,
-            () = sleep_for(timeout) => End::TimedOut,
-        };
-        if !matches!(end, End::Exited(_)) {
-            terminate(&mut child, &group).await;
+    let spec = Spec {
+        argv: assignment.argv.clone(),
+        env: taskenv::build(&isolation.inherited, &isolation.identity.user, assignment),
+        cwd: assignment
+            .working_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| work_dir.clone())
+            .unwrap_or_default(),
+        user: isolation.identity.switch.clone(),
+        cgroup: isolation
+            .cgroups
+            .as_ref()
+            .map(|cgroups| cgroups.for_attempt(task, attempt)),
+        deadline_ms: timeout.map(|t| millis(t + TERM_GRACE + BACKSTOP)),
+        term_grace_ms: millis(TERM_GRACE),
+    };
+    let mut supervised = match Supervised::start(&isolation.supervisor, &spec).await {
+        Ok(supervised) => supervised,
+        Err(e) => {
+            remove_work_dir(isolation, work_dir).await;
+            return Err(StartError::Supervisor(e));
         }
-        // Grandchildren go too, which also closes the pipes they inherited.
-        group.kill();
-        exited.cancel();
+    };
+    note(
+        isolation,
+        task,
+        attempt,
+        &supervised,
+        &spec,
+        work_dir.clone(),
+    );
+
+    let gone = CancellationToken::new();
+    let stdout = supervised.stdout.take();
+    let stderr = supervised.stderr.take();
+    let supervise = async {
+        let end = follow(&mut supervised, cancel, timeout).await;
+        if !supervised.wait_cleaned().await {
+            tracing::warn!("the task's supervisor went without confirming the task is gone");
+            if let Some(dir) = spec.cgroup.clone() {
+                let removed =
+                    tokio::task::spawn_blocking(move || cgroup::kill_and_remove(&dir)).await;
+                if let Ok(Err(error)) = removed {
+                    tracing::warn!(%error, "failed to remove the task's cgroup");
+                }
+            }
+        }
+        gone.cancel();
         end
     };
     let (end, stdout, stderr) = tokio::join!(
         supervise,
-        read_tail(stdout, &exited),
-        read_tail(stderr, &exited),
+        read_tail(stdout, &gone),
+        read_tail(stderr, &gone),
     );
+    isolation.state.remove_record(task, attempt);
+    remove_work_dir(isolation, work_dir).await;
     Ok(Run {
         end,
         stdout,
@@ -177,17 +218,71 @@ async fn execute(assignment: &Assignment, cancel: &CancellationToken) -> Result<
     })
 }
 
-async fn check_dir(dir: &str) -> Result<(), StartError> {
-    match tokio::fs::metadata(dir).await {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(StartError::NotADirectory {
-            dir: dir.to_owned(),
-        }),
-        Err(source) => Err(StartError::WorkingDir {
-            dir: dir.to_owned(),
-            source,
-        }),
+/// Follows the supervisor's news until the task's own process ends, asking
+/// it to stop the task on cancellation or timeout.
+async fn follow(
+    supervised: &mut Supervised,
+    cancel: &CancellationToken,
+    timeout: Option<Duration>,
+) -> End {
+    match supervised.next().await {
+        Some(Event::Started { pid }) => tracing::debug!(pid, "task started"),
+        Some(Event::FailedToStart { error }) => return End::NotStarted(error),
+        _ => return End::SupervisorLost,
     }
+    tokio::select! {
+        biased;
+        event = supervised.next() => match event {
+            Some(Event::Exited { exit }) => End::Exited(exit),
+            _ => End::SupervisorLost,
+        },
+        () = cancel.cancelled() => {
+            supervised.terminate().await;
+            End::Cancelled
+        }
+        () = sleep_for(timeout) => {
+            supervised.terminate().await;
+            End::TimedOut
+        }
+    }
+}
+
+/// Records the running attempt in the state folder, for the clean-up after
+/// a crash.
+fn note(
+    isolation: &Isolation,
+    task: i64,
+    attempt: i32,
+    supervised: &Supervised,
+    spec: &Spec,
+    work_dir: Option<PathBuf>,
+) {
+    let Some(pid) = supervised.pid().and_then(|pid| i32::try_from(pid).ok()) else {
+        return;
+    };
+    let record = Record {
+        supervisor_pid: pid,
+        supervisor_start: proctree::stat(pid).map_or(0, |stat| stat.start_time),
+        cgroup: spec.cgroup.clone(),
+        work_dir,
+    };
+    if let Err(error) = isolation.state.write_record(task, attempt, &record) {
+        tracing::warn!(%error, "failed to record the running attempt");
+    }
+}
+
+async fn remove_work_dir(isolation: &Isolation, work_dir: Option<PathBuf>) {
+    let Some(dir) = work_dir.filter(|_| !isolation.keep_work_dirs) else {
+        return;
+    };
+    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    if let Ok(Err(error)) = removed {
+        tracing::warn!(%error, "failed to remove the attempt's working directory");
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn sleep_for(duration: Option<Duration>) {
@@ -197,26 +292,9 @@ async fn sleep_for(duration: Option<Duration>) {
     }
 }
 
-/// Asks the group to stop, then kills it, and reaps the child.
-async fn terminate(child: &mut Child, group: &ProcessGroup) {
-    if group.signal(Signal::SIGTERM) {
-        if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
-            tracing::debug!(?status, "task ended after SIGTERM");
-            return;
-        }
-        group.signal(Signal::SIGKILL);
-    }
-    if let Err(e) = child.start_kill() {
-        tracing::debug!(error = %e, "could not kill the task's process");
-    }
-    if let Err(e) = child.wait().await {
-        tracing::warn!(error = %e, "failed to reap the task's process");
-    }
-}
-
 /// Reads `pipe` to its end, keeping the tail; stops `PIPE_DRAIN` after
-/// `exited` fires even if something still holds the pipe open.
-async fn read_tail<R>(pipe: Option<R>, exited: &CancellationToken) -> (String, bool)
+/// `gone` fires even if something still holds the pipe open.
+async fn read_tail<R>(pipe: Option<R>, gone: &CancellationToken) -> (String, bool)
 where
     R: AsyncRead + Unpin,
 {
@@ -225,7 +303,7 @@ where
         return tail.into_string();
     };
     let give_up = async {
-        exited.cancelled().await;
+        gone.cancelled().await;
         tokio::time::sleep(PIPE_DRAIN).await;
     };
     tokio::pin!(give_up);
@@ -241,46 +319,12 @@ where
                 }
             },
             () = &mut give_up => {
-                tracing::debug!("task output still open after its group was killed; not waiting");
+                tracing::debug!("task output still open after the task was killed; not waiting");
                 break;
             }
         }
     }
     tail.into_string()
-}
-
-/// The process group of a running task. Dropping it kills the group, so a
-/// task is not left behind even if its runner is dropped midway.
-#[derive(Debug)]
-struct ProcessGroup(Option<Pid>);
-
-impl ProcessGroup {
-    /// Sends `signal` to the whole group; false when there is no group to signal.
-    fn signal(&self, signal: Signal) -> bool {
-        let Some(pgid) = self.0 else {
-            return false;
-        };
-        match killpg(pgid, signal) {
-            Ok(()) => true,
-            Err(nix::errno::Errno::ESRCH) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, %pgid, ?signal, "failed to signal the task's process group");
-                false
-            }
-        }
-    }
-
-    /// SIGKILLs whatever is left of the group, once.
-    fn kill(&mut self) {
-        self.signal(Signal::SIGKILL);
-        self.0 = None;
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Cuts an error text to what the coordinator accepts, on a char boundary.

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
+use crate::isolation::Isolation;
 use crate::reports::ReportQueue;
 use crate::running::{KillReason, RunningTasks};
 
@@ -42,6 +43,8 @@ pub(crate) enum SessionEnd {
 pub(crate) struct Session {
     pub(crate) client: Client,
     pub(crate) worker_id: WorkerId,
+    /// How tasks are kept apart from the agent and each other.
+    pub(crate) isolation: Arc<Isolation>,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) fetch_wait: Duration,
     /// One permit per slot; a running task holds one.
@@ -61,6 +64,7 @@ impl Session {
     pub(crate) fn new(
         client: Client,
         worker: &WorkerView,
+        isolation: Arc<Isolation>,
         slots: usize,
         fetch_wait: Duration,
     ) -> Self {
@@ -68,6 +72,7 @@ impl Session {
         Self {
             client,
             worker_id: worker.id,
+            isolation,
             heartbeat_interval: heartbeat_interval(worker.heartbeat_interval_secs),
             fetch_wait,
             slots: Arc::new(Semaphore::new(slots)),

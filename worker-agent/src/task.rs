@@ -49,7 +49,7 @@ impl Session {
         };
         tracing::info!(timeout_secs = assignment.timeout_secs, "task started");
         tracing::debug!(argv = ?assignment.argv, working_dir = ?assignment.working_dir, "task command");
-        let report = runner::run_task(&assignment, cancel).await;
+        let report = runner::run_task(&assignment, &self.isolation, cancel).await;
         match (report.outcome, self.running.kill_reason(task_id, attempt)) {
             (_, Some(KillReason::Abandoned)) => {
                 tracing::info!(outcome = ?report.outcome, "task abandoned; not reporting it");

@@ -10,6 +10,66 @@ use nix::unistd::Pid;
 use switchyard_protocol::TaskId;
 
 use super::*;
+use crate::cgroup::Cgroups;
+use crate::identity::Identity;
+use crate::statedir::StateDir;
+use crate::taskenv::Inherited;
+
+/// The built `worker-agent` binary, which supervises the tasks these tests
+/// run (a test executable cannot play supervisor itself).
+fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap().to_owned();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join("worker-agent");
+    assert!(
+        binary.is_file(),
+        "{} not built: run `cargo build --bins` first (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Tasks run as this test's user (root allowed), with a cgroup each when
+/// the machine allows, and a state folder of their own.
+struct Fixture {
+    isolation: Isolation,
+    _state: tempfile::TempDir,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(cgroups) = &self.isolation.cgroups {
+            cgroups.remove_root();
+        }
+    }
+}
+
+fn fixture(cgroups: bool) -> Fixture {
+    let state = tempfile::tempdir().unwrap();
+    let dir = StateDir::open(Some(&state.path().join("state"))).unwrap();
+    let isolation = Isolation {
+        supervisor: agent_binary(),
+        identity: Identity::resolve(None, true).unwrap(),
+        inherited: Inherited::select(&["PATH".to_owned()], std::env::vars_os()),
+        cgroups: cgroups
+            .then(|| Cgroups::discover(dir.root()).ok())
+            .flatten(),
+        state: dir,
+        keep_work_dirs: false,
+    };
+    Fixture {
+        isolation,
+        _state: state,
+    }
+}
+
+async fn run_task_here(task: &Assignment, cancel: CancellationToken) -> TaskReport {
+    let fixture = fixture(true);
+    run_task(task, &fixture.isolation, cancel).await
+}
 
 fn assignment(argv: &[&str], timeout_secs: i64) -> Assignment {
     Assignment {
@@ -23,7 +83,7 @@ fn assignment(argv: &[&str], timeout_secs: i64) -> Assignment {
 }
 
 async fn run(argv: &[&str], timeout_secs: i64) -> TaskReport {
-    run_task(&assignment(argv, timeout_secs), CancellationToken::new()).await
+    run_task_here(&assignment(argv, timeout_secs), CancellationToken::new()).await
 }
 
 /// Waits until `condition` holds, failing the test after `limit`.
@@ -151,22 +211,23 @@ async fn exit_kills_leftover_grandchildren_without_waiting_for_their_pipes() {
     .await;
 }
 
-#[tokio::test]
-async fn a_process_that_left_the_group_does_not_hold_up_the_report() {
+/// A task whose grandchild left its session (`setsid`) and ignores
+/// SIGTERM; the grandchild's pid lands in `file`.
+fn escaping_script(file: &Path, then: &str) -> String {
+    format!(
+        "setsid sh -c 'trap \"\" TERM; echo $$ > {0}; while true; do sleep 1; done' & \
+         while [ ! -s {0} ]; do sleep 0.01; done; {then}",
+        file.display()
+    )
+}
+
+async fn escaped_process_dies(cgroups: bool) {
     let dir = tempfile::tempdir().unwrap();
     let file = pid_file(&dir);
-    // `setsid` puts the sleeper out of reach of the group kill; it keeps stdout open.
-    // The task waits for the pid file, so the sleeper has left the group
-    // before the task exits and its group is killed.
-    let script = format!(
-        "setsid sh -c 'echo $$ > {0}; exec sleep 300' & \
-         while [ ! -s {0} ]; do sleep 0.01; done; echo hi",
-        file.display()
-    );
+    let fixture = fixture(cgroups);
     let started = Instant::now();
-    let report = run(&["sh", "-c", &script], 60).await;
-    let escaped = pid_in(&file).await;
-    let _ = kill(escaped, Signal::SIGKILL);
+    let task = assignment(&["sh", "-c", &escaping_script(&file, "echo hi")], 60);
+    let report = run_task(&task, &fixture.isolation, CancellationToken::new()).await;
     assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
     assert_eq!(report.stdout, "hi\n");
     assert!(
@@ -174,6 +235,43 @@ async fn a_process_that_left_the_group_does_not_hold_up_the_report() {
         "{:?}",
         started.elapsed()
     );
+    // By the time the report exists, nothing of the task is left.
+    let escaped = pid_in(&file).await;
+    assert!(is_dead(escaped), "the setsid grandchild {escaped} survived");
+}
+
+#[tokio::test]
+async fn a_process_that_left_the_session_dies_with_its_task() {
+    escaped_process_dies(true).await;
+}
+
+#[tokio::test]
+async fn without_cgroups_the_supervisor_still_kills_what_left_the_session() {
+    escaped_process_dies(false).await;
+}
+
+#[tokio::test]
+async fn timeout_kills_what_left_the_session_and_ignores_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    let task = assignment(&["sh", "-c", &escaping_script(&file, "sleep 300")], 1);
+    let report = run_task_here(&task, CancellationToken::new()).await;
+    assert_eq!(report.outcome, ReportOutcome::TimedOut, "{report:?}");
+    let escaped = pid_in(&file).await;
+    assert!(is_dead(escaped), "the setsid grandchild {escaped} survived");
+}
+
+#[tokio::test]
+async fn a_fresh_working_directory_is_made_and_removed() {
+    let fixture = fixture(true);
+    let task = assignment(&["sh", "-c", "pwd -P; touch made-here; ls"], 10);
+    let report = run_task(&task, &fixture.isolation, CancellationToken::new()).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    let lines: Vec<&str> = report.stdout.lines().collect();
+    let work = fixture.isolation.state.work().join("7-2");
+    assert_eq!(lines, [work.display().to_string().as_str(), "made-here"]);
+    assert!(!work.exists(), "the working directory was left behind");
+    assert!(fixture.isolation.state.take_records().is_empty());
 }
 
 #[tokio::test]
@@ -199,7 +297,7 @@ async fn cancelling_kills_the_task() {
     let started = Instant::now();
     let running = tokio::spawn({
         let cancel = cancel.clone();
-        async move { run_task(&task, cancel).await }
+        async move { run_task_here(&task, cancel).await }
     });
     let pid = pid_in(&file).await;
     cancel.cancel();
@@ -217,7 +315,7 @@ async fn cancelling_kills_the_task() {
 async fn cancelled_before_start_does_not_run() {
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let report = run_task(&assignment(&["true"], 10), cancel).await;
+    let report = run_task_here(&assignment(&["true"], 10), cancel).await;
     assert_eq!(report.outcome, ReportOutcome::Cancelled);
 }
 
@@ -233,7 +331,7 @@ async fn start_failures_say_why() {
 
     let mut task = assignment(&["true"], 10);
     task.working_dir = Some("/nonexistent/dir-xyz".to_owned());
-    let report = run_task(&task, CancellationToken::new()).await;
+    let report = run_task_here(&task, CancellationToken::new()).await;
     assert_eq!(report.outcome, ReportOutcome::Failed);
     let error = report.error.unwrap();
     assert!(
@@ -260,14 +358,45 @@ async fn env_and_working_dir_apply() {
     task.env
         .insert("SWITCHYARD_TEST_VAR".to_owned(), "from the task".to_owned());
     task.working_dir = Some(dir.path().display().to_string());
-    let report = run_task(&task, CancellationToken::new()).await;
+    let report = run_task_here(&task, CancellationToken::new()).await;
     assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
     let lines: Vec<&str> = report.stdout.lines().collect();
     let cwd = std::fs::canonicalize(dir.path()).unwrap();
     assert_eq!(lines[0], "from the task");
     assert_eq!(lines[1], cwd.display().to_string());
-    // The agent's own environment is inherited.
+    // PATH is on the allow-list, so it is inherited.
     assert_eq!(lines[2], std::env::var("PATH").unwrap());
+}
+
+#[tokio::test]
+async fn the_environment_is_built_from_nothing() {
+    let mut task = assignment(&["env"], 10);
+    task.env.insert("MINE".to_owned(), "1".to_owned());
+    let report = run_task_here(&task, CancellationToken::new()).await;
+    assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
+    let mut names: Vec<&str> = report
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    names.sort_unstable();
+    // `env` run by a shell-less exec sees exactly what the agent built (PWD
+    // is not set: no shell ran).
+    assert_eq!(
+        names,
+        [
+            "HOME",
+            "LOGNAME",
+            "MINE",
+            "PATH",
+            "SHELL",
+            "SWITCHYARD_ATTEMPT",
+            "SWITCHYARD_TASK_ID",
+            "USER"
+        ]
+    );
+    assert!(report.stdout.contains("SWITCHYARD_TASK_ID=7\n"));
+    assert!(report.stdout.contains("SWITCHYARD_ATTEMPT=2\n"));
 }
 
 #[test]
