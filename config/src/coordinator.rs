@@ -107,6 +107,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub heartbeat_timeout: Duration,
 
+    /// After a worker is declared dead, how long its running tasks wait
+    /// before they may run elsewhere: its machine may only be cut off, with
+    /// the tasks still running. Its agent kills them once it has not reached
+    /// the coordinator for heartbeat-timeout plus half this, so a task never
+    /// runs twice at once; an agent that comes back, or restarts, and
+    /// confirms them dead ends the wait at once. `0s` turns the fence off
+    /// (a task on a cut-off machine may then run twice at once).
+    #[arg(long, env = "SWITCHYARD_LOST_ATTEMPT_FENCE", default_value = "60s", value_parser = parse_duration)]
+    pub lost_attempt_fence: Duration,
+
     /// Timeout of a task that does not name one.
     #[arg(long, env = "SWITCHYARD_DEFAULT_TASK_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
     pub default_task_timeout: Duration,

@@ -136,6 +136,7 @@ impl Fleet {
                 name: format!("bench-{index}"),
                 tags: plan.tag_sets.pick(index).to_vec(),
                 slots: i32::try_from(plan.slots).unwrap_or(i32::MAX),
+                instance_key: None,
             };
             let limit = limit.clone();
             registering.spawn(async move {

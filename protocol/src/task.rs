@@ -143,6 +143,9 @@ pub enum AttemptOutcome {
     Cancelled,
     /// Its worker left or died, or the assignment never reached it.
     Lost,
+    /// Its agent stopped it (shutdown past its grace, contact with the
+    /// coordinator lost too long); not the task's fault.
+    Interrupted,
 }
 
 /// One attempt of a task: who ran it, when, and how it ended.
@@ -170,6 +173,11 @@ pub enum WaitReason {
     NoMatchingWorker,
     /// A retry back-off: the task may not start before `not_before`.
     BackingOff,
+    /// Its last attempt was lost with its worker, which may still be running
+    /// it (a machine cut off from the network): the task may not start
+    /// elsewhere before `not_before`, unless that worker's agent confirms
+    /// the attempt dead first.
+    LostAttemptFence,
 }
 
 /// The captured end of a finished attempt's output.

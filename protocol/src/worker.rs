@@ -43,6 +43,16 @@ pub struct RegisterWorker {
     pub tags: Vec<String>,
     /// How many tasks it runs at once.
     pub slots: i32,
+    /// A secret the agent keeps in its state folder, the same for every
+    /// registration of one agent installation (32 to 128 characters of
+    /// letters, digits, `-` and `_`). Presenting it says: every earlier
+    /// worker registered with this key is this agent before a crash or a
+    /// lost connection, and no process of its tasks is left (the agent
+    /// killed them before registering). The coordinator then takes those
+    /// workers' tasks back at once instead of waiting out the lost-attempt
+    /// fence. Stored only as a hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_key: Option<String>,
 }
 
 /// A worker as the API shows it.
@@ -61,6 +71,15 @@ pub struct WorkerView {
     pub queued: u32,
     /// How often the coordinator expects a heartbeat, in seconds.
     pub heartbeat_interval_secs: f64,
+    /// A worker silent this long is declared dead, in seconds.
+    #[serde(default)]
+    pub heartbeat_timeout_secs: f64,
+    /// How long the tasks of a worker declared dead wait before they may
+    /// run elsewhere, in seconds (0: they do not wait). An agent that has
+    /// not reached the coordinator for `heartbeat_timeout_secs` plus half
+    /// of this kills its running tasks, so that they never run twice at once.
+    #[serde(default)]
+    pub lost_attempt_fence_secs: f64,
     /// Only in the answer to a registration: the token this worker sends
     /// from then on, acting as itself and nothing else. Shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +145,10 @@ pub enum ReportOutcome {
     TimedOut,
     /// The agent killed it because the task was cancelled.
     Cancelled,
+    /// The agent stopped it for reasons of its own, not the task's: it shut
+    /// down past its grace, or lost contact with the coordinator for too
+    /// long. The task runs again (lost attempts do not use up its retries).
+    Interrupted,
 }
 
 /// The result of one attempt.

@@ -321,7 +321,13 @@ async fn admin_routes_need_the_admin_token() {
 #[tokio::test]
 async fn a_sigkilled_agent_is_declared_dead_and_its_work_runs_elsewhere() {
     use switchyard_tests::spawn_agent_process;
-    let app = spawn_app(admin::options("balanced").heartbeat("200ms", "1s")).await;
+    // The lost tasks wait out a short fence before they run elsewhere.
+    let app = spawn_app(
+        admin::options("balanced")
+            .heartbeat("200ms", "1s")
+            .flag("--lost-attempt-fence", "1s"),
+    )
+    .await;
     let mut doomed = spawn_agent_process(&app.base_url, &["linux"], 2, &[]);
     let doomed_id = wait_until(
         "the first agent to register",

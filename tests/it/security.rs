@@ -52,6 +52,7 @@ async fn register(
             name: name.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
             slots: 4,
+            instance_key: None,
         })
         .await
         .unwrap();

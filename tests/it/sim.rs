@@ -22,13 +22,19 @@ impl SimWorker {
                 name: name.to_owned(),
                 tags: tags.clone(),
                 slots,
+                instance_key: None,
             })
             .await
             .expect("register");
+        // The worker acts with the token its registration issued, if any.
+        let client = match view.token {
+            Some(token) => client.clone().with_token(token),
+            None => client.clone(),
+        };
         Self {
             id: view.id,
             tags,
-            client: client.clone(),
+            client,
         }
     }
 

@@ -122,7 +122,8 @@ impl ChildProcess {
         self.signal(Signal::SIGKILL);
     }
 
-    fn signal(&self, signal: Signal) {
+    /// Sends `signal` (SIGSTOP to freeze it, say); ignores a process already gone.
+    pub fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(i32::try_from(self.pid).expect("pid fits in i32"));
         // ESRCH: already gone, which is what the caller wants anyway.
         if let Err(e) = kill(pid, signal)

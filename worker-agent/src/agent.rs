@@ -68,7 +68,11 @@ pub async fn run(
     if let Some(token) = &token {
         client = client.with_token(token);
     }
+    // Every registration carries the instance key: a registration after a
+    // crash or a lost session vouches for the earlier ones, whose processes
+    // this agent has killed (the sweep above, or the session's end).
     let registration = RegisterWorker {
+        instance_key: Some(isolation.state.instance_key()?),
         name: worker_name(config.name.as_deref())?,
         tags: config.tags.clone(),
         slots: i32::try_from(config.slots).context("failed to fit the slot count in an i32")?,
@@ -103,6 +107,7 @@ async fn sessions(
 ) -> anyhow::Result<()> {
     let mut gone_backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
+        let contacted = Instant::now();
         let Some(worker) = register(client, registration, stop).await? else {
             tracing::info!("shut down before registering");
             return Ok(());
@@ -119,6 +124,7 @@ async fn sessions(
         let session = Arc::new(Session::new(
             worker_client,
             &worker,
+            contacted,
             isolation.clone(),
             slots,
             config.fetch_wait,

@@ -29,12 +29,14 @@ pub(crate) async fn run(session: Arc<Session>) {
         let request = HeartbeatRequest {
             running: Some(session.running.task_ids()),
         };
+        let sent = Instant::now();
         let call = session.client.heartbeat(session.worker_id, &request);
         let Some(result) = session.closed.run_until_cancelled(call).await else {
             return;
         };
         match result {
             Ok(answer) => {
+                session.renew_lease(sent);
                 backoff.reset();
                 next = Instant::now() + interval;
                 for task in answer.cancel {

@@ -4,9 +4,12 @@
 //! and whether each task gets a cgroup. See the security guide for the
 //! threat model this serves.
 
+use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::bail;
+use nix::fcntl::Flock;
 use switchyard_config::{AgentConfig, CgroupMode};
 
 use crate::cgroup::Cgroups;
@@ -25,6 +28,9 @@ pub(crate) struct Isolation {
     pub(crate) keep_work_dirs: bool,
     /// `None`: the supervisor alone holds each task.
     pub(crate) cgroups: Option<Cgroups>,
+    /// The state folder's lock, held while the agent runs (`None` in tests
+    /// that make an isolation by hand).
+    pub(crate) _lock: Option<Arc<Flock<File>>>,
 }
 
 impl Isolation {
@@ -33,6 +39,7 @@ impl Isolation {
     pub(crate) fn prepare(config: &AgentConfig) -> anyhow::Result<Self> {
         let identity = Identity::resolve(config.run_as.as_deref(), config.allow_root_tasks)?;
         let state = StateDir::open(config.state_dir.as_deref())?;
+        let lock = state.lock()?;
         if identity.switch.is_some() {
             state.check_reachable_by(&identity.user)?;
         }
@@ -62,6 +69,7 @@ impl Isolation {
             state,
             keep_work_dirs: config.keep_work_dirs,
             cgroups,
+            _lock: Some(Arc::new(lock)),
         })
     }
 

@@ -16,6 +16,8 @@ use std::time::Duration;
 use switchyard_protocol::limits::{MAX_ERROR_BYTES, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{Assignment, ReportOutcome, TaskReport};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::isolation::Isolation;
@@ -44,6 +46,7 @@ const PIPE_DRAIN: Duration = Duration::from_secs(1);
 pub(crate) async fn run_task(
     assignment: &Assignment,
     isolation: &Isolation,
+    lease: Lease,
     cancel: CancellationToken,
 ) -> TaskReport {
     let mut report = TaskReport {
@@ -62,7 +65,7 @@ pub(crate) async fn run_task(
         report.error = Some("cancelled before it started".to_owned());
         return report;
     }
-    let run = match execute(assignment, isolation, &cancel).await {
+    let run = match execute(assignment, isolation, lease, &cancel).await {
         Ok(run) => run,
         Err(e) => {
             report.error = Some(clamp_error(e.to_string()));
@@ -93,9 +96,21 @@ pub(crate) async fn run_task(
             report.outcome = ReportOutcome::Cancelled;
             report.error = Some("cancelled".to_owned());
         }
+        End::LeaseExpired => {
+            report.outcome = ReportOutcome::Interrupted;
+            report.error = Some(
+                "the agent lost contact with the coordinator for too long, so the task was \
+                 stopped before it could be handed to another worker"
+                    .to_owned(),
+            );
+        }
     }
     report
 }
+
+/// Until when the agent's running tasks may live without news from the
+/// coordinator (`None`: no limit), renewed by each answered heartbeat.
+pub(crate) type Lease = watch::Receiver<Option<Instant>>;
 
 /// Why a task could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +134,8 @@ enum End {
     TimedOut,
     /// It was cancelled and killed.
     Cancelled,
+    /// Its lease ran out and its supervisor killed it.
+    LeaseExpired,
     /// The supervisor went without saying how the task ended.
     SupervisorLost,
 }
@@ -134,6 +151,7 @@ struct Run {
 async fn execute(
     assignment: &Assignment,
     isolation: &Isolation,
+    mut lease: Lease,
     cancel: &CancellationToken,
 ) -> Result<Run, StartError> {
     if assignment.argv.is_empty() {
@@ -168,6 +186,7 @@ async fn execute(
             .as_ref()
             .map(|cgroups| cgroups.for_attempt(task, attempt)),
         deadline_ms: timeout.map(|t| millis(t + TERM_GRACE + BACKSTOP)),
+        lease_ms: lease_left(&mut lease),
         term_grace_ms: millis(TERM_GRACE),
     };
     let mut supervised = match Supervised::start(&isolation.supervisor, &spec).await {
@@ -190,7 +209,7 @@ async fn execute(
     let stdout = supervised.stdout.take();
     let stderr = supervised.stderr.take();
     let supervise = async {
-        let end = follow(&mut supervised, cancel, timeout).await;
+        let end = follow(&mut supervised, cancel, timeout, lease).await;
         if !supervised.wait_cleaned().await {
             tracing::warn!("the task's supervisor went without confirming the task is gone");
             if let Some(dir) = spec.cgroup.clone() {
@@ -219,32 +238,55 @@ async fn execute(
 }
 
 /// Follows the supervisor's news until the task's own process ends, asking
-/// it to stop the task on cancellation or timeout.
+/// it to stop the task on cancellation or timeout, and passing each renewal
+/// of the lease on.
 async fn follow(
     supervised: &mut Supervised,
     cancel: &CancellationToken,
     timeout: Option<Duration>,
+    mut lease: Lease,
 ) -> End {
     match supervised.next().await {
         Some(Event::Started { pid }) => tracing::debug!(pid, "task started"),
         Some(Event::FailedToStart { error }) => return End::NotStarted(error),
         _ => return End::SupervisorLost,
     }
-    tokio::select! {
-        biased;
-        event = supervised.next() => match event {
-            Some(Event::Exited { exit }) => End::Exited(exit),
-            _ => End::SupervisorLost,
-        },
-        () = cancel.cancelled() => {
-            supervised.terminate().await;
-            End::Cancelled
-        }
-        () = sleep_for(timeout) => {
-            supervised.terminate().await;
-            End::TimedOut
+    let sleep = sleep_for(timeout);
+    tokio::pin!(sleep);
+    let mut expired = false;
+    loop {
+        tokio::select! {
+            biased;
+            event = supervised.next() => match event {
+                Some(Event::Exited { .. }) if expired => return End::LeaseExpired,
+                Some(Event::Exited { exit }) => return End::Exited(exit),
+                Some(Event::LeaseExpired) => {
+                    tracing::warn!("no word from the coordinator for too long: the task was killed");
+                    expired = true;
+                }
+                _ => return End::SupervisorLost,
+            },
+            Ok(()) = lease.changed(), if !expired => {
+                if let Some(ms) = lease_left(&mut lease) {
+                    supervised.extend_lease(ms).await;
+                }
+            }
+            () = cancel.cancelled(), if !expired => {
+                supervised.terminate().await;
+                return End::Cancelled;
+            }
+            () = &mut sleep, if !expired => {
+                supervised.terminate().await;
+                return End::TimedOut;
+            }
         }
     }
+}
+
+/// Milliseconds left of the lease (none when there is no lease).
+fn lease_left(lease: &mut Lease) -> Option<u64> {
+    let until = (*lease.borrow_and_update())?;
+    Some(millis(until.saturating_duration_since(Instant::now())))
 }
 
 /// Records the running attempt in the state folder, for the clean-up after

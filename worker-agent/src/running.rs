@@ -17,7 +17,7 @@ pub(crate) enum KillReason {
     /// A user cancelled the task: report it `cancelled`.
     Cancelled,
     /// The agent is shutting down and the grace period is over: report it
-    /// `failed` with "agent shut down".
+    /// `interrupted` (it runs again elsewhere).
     ShutDown,
     /// The coordinator no longer expects a report (it declared this worker
     /// gone, or handed the task out again): report nothing.

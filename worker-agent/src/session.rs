@@ -4,16 +4,19 @@
 //! A session runs the heartbeat loop and the fetch loop side by side; the
 //! tasks they start run on the session's [`TaskTracker`]. On shutdown it
 //! stops fetching, gives running tasks the grace period, kills the rest
-//! (reported `failed`) and unregisters. When the coordinator declares the
-//! worker gone it kills its tasks without reporting them, since the
-//! coordinator has already handed them to someone else.
+//! (reported `interrupted`) and unregisters. When the coordinator declares
+//! the worker gone it kills its tasks without reporting them, since the
+//! coordinator has taken them back. Running tasks live on a lease that each
+//! answered heartbeat renews: an agent cut off from the coordinator kills
+//! them before the coordinator could hand them to another worker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_protocol::{Client, WorkerId, WorkerView};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -21,6 +24,7 @@ use tracing::Instrument;
 use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
 use crate::isolation::Isolation;
 use crate::reports::ReportQueue;
+use crate::runner::Lease;
 use crate::running::{KillReason, RunningTasks};
 
 /// Heartbeat interval used when the coordinator's answer makes no sense.
@@ -57,19 +61,29 @@ pub(crate) struct Session {
     pub(crate) gone: CancellationToken,
     /// Fired when the session is over; stops the heartbeat. Fires with `gone`.
     pub(crate) closed: CancellationToken,
+    /// Until when running tasks may live without news from the coordinator.
+    lease: watch::Sender<Option<Instant>>,
+    /// How long past a heartbeat's sending the lease lasts (see [`lease_length`]).
+    lease_length: Option<Duration>,
 }
 
 impl Session {
     /// A session for the worker the coordinator just registered.
+    /// `contacted` is when the registration that made `worker` was sent:
+    /// the coordinator counts the worker alive from then.
     pub(crate) fn new(
         client: Client,
         worker: &WorkerView,
+        contacted: Instant,
         isolation: Arc<Isolation>,
         slots: usize,
         fetch_wait: Duration,
     ) -> Self {
         let gone = CancellationToken::new();
+        let lease_length = lease_length(worker);
         Self {
+            lease: watch::Sender::new(lease_length.map(|length| contacted + length)),
+            lease_length,
             client,
             worker_id: worker.id,
             isolation,
@@ -82,6 +96,27 @@ impl Session {
             closed: gone.child_token(),
             gone,
         }
+    }
+
+    /// The lease running tasks live on, for a task to follow.
+    pub(crate) fn lease(&self) -> Lease {
+        self.lease.subscribe()
+    }
+
+    /// The coordinator answered a heartbeat sent at `sent`: running tasks
+    /// may live on until a lease length past it.
+    pub(crate) fn renew_lease(&self, sent: Instant) {
+        let Some(length) = self.lease_length else {
+            return;
+        };
+        let until = sent + length;
+        self.lease.send_if_modified(|lease| {
+            let later = lease.is_none_or(|current| until > current);
+            if later {
+                *lease = Some(until);
+            }
+            later
+        });
     }
 
     /// Runs the session until `shutdown` fires (then drains within `grace`
@@ -180,6 +215,18 @@ impl Session {
             None => {}
         }
     }
+}
+
+/// How long running tasks may live past the last heartbeat the coordinator
+/// answered: its heartbeat timeout plus half its lost-attempt fence. After
+/// that the coordinator may have declared this worker dead and its fence
+/// may be about to hand the tasks to another worker, so they are killed
+/// first (the other half of the fence is the margin). `None` when the
+/// coordinator has no fence (0) or did not say.
+fn lease_length(worker: &WorkerView) -> Option<Duration> {
+    let timeout = Duration::try_from_secs_f64(worker.heartbeat_timeout_secs).ok()?;
+    let fence = Duration::try_from_secs_f64(worker.lost_attempt_fence_secs).ok()?;
+    (!timeout.is_zero() && !fence.is_zero()).then(|| timeout + fence / 2)
 }
 
 /// The heartbeat interval the coordinator asked for, within sane bounds.

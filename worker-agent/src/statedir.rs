@@ -5,18 +5,24 @@
 //!   and kills what the previous one left behind;
 //! - `work/`: each attempt's fresh working directory, owned by the user the
 //!   task runs as;
-//! - `worker`: the id the agent last registered as, so that after a crash it
-//!   can tell the coordinator that worker's attempts are dead.
+//! - `worker`: the id the agent last registered as (for people reading it);
+//! - `instance-key`: a secret made once, presented at every registration,
+//!   by which the coordinator knows a registration comes from the same agent
+//!   as earlier ones (whose processes it then knows to be dead);
+//! - `lock`: held by the running agent, so that two agents never share a
+//!   folder (and kill each other's tasks as leftovers).
 //!
 //! The folder is `0711`: a task's user may pass through to its own working
-//! directory but list nothing; `records/` is the agent's alone.
+//! directory but list nothing; `records/`, `instance-key` and `lock` are the
+//! agent's alone.
 
 use std::fs::{self, Permissions};
-use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::Uid;
 use serde::{Deserialize, Serialize};
 use switchyard_protocol::WorkerId;
@@ -131,6 +137,52 @@ impl StateDir {
         records
     }
 
+    /// Takes the folder for this agent alone, for as long as the answer is
+    /// kept; fails when another agent holds it.
+    pub(crate) fn lock(&self) -> anyhow::Result<Flock<fs::File>> {
+        let path = self.root.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("failed to open {}", path.display()))?;
+        Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+            anyhow::anyhow!(
+                "the state folder {} is in use by another agent ({errno}): give each agent a \
+                 --state-dir of its own",
+                self.root.display()
+            )
+        })
+    }
+
+    /// This agent's instance key: read, or made (256 random bits, hex) on
+    /// first use and kept readable by the agent alone.
+    pub(crate) fn instance_key(&self) -> anyhow::Result<String> {
+        let path = self.root.join("instance-key");
+        if let Ok(text) = fs::read_to_string(&path) {
+            let key = text.trim();
+            if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(key.to_owned());
+            }
+        }
+        let mut bytes = [0u8; 32];
+        fs::File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut bytes))
+            .context("failed to read random bytes for the instance key")?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        writeln!(file, "{key}").with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(key)
+    }
+
     /// Notes the worker this agent registered as.
     pub(crate) fn set_worker(&self, id: WorkerId) -> io::Result<()> {
         fs::write(self.root.join("worker"), format!("{}\n", id.0))
@@ -233,6 +285,14 @@ mod tests {
         dir.remove_record(2, 1);
         assert_eq!(dir.take_records(), vec![record]);
         assert!(dir.take_records().is_empty());
+        let key = dir.instance_key().unwrap();
+        assert_eq!(key.len(), 64);
+        assert_eq!(dir.instance_key().unwrap(), key, "the key is kept");
+        let held = dir.lock().unwrap();
+        let error = dir.lock().unwrap_err().to_string();
+        assert!(error.contains("in use by another agent"), "{error}");
+        drop(held);
+        assert!(dir.lock().is_ok());
         let mode = fs::metadata(dir.root()).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o711);
     }

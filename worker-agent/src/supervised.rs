@@ -86,6 +86,17 @@ impl Supervised {
         }
     }
 
+    /// Lets the task live on for `ms` more milliseconds without news.
+    pub(crate) async fn extend_lease(&mut self, ms: u64) {
+        if let Err(error) = self
+            .commands
+            .write_all(&wire::line(&Command::Lease { ms }))
+            .await
+        {
+            tracing::debug!(%error, "could not extend a supervisor's lease");
+        }
+    }
+
     /// Waits until the supervisor says nothing of the task is left, then for
     /// it to exit. False when it went without saying so.
     pub(crate) async fn wait_cleaned(&mut self) -> bool {

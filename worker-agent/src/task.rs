@@ -49,15 +49,15 @@ impl Session {
         };
         tracing::info!(timeout_secs = assignment.timeout_secs, "task started");
         tracing::debug!(argv = ?assignment.argv, working_dir = ?assignment.working_dir, "task command");
-        let report = runner::run_task(&assignment, &self.isolation, cancel).await;
+        let report = runner::run_task(&assignment, &self.isolation, self.lease(), cancel).await;
         match (report.outcome, self.running.kill_reason(task_id, attempt)) {
             (_, Some(KillReason::Abandoned)) => {
                 tracing::info!(outcome = ?report.outcome, "task abandoned; not reporting it");
             }
             (ReportOutcome::Cancelled, Some(KillReason::ShutDown)) => {
                 let report = TaskReport {
-                    outcome: ReportOutcome::Failed,
-                    error: Some("agent shut down".to_owned()),
+                    outcome: ReportOutcome::Interrupted,
+                    error: Some("the agent shut down before the task ended".to_owned()),
                     ..report
                 };
                 tracing::info!("task killed at shutdown");

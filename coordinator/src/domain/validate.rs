@@ -250,6 +250,17 @@ pub fn register(worker: &RegisterWorker) -> Result<NewWorker, ValidationError> {
         ));
     }
     check_text("name", &worker.name, false)?;
+    if let Some(key) = &worker.instance_key
+        && !((32..=128).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err(invalid(
+            "instance_key",
+            "32 to 128 characters of letters, digits, - and _",
+        ));
+    }
     Ok(NewWorker {
         name: worker.name.clone(),
         tags: tags("tags", &worker.tags)?,
@@ -368,8 +379,16 @@ mod tests {
             name: "host-1".into(),
             tags: vec!["linux".into()],
             slots: 4,
+            instance_key: Some("k".repeat(32)),
         };
         assert!(register(&ok).is_ok());
+        for key in ["short", &"k".repeat(129), &format!("{}!", "k".repeat(40))] {
+            let bad = RegisterWorker {
+                instance_key: Some(key.to_owned()),
+                ..ok.clone()
+            };
+            assert_eq!(register(&bad).unwrap_err().field, "instance_key");
+        }
         let bad = RegisterWorker {
             slots: 0,
             ..ok.clone()

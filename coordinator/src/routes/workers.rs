@@ -237,5 +237,12 @@ async fn unregister(
     Path(id): Path<WorkerId>,
 ) -> Result<Json<WorkerView>, ApiError> {
     caller.may_act_as(id)?;
-    Ok(Json(workers::unregister(&state, id).await?))
+    // A worker leaving by itself has stopped its tasks; one an admin
+    // removes may still be running them.
+    let lost = if caller.worker == Some(id) {
+        workers::Lost::Confirmed
+    } else {
+        workers::Lost::Unconfirmed
+    };
+    Ok(Json(workers::unregister(&state, id, lost).await?))
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admission;
 pub mod auth;
 pub mod dispatch;
+pub mod fence;
 pub mod fetch;
 pub mod handover;
 pub mod health;

@@ -3,32 +3,41 @@
 //! runs), and a running task whose timeout passed long ago with no report
 //! is timed out by the coordinator itself.
 
+use tokio::time::Instant;
+
+use super::AppState;
 use super::dispatch::requeue_released;
-use super::{AppState, workers};
+use super::workers::{self, Lost};
 use crate::error::ApiError;
 use crate::storage;
 
-/// Runs one sweep: declares silent workers dead and re-dispatches what they
-/// held, releases tasks still marked running on workers already gone, and
-/// times out running tasks unreported past their timeout plus the grace.
-/// Returns how many workers were declared dead.
-pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+/// Runs one sweep: declares silent workers dead (when `deaths`) and takes
+/// back what they held behind the lost-attempt fence, releases tasks still
+/// marked running on workers already gone, and times out running tasks
+/// unreported past their timeout plus the grace. Returns how many workers
+/// were declared dead.
+pub async fn sweep(state: &AppState, deaths: bool) -> Result<usize, ApiError> {
     // Heartbeats noted but unwritten must count, or a live worker could
     // look silent.
     super::liveness::flush(state).await?;
-    let timeout = state.settings().heartbeat_timeout.as_secs_f64();
-    let silent = storage::workers::silent_since(state.db(), timeout).await?;
     let mut dead = 0;
-    for id in silent {
-        // Only the sweep that marks it gone redistributes its work.
-        if storage::workers::mark_gone(state.db(), id).await?.is_some() {
-            tracing::warn!(worker_id = %id, "worker missed its heartbeats; declared dead");
-            workers::remove_from_dispatch(state, id).await?;
-            dead += 1;
+    if deaths {
+        let timeout = state.settings().heartbeat_timeout.as_secs_f64();
+        for id in storage::workers::silent_since(state.db(), timeout).await? {
+            // Only the sweep that marks it gone redistributes its work.
+            if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+                tracing::warn!(worker_id = %id, "worker missed its heartbeats; declared dead");
+                workers::remove_from_dispatch(state, id, Lost::Unconfirmed).await?;
+                dead += 1;
+            }
         }
     }
-    let orphans =
-        storage::attempts::release_orphans(state.db(), state.settings().lost_attempt_limit).await?;
+    let orphans = storage::attempts::release_orphans(
+        state.db(),
+        workers::release_terms(state, Lost::Unconfirmed),
+    )
+    .await?;
+    workers::hold_behind_fences(state, &orphans);
     if !orphans.is_empty() {
         tracing::warn!(
             n = orphans.len(),
@@ -57,8 +66,12 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     Ok(dead)
 }
 
-/// Sweeps every heartbeat interval until shutdown.
+/// Sweeps every heartbeat interval until shutdown. No worker is declared
+/// dead before this coordinator has itself been up for a heartbeat timeout:
+/// while it was down, silence proved nothing, and live workers need that
+/// long to be heard from again.
 pub async fn run(state: AppState) {
+    let started = Instant::now();
     let mut tick = tokio::time::interval(state.settings().heartbeat_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -66,7 +79,8 @@ pub async fn run(state: AppState) {
             _ = tick.tick() => {}
             () = state.shutdown().cancelled() => return,
         }
-        if let Err(error) = sweep(&state).await {
+        let deaths = started.elapsed() >= state.settings().heartbeat_timeout;
+        if let Err(error) = sweep(&state, deaths).await {
             tracing::error!(%error, "dead-worker sweep failed; retrying next interval");
         }
     }

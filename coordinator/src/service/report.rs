@@ -21,6 +21,7 @@ fn backoff(state: &AppState) -> Backoff {
     Backoff {
         base_secs: settings.retry_base.as_secs_f64(),
         max_secs: settings.retry_max.as_secs_f64(),
+        lost_limit: settings.lost_attempt_limit,
     }
 }
 
@@ -34,6 +35,7 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
             ReportOutcome::Failed => "failed",
             ReportOutcome::TimedOut => "timed_out",
             ReportOutcome::Cancelled => "cancelled",
+            ReportOutcome::Interrupted => "interrupted",
         },
         exit_code: report.exit_code,
         stdout: validate::storable(&report.stdout),
@@ -63,8 +65,10 @@ fn settle(state: &AppState, worker: WorkerId, ended: &[Ended]) {
     }
     for &(task, new_state, not_before) in ended {
         state.metrics().attempt_reported(new_state);
-        if let (TaskState::Queued, Some(at)) = (new_state, not_before) {
-            enqueue_at(state, task, at);
+        // A retry waits for its back-off; an interrupted attempt's task
+        // goes back at once.
+        if new_state == TaskState::Queued {
+            enqueue_at(state, task, not_before.unwrap_or_else(Utc::now));
         }
     }
     state.wakers().wake(&[worker]);

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use super::admission::Admission;
 use super::auth::TokenCache;
+use super::fence::Fences;
 use super::handover::Handovers;
 use super::liveness::Liveness;
 use super::retention::Retention;
@@ -35,6 +36,9 @@ pub struct Settings {
     pub max_queued_tasks: Option<usize>,
     /// Lost attempts (worker died) allowed beyond a task's `max_attempts`.
     pub lost_attempt_limit: i32,
+    /// How long the running tasks of a worker declared dead wait before they
+    /// may run elsewhere (zero: no wait).
+    pub lost_attempt_fence: Duration,
     /// The bootstrap admin token; `None` when only tokens in the database count.
     pub admin_token: Option<Secret>,
     /// Whether `/stats` and `/api/v1/stats` need no token.
@@ -62,6 +66,7 @@ impl Settings {
                 .ok()
                 .filter(|max| *max > 0),
             lost_attempt_limit: 3,
+            lost_attempt_fence: config.lost_attempt_fence,
             admin_token: config.admin_token.clone(),
             public_stats: config.public_stats,
             public_metrics: config.public_metrics,
@@ -86,6 +91,7 @@ struct Inner {
     tokens: TokenCache,
     handovers: Handovers,
     liveness: Liveness,
+    fences: Fences,
     metrics: Metrics,
     settings: Settings,
     /// Only one seed at a time.
@@ -113,6 +119,7 @@ impl AppState {
                 tokens: TokenCache::default(),
                 handovers: Handovers::default(),
                 liveness: Liveness::default(),
+                fences: Fences::default(),
                 metrics: Metrics::new(),
                 settings,
                 seed_lock: tokio::sync::Mutex::new(()),
@@ -166,6 +173,11 @@ impl AppState {
     /// Heartbeats not yet written.
     pub fn liveness(&self) -> &Liveness {
         &self.inner.liveness
+    }
+
+    /// Tasks waiting behind the fences of dead workers.
+    pub fn fences(&self) -> &Fences {
+        &self.inner.fences
     }
 
     /// The queue limit's bookkeeping.

@@ -200,6 +200,7 @@ pub async fn attempts(
                 "timed_out" => Some(AttemptOutcome::TimedOut),
                 "cancelled" => Some(AttemptOutcome::Cancelled),
                 "lost" => Some(AttemptOutcome::Lost),
+                "interrupted" => Some(AttemptOutcome::Interrupted),
                 _ => None,
             }),
             exit_code: row.exit_code,

@@ -13,6 +13,9 @@ pub fn waiting(state: &AppState, row: &task::Model) -> Option<WaitReason> {
         return None;
     }
     if row.not_before.is_some_and(|at| at > Utc::now()) {
+        if state.fences().holds(TaskId(row.id)) {
+            return Some(WaitReason::LostAttemptFence);
+        }
         return Some(WaitReason::BackingOff);
     }
     if state.dispatcher().has_candidate(TaskId(row.id)) {
@@ -104,6 +107,8 @@ pub fn worker(state: &AppState, row: worker::Model) -> WorkerView {
         running: u32::try_from(running).unwrap_or(u32::MAX),
         queued: u32::try_from(queued).unwrap_or(u32::MAX),
         heartbeat_interval_secs: state.settings().heartbeat_interval.as_secs_f64(),
+        heartbeat_timeout_secs: state.settings().heartbeat_timeout.as_secs_f64(),
+        lost_attempt_fence_secs: state.settings().lost_attempt_fence.as_secs_f64(),
         token: None,
     }
 }

@@ -1,19 +1,20 @@
 //! Workers' registrations: register, change, heartbeat, unregister.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use switchyard_protocol::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::auth::{self, Principal};
-use super::dispatch::requeue_released;
+use super::dispatch::{enqueue_row, requeue_released};
 use super::{AppState, views};
 use crate::dispatcher::WorkerSpec;
-use crate::domain::validate;
+use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
-use crate::storage;
+use crate::storage::{self, entities::task};
 
 fn spec(id: WorkerId, tags: Vec<String>, slots: i32) -> WorkerSpec {
     WorkerSpec {
@@ -33,7 +34,11 @@ pub async fn register(
 ) -> Result<WorkerView, ApiError> {
     caller.may_register()?;
     let new = validate::register(&request)?;
-    let row = storage::workers::insert(state.db(), &new).await?;
+    let key_hash = request
+        .instance_key
+        .as_deref()
+        .map(|key| Sha256::digest(key.as_bytes()).to_vec());
+    let row = storage::workers::insert(state.db(), &new, key_hash.as_deref()).await?;
     let id = WorkerId(row.id);
     // A worker whose token was never issued misses its heartbeats and is
     // declared dead like any other.
@@ -46,6 +51,9 @@ pub async fn register(
         .dispatcher()
         .register(spec(id, row.tags.clone(), row.slots));
     state.wakers().wake(&woken);
+    if let Some(key_hash) = &key_hash {
+        retire_earlier_selves(state, id, key_hash).await?;
+    }
     let mut view = views::worker(state, row);
     view.token = token;
     Ok(view)
@@ -186,10 +194,69 @@ pub async fn heartbeat(
     Ok(HeartbeatResponse { cancel })
 }
 
+/// Whether a worker's running attempts are known to be dead when its tasks
+/// are taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// Its agent said so (it unregistered itself after killing them, or a
+    /// later registration of the same agent vouched): they run again at once.
+    Confirmed,
+    /// Nobody knows (declared dead, or removed by an admin): they wait
+    /// behind the lost-attempt fence.
+    Unconfirmed,
+}
+
+/// How tasks taken back from a worker return to the queue.
+pub fn release_terms(state: &AppState, lost: Lost) -> storage::attempts::Release {
+    let settings = state.settings();
+    storage::attempts::Release {
+        lost_limit: settings.lost_attempt_limit,
+        fence_secs: match lost {
+            Lost::Confirmed => 0.0,
+            Lost::Unconfirmed => settings.lost_attempt_fence.as_secs_f64(),
+        },
+    }
+}
+
+/// Notes which of `released` wait behind a fence, by the worker they were
+/// lost with, so that a confirmation can let them go early.
+pub fn hold_behind_fences(state: &AppState, released: &[task::Model]) {
+    let now = chrono::Utc::now();
+    let mut by_worker: HashMap<WorkerId, Vec<TaskId>> = HashMap::new();
+    for row in released {
+        if row.state == TaskState::Queued
+            && row.not_before.is_some_and(|at| at > now)
+            && let Some(worker) = row.worker_id
+        {
+            by_worker
+                .entry(WorkerId(worker))
+                .or_default()
+                .push(TaskId(row.id));
+        }
+    }
+    for (worker, tasks) in by_worker {
+        tracing::warn!(
+            worker_id = %worker,
+            tasks = ?tasks,
+            fence = ?state.settings().lost_attempt_fence,
+            "tasks lost with their worker wait behind the lost-attempt fence"
+        );
+        state
+            .fences()
+            .hold(worker, &tasks, state.settings().lost_attempt_fence);
+    }
+}
+
 /// Unregisters a worker: its queued tasks go to other candidates and the
-/// tasks it was running go back to the queue. Idempotent.
+/// tasks it was running go back to the queue — at once when `lost` is
+/// confirmed (the worker itself asked), behind the fence otherwise (an
+/// admin removed a worker whose agent may still run them). Idempotent.
 #[tracing::instrument(skip_all, fields(worker_id = %id), err)]
-pub async fn unregister(state: &AppState, id: WorkerId) -> Result<WorkerView, ApiError> {
+pub async fn unregister(
+    state: &AppState,
+    id: WorkerId,
+    lost: Lost,
+) -> Result<WorkerView, ApiError> {
     let row = match storage::workers::mark_gone(state.db(), id).await? {
         Some(row) => row,
         None => {
@@ -199,21 +266,55 @@ pub async fn unregister(state: &AppState, id: WorkerId) -> Result<WorkerView, Ap
             return Ok(views::worker(state, row));
         }
     };
-    remove_from_dispatch(state, id).await?;
+    remove_from_dispatch(state, id, lost).await?;
     tracing::info!(worker_id = %id, "worker unregistered");
     Ok(views::worker(state, row))
 }
 
 /// Takes a worker that is gone in the database out of dispatch: its queue
-/// is redistributed, its running tasks released and re-dispatched.
-pub async fn remove_from_dispatch(state: &AppState, id: WorkerId) -> Result<(), ApiError> {
+/// is redistributed, its running tasks released (behind the fence unless
+/// `lost` is confirmed) and re-dispatched.
+pub async fn remove_from_dispatch(
+    state: &AppState,
+    id: WorkerId,
+    lost: Lost,
+) -> Result<(), ApiError> {
     let unregistered = state.dispatcher().unregister(id);
     state.wakers().wake(&unregistered.woken);
     state.wakers().remove(id);
     let released =
-        storage::attempts::release_running_of(state.db(), id, state.settings().lost_attempt_limit)
-            .await?;
+        storage::attempts::release_running_of(state.db(), id, release_terms(state, lost)).await?;
+    hold_behind_fences(state, &released);
     state.metrics().tasks_released(&released);
     requeue_released(state, None, released);
+    Ok(())
+}
+
+/// The earlier registrations of the agent that just registered as `new`
+/// with `key`: their processes are dead (the agent killed them before
+/// registering), so a live one is unregistered and its tasks run again at
+/// once, and the fences of dead ones let their tasks go.
+async fn retire_earlier_selves(
+    state: &AppState,
+    new: WorkerId,
+    key_hash: &[u8],
+) -> Result<(), ApiError> {
+    let window = state.settings().lost_attempt_fence.as_secs_f64();
+    let earlier = storage::workers::earlier_selves(state.db(), key_hash, new, window).await?;
+    for &id in &earlier {
+        if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+            tracing::info!(worker_id = %id, new_worker_id = %new, "an agent registered again; its earlier worker is retired and its tasks run again");
+            remove_from_dispatch(state, id, Lost::Confirmed).await?;
+        }
+    }
+    let fenced = state.fences().release(&earlier);
+    if fenced.is_empty() {
+        return Ok(());
+    }
+    let freed = storage::tasks::end_fence(state.db(), &fenced).await?;
+    tracing::info!(tasks = ?freed, "the agent confirmed its lost attempts dead; the fence is lifted");
+    for row in &freed {
+        enqueue_row(state, row);
+    }
     Ok(())
 }

@@ -72,8 +72,8 @@ pub struct Finish {
     pub task: TaskId,
     pub worker: WorkerId,
     pub attempt: i32,
-    /// How the worker saw it end: `succeeded`, `failed`, `timed_out` or
-    /// `cancelled`.
+    /// How the worker saw it end: `succeeded`, `failed`, `timed_out`,
+    /// `cancelled` or `interrupted`.
     pub outcome: &'static str,
     pub exit_code: Option<i32>,
     pub stdout: String,
@@ -84,11 +84,13 @@ pub struct Finish {
 }
 
 /// Back-off before a retry: doubling from `base` per attempt made, capped
-/// at `max`, plus up to a quarter more so retries spread out.
+/// at `max`, plus up to a quarter more so retries spread out; and how many
+/// attempts an agent may interrupt beyond `max_attempts` (as with lost ones).
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub base_secs: f64,
     pub max_secs: f64,
+    pub lost_limit: i32,
 }
 
 /// Ends each reported attempt that its worker still holds, in one
@@ -107,6 +109,10 @@ pub struct Backoff {
 fn finish_sql(returning: &str) -> String {
     let retry = "NOT t.cancel_requested AND t.attempts < t.max_attempts \
                  AND i.r_outcome IN ('failed', 'timed_out')";
+    // Interrupted by its agent, not by its own doing: runs again at once,
+    // within the allowance for lost attempts ($5 beyond `max_attempts`).
+    let again = "NOT t.cancel_requested AND i.r_outcome = 'interrupted' \
+                 AND t.attempts < t.max_attempts + $5";
     format!(
         "WITH input AS ( \
              SELECT * FROM jsonb_to_recordset($1::jsonb) \
@@ -117,7 +123,7 @@ fn finish_sql(returning: &str) -> String {
              UPDATE tasks t SET \
                  state = CASE WHEN i.r_outcome = 'succeeded' THEN 'succeeded' \
                               WHEN t.cancel_requested OR i.r_outcome = 'cancelled' THEN 'cancelled' \
-                              WHEN {retry} THEN 'queued' \
+                              WHEN {retry} OR {again} THEN 'queued' \
                               WHEN i.r_outcome = 'timed_out' THEN 'timed_out' \
                               ELSE 'failed' END::task_state, \
                  not_before = CASE WHEN {retry} THEN now() + make_interval(secs => \
@@ -138,7 +144,7 @@ fn finish_sql(returning: &str) -> String {
     )
 }
 
-fn finish_values(finishes: &[Finish], backoff: Backoff) -> [Value; 4] {
+fn finish_values(finishes: &[Finish], backoff: Backoff) -> [Value; 5] {
     let input: Vec<serde_json::Value> = finishes
         .iter()
         .map(|f| {
@@ -161,6 +167,7 @@ fn finish_values(finishes: &[Finish], backoff: Backoff) -> [Value; 4] {
         backoff.base_secs.into(),
         backoff.max_secs.into(),
         finishes.iter().map(|f| f.task.0).collect::<Vec<_>>().into(),
+        backoff.lost_limit.into(),
     ]
 }
 
@@ -205,10 +212,13 @@ pub async fn finish_many(
 /// The new state of a running task taken from its worker: back to `queued`
 /// (its attempt stays counted), `failed` once it has been lost `$1` attempts
 /// beyond its `max_attempts` (a task that kills its machine must not loop
-/// forever), or `cancelled` when a user asked for that. `$1` is that limit.
+/// forever), or `cancelled` when a user asked for that. A task back in the
+/// queue waits `$2` seconds (the lost-attempt fence; none when 0).
 const RELEASE_SET: &str = "state = CASE WHEN cancel_requested THEN 'cancelled'::task_state \
                   WHEN attempts >= max_attempts + $1 THEN 'failed'::task_state \
                   ELSE 'queued'::task_state END, \
+     not_before = CASE WHEN NOT cancel_requested AND attempts < max_attempts + $1 AND $2 > 0 \
+                       THEN now() + make_interval(secs => $2) END, \
      error = CASE WHEN cancel_requested THEN error \
                   ELSE 'worker ' || worker_id::text || ' was lost while running this task' END, \
      finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts + $1 \
@@ -224,25 +234,38 @@ fn release(update: &str) -> String {
     )
 }
 
+/// How tasks taken from a worker go back: the allowance of lost attempts
+/// beyond `max_attempts`, and the fence they wait behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Release {
+    pub lost_limit: i32,
+    /// Seconds the tasks wait before they may run again; 0 when the worker's
+    /// processes are known to be dead.
+    pub fence_secs: f64,
+}
+
 /// A worker that left or died loses every running task (see [`RELEASE_SET`]).
 #[tracing::instrument(skip_all, fields(worker_id = %worker), err)]
 pub async fn release_running_of(
     db: &impl ConnectionTrait,
     worker: WorkerId,
-    lost_limit: i32,
+    how: Release,
 ) -> Result<Vec<Model>, DbErr> {
     let sql = release(&format!(
-        "UPDATE tasks SET {RELEASE_SET} WHERE worker_id = $2 AND state = 'running' \
+        "UPDATE tasks SET {RELEASE_SET} WHERE worker_id = $3 AND state = 'running' \
          RETURNING {COLUMNS}"
     ));
-    Model::find_by_statement(stmt(&sql, [lost_limit.into(), worker.0.into()]))
-        .all(db)
-        .await
+    let values: [Value; 3] = [
+        how.lost_limit.into(),
+        how.fence_secs.into(),
+        worker.0.into(),
+    ];
+    Model::find_by_statement(stmt(&sql, values)).all(db).await
 }
 
 /// Running tasks handed to `worker` more than `grace_secs` ago that its agent
 /// does not list as running: the assignment never arrived (the fetch answer
-/// was lost), so they are released like a lost worker's.
+/// was lost), so they are released like a lost worker's, with no fence.
 #[tracing::instrument(skip_all, fields(worker_id = %worker), err)]
 pub async fn release_undelivered(
     db: &impl ConnectionTrait,
@@ -252,12 +275,13 @@ pub async fn release_undelivered(
     grace_secs: f64,
 ) -> Result<Vec<Model>, DbErr> {
     let sql = release(&format!(
-        "UPDATE tasks SET {RELEASE_SET} WHERE worker_id = $2 AND state = 'running' \
-           AND NOT (id = ANY($3)) AND started_at < now() - make_interval(secs => $4) \
+        "UPDATE tasks SET {RELEASE_SET} WHERE worker_id = $3 AND state = 'running' \
+           AND NOT (id = ANY($4)) AND started_at < now() - make_interval(secs => $5) \
          RETURNING {COLUMNS}"
     ));
-    let values: [Value; 4] = [
+    let values: [Value; 5] = [
         lost_limit.into(),
+        0f64.into(),
         worker.0.into(),
         ids(running),
         grace_secs.into(),
@@ -268,19 +292,15 @@ pub async fn release_undelivered(
 /// Running tasks whose worker is gone (it left while a hand-over was in
 /// flight): released like a lost worker's. Returns them.
 #[tracing::instrument(skip_all, err)]
-pub async fn release_orphans(
-    db: &impl ConnectionTrait,
-    lost_limit: i32,
-) -> Result<Vec<Model>, DbErr> {
+pub async fn release_orphans(db: &impl ConnectionTrait, how: Release) -> Result<Vec<Model>, DbErr> {
     let sql = release(&format!(
         "UPDATE tasks SET {RELEASE_SET} WHERE state = 'running' AND worker_id IN \
              (SELECT w.id FROM workers w JOIN tasks t ON t.worker_id = w.id \
               WHERE t.state = 'running' AND w.state = 'gone') \
          RETURNING {COLUMNS}"
     ));
-    Model::find_by_statement(stmt(&sql, [lost_limit.into()]))
-        .all(db)
-        .await
+    let values: [Value; 2] = [how.lost_limit.into(), how.fence_secs.into()];
+    Model::find_by_statement(stmt(&sql, values)).all(db).await
 }
 
 /// Running tasks whose timeout plus `grace_secs` has passed with no report

@@ -267,6 +267,23 @@ pub async fn queued_among(
     .await
 }
 
+/// Lets `ids` go from the lost-attempt fence: those still queued and
+/// waiting may start now. Answers them, for re-enqueueing.
+#[tracing::instrument(skip_all, fields(n = ids_.len()), err)]
+pub async fn end_fence(
+    db: &impl ConnectionTrait,
+    ids_: &[TaskId],
+) -> Result<Vec<QueuedRow>, DbErr> {
+    QueuedRow::find_by_statement(stmt(
+        "UPDATE tasks SET not_before = NULL \
+         WHERE id = ANY($1) AND state::text = 'queued' AND not_before > now() \
+         RETURNING id, priority, tags, not_before, created_at",
+        [ids(ids_)],
+    ))
+    .all(db)
+    .await
+}
+
 #[derive(Debug, FromQueryResult)]
 struct RunningRow {
     id: i64,

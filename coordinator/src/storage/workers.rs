@@ -10,17 +10,25 @@ use crate::domain::NewWorker;
 const COLUMNS: &str =
     "id, name, tags, slots, state::text AS state, registered_at, last_heartbeat, left_at";
 
-/// Records a newly registered, active worker.
+/// Records a newly registered, active worker, with the hash of its agent's
+/// instance key when it gave one.
 #[tracing::instrument(skip_all, err)]
-pub async fn insert(db: &impl ConnectionTrait, worker: &NewWorker) -> Result<Model, DbErr> {
-    let sql =
-        format!("INSERT INTO workers (name, tags, slots) VALUES ($1, $2, $3) RETURNING {COLUMNS}");
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    worker: &NewWorker,
+    instance_hash: Option<&[u8]>,
+) -> Result<Model, DbErr> {
+    let sql = format!(
+        "INSERT INTO workers (name, tags, slots, instance_hash) VALUES ($1, $2, $3, $4) \
+         RETURNING {COLUMNS}"
+    );
     Model::find_by_statement(stmt(
         &sql,
         [
             worker.name.clone().into(),
             worker.tags.clone().into(),
             worker.slots.into(),
+            instance_hash.map(<[u8]>::to_vec).into(),
         ],
     ))
     .one(db)
@@ -80,6 +88,29 @@ pub async fn silent_since(
         "SELECT id FROM workers WHERE state <> 'gone' \
          AND last_heartbeat < now() - make_interval(secs => $1)",
         [timeout_secs.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| WorkerId(r.id)).collect())
+}
+
+/// Other workers registered with the instance key hashed `instance_hash`
+/// than `except`: live ones, and ones gone less than `window_secs` ago
+/// (the longest a lost-attempt fence lasts).
+pub async fn earlier_selves(
+    db: &impl ConnectionTrait,
+    instance_hash: &[u8],
+    except: WorkerId,
+    window_secs: f64,
+) -> Result<Vec<WorkerId>, DbErr> {
+    let rows = IdRow::find_by_statement(stmt(
+        "SELECT id FROM workers WHERE instance_hash = $1 AND id <> $2 \
+         AND (state <> 'gone' OR left_at > now() - make_interval(secs => $3)) ORDER BY id",
+        [
+            instance_hash.to_vec().into(),
+            except.0.into(),
+            window_secs.into(),
+        ],
     ))
     .all(db)
     .await?;

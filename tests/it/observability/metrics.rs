@@ -23,7 +23,12 @@ fn routes(text: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn metrics_count_a_known_workload() {
-    let app = spawn_app(AppOptions::new().flag("--retry-backoff", "100ms")).await;
+    let app = spawn_app(
+        AppOptions::new()
+            .flag("--retry-backoff", "100ms")
+            .flag("--lost-attempt-fence", "0s"),
+    )
+    .await;
     let other = spawn_app(AppOptions::new()).await;
     let client = &app.client;
     let linux = SimWorker::register(client, "linux-1", &["linux"], 4).await;
@@ -50,7 +55,7 @@ async fn metrics_count_a_known_workload() {
     // Running on a worker that leaves: its task goes elsewhere.
     let leaving = SimWorker::register(client, "gpu-1", &["gpu"], 1).await;
     let gpu_task = submit_and_take(&leaving, &["gpu"], 1).await;
-    client.unregister(leaving.id).await.unwrap();
+    leaving.client.unregister(leaving.id).await.unwrap();
     let gpu = SimWorker::register(client, "gpu-2", &["gpu"], 1).await;
     let again = take(&gpu, gpu_task.task_id).await;
     gpu.report(&again, ReportOutcome::Succeeded, Some(0)).await;

@@ -59,6 +59,7 @@ fn fixture(cgroups: bool) -> Fixture {
             .flatten(),
         state: dir,
         keep_work_dirs: false,
+        _lock: None,
     };
     Fixture {
         isolation,
@@ -66,9 +67,21 @@ fn fixture(cgroups: bool) -> Fixture {
     }
 }
 
+impl Fixture {
+    /// Runs `task` to its end with no lease and no cancellation.
+    async fn run(&self, task: &Assignment) -> TaskReport {
+        run_task(task, &self.isolation, no_lease(), CancellationToken::new()).await
+    }
+}
+
+/// A lease that never runs out.
+fn no_lease() -> Lease {
+    watch::channel(None).1
+}
+
 async fn run_task_here(task: &Assignment, cancel: CancellationToken) -> TaskReport {
     let fixture = fixture(true);
-    run_task(task, &fixture.isolation, cancel).await
+    run_task(task, &fixture.isolation, no_lease(), cancel).await
 }
 
 fn assignment(argv: &[&str], timeout_secs: i64) -> Assignment {
@@ -227,7 +240,7 @@ async fn escaped_process_dies(cgroups: bool) {
     let fixture = fixture(cgroups);
     let started = Instant::now();
     let task = assignment(&["sh", "-c", &escaping_script(&file, "echo hi")], 60);
-    let report = run_task(&task, &fixture.isolation, CancellationToken::new()).await;
+    let report = fixture.run(&task).await;
     assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
     assert_eq!(report.stdout, "hi\n");
     assert!(
@@ -265,7 +278,7 @@ async fn timeout_kills_what_left_the_session_and_ignores_sigterm() {
 async fn a_fresh_working_directory_is_made_and_removed() {
     let fixture = fixture(true);
     let task = assignment(&["sh", "-c", "pwd -P; touch made-here; ls"], 10);
-    let report = run_task(&task, &fixture.isolation, CancellationToken::new()).await;
+    let report = fixture.run(&task).await;
     assert_eq!(report.outcome, ReportOutcome::Succeeded, "{report:?}");
     let lines: Vec<&str> = report.stdout.lines().collect();
     let work = fixture.isolation.state.work().join("7-2");
@@ -405,4 +418,31 @@ fn long_errors_are_cut_on_a_char_boundary() {
     let cut = clamp_error(text);
     assert!(cut.len() <= MAX_ERROR_BYTES && cut.len() >= MAX_ERROR_BYTES - 1);
     assert_eq!(clamp_error("short".to_owned()), "short");
+}
+
+#[tokio::test]
+async fn a_lease_that_is_not_renewed_interrupts_the_task_and_all_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pid_file(&dir);
+    let fixture = fixture(true);
+    let task = assignment(&["sh", "-c", &escaping_script(&file, "sleep 300")], 0);
+    let lease_of = |ms| Some(tokio::time::Instant::now() + Duration::from_millis(ms));
+    let (renew, lease) = watch::channel(lease_of(1500));
+    let running = tokio::spawn({
+        let isolation = fixture.isolation.clone();
+        async move { run_task(&task, &isolation, lease, CancellationToken::new()).await }
+    });
+    let escaped = pid_in(&file).await;
+    // One renewal, past the first lease's end, is honoured; then none comes.
+    let renewed = Instant::now();
+    renew.send_replace(lease_of(3000));
+    let report = running.await.unwrap();
+    assert_eq!(report.outcome, ReportOutcome::Interrupted, "{report:?}");
+    assert!(report.error.unwrap().contains("lost contact"));
+    assert!(
+        renewed.elapsed() >= Duration::from_millis(3000),
+        "the renewal was ignored: killed {:?} after it",
+        renewed.elapsed()
+    );
+    assert!(is_dead(escaped), "the setsid grandchild {escaped} survived");
 }

@@ -186,6 +186,7 @@ mod tests {
             }),
             cgroup: None,
             deadline_ms: None,
+            lease_ms: None,
             term_grace_ms: 2000,
         };
         let args = args(42, &spec);

@@ -16,7 +16,9 @@
 //! - starts the task through [`exec`] (which joins the task's cgroup, drops
 //!   to the task's user and `exec`s the program), and tells the agent when
 //!   it started, when it exited and when nothing of it is left;
-//! - on `Terminate`, on the task's own exit, on losing the agent and at its
+//! - on `Terminate`, on the task's own exit, on losing the agent, when its
+//!   lease runs out (the agent has not heard from the coordinator for so
+//!   long that the task may be handed to another worker) and at its
 //!   backstop deadline, signals every process of the task (the cgroup when
 //!   there is one, and every descendant) until none is left, then removes
 //!   the cgroup and exits.
@@ -242,14 +244,23 @@ impl Supervisor {
             .spec
             .deadline_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let mut lease = self
+            .spec
+            .lease_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
         let mut term_until: Option<Instant> = None;
         let mut killing = false;
         loop {
             let now = Instant::now();
-            let wake = [deadline, term_until, killing.then_some(now + KILL_AGAIN)]
-                .into_iter()
-                .flatten()
-                .min();
+            let wake = [
+                deadline,
+                lease.filter(|_| !killing),
+                term_until,
+                killing.then_some(now + KILL_AGAIN),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let happening = match wake {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
                 None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
@@ -266,6 +277,9 @@ impl Supervisor {
                         term_until = Some(now + Duration::from_millis(self.spec.term_grace_ms));
                     }
                 }
+                Ok(Happening::Control(Some(Command::Lease { ms }))) => {
+                    lease = Some(now + Duration::from_millis(ms));
+                }
                 Ok(Happening::Control(None)) => killing = true,
                 // A SIGTERM while the agent lives is not the agent's death
                 // (PR_SET_PDEATHSIG also fires when the agent *thread* that
@@ -273,6 +287,10 @@ impl Supervisor {
                 Ok(Happening::Signal) => killing |= getppid() != self.agent,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
+                    if !killing && lease.is_some_and(|at| now >= at) {
+                        self.tell(&Event::LeaseExpired);
+                        killing = true;
+                    }
                     killing |= deadline.is_some_and(|at| now >= at)
                         || term_until.is_some_and(|at| now >= at);
                 }

@@ -38,6 +38,9 @@ pub(crate) struct Spec {
     /// A backstop: the supervisor kills the task this long after starting
     /// it even if the agent says nothing (a hung agent). `None`: no limit.
     pub(crate) deadline_ms: Option<u64>,
+    /// The lease: the supervisor kills the task this long from now unless
+    /// the agent extends it (see [`Command::Lease`]). `None`: no lease.
+    pub(crate) lease_ms: Option<u64>,
     /// How long a `Terminate` leaves the task to exit after SIGTERM.
     pub(crate) term_grace_ms: u64,
 }
@@ -48,6 +51,11 @@ pub(crate) struct Spec {
 pub(crate) enum Command {
     /// SIGTERM to every process of the task, SIGKILL after the grace.
     Terminate,
+    /// The agent heard from the coordinator: the task may live on for this
+    /// many milliseconds from now. A lease that runs out means the agent
+    /// lost contact (or hung) long enough for the coordinator to give the
+    /// task to someone else: the supervisor kills it first.
+    Lease { ms: u64 },
 }
 
 /// How the task's own process ended.
@@ -71,6 +79,8 @@ pub(crate) enum Event {
     /// The task's own process ended (others of the task may still run;
     /// they are being killed).
     Exited { exit: Exit },
+    /// The lease ran out: the task is being killed.
+    LeaseExpired,
     /// No process of the task is left; the supervisor exits next.
     Cleaned,
 }
@@ -99,6 +109,7 @@ mod tests {
             Event::Exited {
                 exit: Exit::Signal(9),
             },
+            Event::LeaseExpired,
             Event::Cleaned,
         ] {
             let bytes = line(&event);
@@ -106,7 +117,9 @@ mod tests {
             let back: Event = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(back, event);
         }
-        let back: Command = serde_json::from_slice(&line(&Command::Terminate)).unwrap();
-        assert_eq!(back, Command::Terminate);
+        for command in [Command::Terminate, Command::Lease { ms: 1500 }] {
+            let back: Command = serde_json::from_slice(&line(&command)).unwrap();
+            assert_eq!(back, command);
+        }
     }
 }

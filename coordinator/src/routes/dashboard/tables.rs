@@ -147,6 +147,7 @@ pub fn top_queued(html: &mut String, tasks: &[QueuedTaskSummary]) {
             switchyard_protocol::WaitReason::WaitingForSlot => "waiting for a slot",
             switchyard_protocol::WaitReason::NoMatchingWorker => "no matching worker",
             switchyard_protocol::WaitReason::BackingOff => "retry back-off",
+            switchyard_protocol::WaitReason::LostAttemptFence => "lost-attempt fence",
         });
         let class = if why == "no matching worker" {
             " class=\"warn\""
