@@ -1,5 +1,8 @@
 //! Bounds on input. The coordinator rejects anything outside them with a
-//! `validation_failed` error; the agent uses the output cap when it captures.
+//! `validation_failed` error; the agent uses the output cap when it captures;
+//! the OpenAPI document states them (see [`schema`](crate::schema)). Lengths
+//! are in bytes of UTF-8. Which characters names and labels may hold is
+//! [`text`](crate::text)'s business.
 
 /// Most tags a task may require or a worker may offer.
 pub const MAX_TAGS: usize = 32;
@@ -45,3 +48,13 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 pub const MAX_BATCH: usize = 1000;
 /// Longest idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+/// Longest working directory, in bytes.
+pub const MAX_WORKING_DIR_BYTES: usize = 4096;
+/// Longest principal name, in bytes (letters, digits and `- _ . @` only).
+pub const MAX_PRINCIPAL_NAME_BYTES: usize = 64;
+/// Longest label of a token, in bytes.
+pub const MAX_TOKEN_LABEL_BYTES: usize = 128;
+/// Longest lifetime a token may be given, in seconds (ten years of 365 days).
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+/// Most workers on one page of `/stats` and `/api/v1/stats`.
+pub const MAX_STATS_PER_PAGE: u32 = 500;

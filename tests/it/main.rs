@@ -6,6 +6,7 @@ mod admin;
 mod api_errors;
 mod dispatch;
 mod e2e;
+mod hostile_input;
 mod lifecycle;
 mod matching;
 mod observability;
