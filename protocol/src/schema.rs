@@ -260,6 +260,16 @@ bounded!(
 );
 
 bounded!(
+    /// A listing's cursor: pass `next_cursor` on as it came. (Today a task
+    /// id; the pattern admits ids up to 18 digits, far beyond any real one.)
+    Cursor => ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .pattern(Some("^[1-9][0-9]{0,17}$"))
+        .description(Some("`next_cursor` of the previous page, as it came"))
+        .into()
+);
+
+bounded!(
     /// The page size of a task listing, 1 to [`MAX_PAGE_SIZE`].
     PageSize => integer(1, Some(i64::from(MAX_PAGE_SIZE)), KnownFormat::Int32, "Tasks per page")
 );

@@ -272,6 +272,7 @@ pub struct ListTasksQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::Cursor>, inline)]
     pub cursor: Option<String>,
     /// `true` lists archived tasks (finished longer ago than the retention
     /// age) instead of live ones, with the same filters and paging.
