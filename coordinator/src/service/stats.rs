@@ -61,27 +61,41 @@ fn secs_since(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
     ((now - at).num_milliseconds().max(0) as f64) / 1000.0
 }
 
-/// What `reader` may see of tasks: an admin all, a user its own, anyone
-/// else none. Decided by the same rule as task listings.
-fn scope_of(reader: Option<&Principal>) -> (StatsScope, Option<String>) {
-    match reader.map(Principal::task_owner_filter) {
-        Some(Ok(None)) => (StatsScope::All, None),
-        Some(Ok(Some(owner))) => (StatsScope::Own, Some(owner)),
-        Some(Err(_)) | None => (StatsScope::None, None),
+/// Whose tasks a reader may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sees {
+    All,
+    Own(String),
+    Nothing,
+}
+
+impl Sees {
+    /// What `reader` may see of tasks: an admin all, a user its own, anyone
+    /// else nothing. Decided by the same rule as task listings.
+    fn of(reader: Option<&Principal>) -> Self {
+        match reader.map(Principal::task_owner_filter) {
+            Some(Ok(None)) => Self::All,
+            Some(Ok(Some(owner))) => Self::Own(owner),
+            Some(Err(_)) | None => Self::Nothing,
+        }
+    }
+
+    fn scope(&self) -> StatsScope {
+        match self {
+            Self::All => StatsScope::All,
+            Self::Own(_) => StatsScope::Own,
+            Self::Nothing => StatsScope::None,
+        }
     }
 }
 
-/// The queued tasks listed for a reader of `scope`: the next to run for an
-/// admin; a user's newest queued tasks, in the order they run; none else.
-async fn listed_queued(
-    state: &AppState,
-    scope: StatsScope,
-    owner: Option<String>,
-) -> Result<Vec<QueuedSummaryRow>, ApiError> {
+/// The queued tasks listed for a reader: the next to run for an admin; a
+/// user's newest queued tasks, in the order they run; none for anyone else.
+async fn listed_queued(state: &AppState, sees: Sees) -> Result<Vec<QueuedSummaryRow>, ApiError> {
     let db = state.db();
-    Ok(match (scope, owner) {
-        (StatsScope::All, _) => storage::stats::top_queued(db, TOP_QUEUED).await?,
-        (StatsScope::Own, Some(owner)) => {
+    Ok(match sees {
+        Sees::All => storage::stats::top_queued(db, TOP_QUEUED).await?,
+        Sees::Own(owner) => {
             let filter = ListFilter {
                 state: Some(TaskState::Queued),
                 owner: Some(owner),
@@ -104,7 +118,7 @@ async fn listed_queued(
             rows.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
             rows
         }
-        _ => Vec::new(),
+        Sees::Nothing => Vec::new(),
     })
 }
 
@@ -117,11 +131,12 @@ pub async fn stats(
     query: StatsQuery,
 ) -> Result<Stats, ApiError> {
     let (page, per_page) = page_of(query)?;
-    let (scope, owner) = scope_of(reader);
+    let sees = Sees::of(reader);
+    let scope = sees.scope();
     let db = state.db();
     let tasks = storage::stats::count_by_state(db).await?;
     let oldest = storage::stats::oldest_queued(db).await?;
-    let top = listed_queued(state, scope, owner).await?;
+    let top = listed_queued(state, sees).await?;
     let rows = storage::stats::dashboard_workers(db, RECENTLY_GONE.as_secs_f64()).await?;
     let now = Utc::now();
     let (snapshot, waiting) = {

@@ -5,9 +5,9 @@
 //! the dispatcher; a rejection names the field at fault.
 //!
 //! - this module: tasks, workers and the bounds of numbers;
-//! - [`text`]: which characters each kind of text may hold, labels,
+//! - `text`: which characters each kind of text may hold, labels,
 //!   principals and tokens;
-//! - [`output`]: reports, and the captured output as it is stored.
+//! - `output`: reports, and the captured output as it is stored.
 
 mod output;
 mod text;
