@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::WorkerId;
+use crate::schema;
 
 /// What a principal may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -57,6 +58,7 @@ impl TokenKind {
 pub struct CreatePrincipal {
     /// Unique; 1 to 64 bytes of letters, digits and `- _ . @`. Tasks a user
     /// submits carry it as their owner.
+    #[schema(value_type = schema::PrincipalName)]
     pub name: String,
     pub role: Role,
 }
@@ -67,9 +69,11 @@ pub struct CreatePrincipal {
 pub struct CreateToken {
     /// A note for people (`ci`, `laptop`); at most 128 bytes.
     #[serde(default)]
+    #[schema(value_type = Option<schema::TokenLabel>)]
     pub label: Option<String>,
     /// Lifetime in seconds; no expiry when absent.
     #[serde(default)]
+    #[schema(value_type = Option<schema::TokenLifetimeSecs>)]
     pub expires_in_secs: Option<i64>,
 }
 

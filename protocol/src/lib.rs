@@ -13,6 +13,8 @@
 //! - [`stats`]: the dashboard's numbers and the health report.
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
+//! - [`text`]: which characters names, labels and tags may hold.
+//! - [`schema`]: those bounds as OpenAPI schemas, for the document.
 //! - [`client`]: a typed HTTP client for the API.
 
 pub mod admin;
@@ -21,8 +23,10 @@ pub mod client;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod schema;
 pub mod stats;
 pub mod task;
+pub mod text;
 pub mod worker;
 
 pub use admin::{RebalanceResult, SeedResult};
@@ -30,7 +34,7 @@ pub use auth::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, Token
 pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
-pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery};
+pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery, StatsScope};
 pub use task::{
     AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
     TaskPage, TaskState, TaskView, UpdateTask, WaitReason,

@@ -1,5 +1,8 @@
 //! Bounds on input. The coordinator rejects anything outside them with a
-//! `validation_failed` error; the agent uses the output cap when it captures.
+//! `validation_failed` error; the agent uses the output cap when it captures;
+//! the OpenAPI document states them (see [`schema`](crate::schema)). Lengths
+//! are in bytes of UTF-8. Which characters names and labels may hold is
+//! [`text`](crate::text)'s business.
 
 /// Most tags a task may require or a worker may offer.
 pub const MAX_TAGS: usize = 32;
@@ -31,6 +34,11 @@ pub const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
 pub const MAX_ERROR_BYTES: usize = 8 * 1024;
 /// Longest worker name, in bytes.
 pub const MAX_WORKER_NAME_BYTES: usize = 128;
+
+/// Shortest and longest agent instance key (ASCII letters, digits, `-`, `_`).
+pub const MIN_INSTANCE_KEY_BYTES: usize = 32;
+/// Longest agent instance key.
+pub const MAX_INSTANCE_KEY_BYTES: usize = 128;
 /// Most concurrent tasks one worker may declare.
 pub const MAX_SLOTS: i32 = 1024;
 /// Most tasks one fetch may return.
@@ -45,3 +53,13 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 pub const MAX_BATCH: usize = 1000;
 /// Longest idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+/// Longest working directory, in bytes.
+pub const MAX_WORKING_DIR_BYTES: usize = 4096;
+/// Longest principal name, in bytes (letters, digits and `- _ . @` only).
+pub const MAX_PRINCIPAL_NAME_BYTES: usize = 64;
+/// Longest label of a token, in bytes.
+pub const MAX_TOKEN_LABEL_BYTES: usize = 128;
+/// Longest lifetime a token may be given, in seconds (ten years of 365 days).
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+/// Most workers on one page of `/stats` and `/api/v1/stats`.
+pub const MAX_STATS_PER_PAGE: u32 = 500;

@@ -14,6 +14,8 @@ use crate::worker::WorkerState;
 pub struct Stats {
     /// When these numbers were taken.
     pub generated_at: DateTime<Utc>,
+    /// Whose tasks `top_queued` and `tag_sets` show: they depend on who asks.
+    pub scope: StatsScope,
     /// Dispatch mode: `fanout` or `balanced`.
     pub mode: String,
     /// Balance strategy (used in Balanced mode): `least-queue` or `round-robin`.
@@ -29,9 +31,27 @@ pub struct Stats {
     /// Live workers grouped by tag set: the fleet at a glance when it is large.
     pub worker_groups: Vec<WorkerGroup>,
     /// Queued tasks per required tag set, with how many live workers match.
+    /// Scope `own`: only the tag sets the reader's listed tasks require (the
+    /// counts are everyone's); scope `none`: empty.
     pub tag_sets: Vec<TagSetBacklog>,
-    /// The queued tasks that run next: highest priority, then oldest.
+    /// Scope `all`: the queued tasks that run next, highest priority, then
+    /// oldest. Scope `own`: the reader's newest queued tasks, in the order
+    /// they run. Scope `none`: empty.
     pub top_queued: Vec<QueuedTaskSummary>,
+}
+
+/// Whose tasks the task-level parts of [`Stats`] show. Counts, throughput
+/// and the fleet are the same for every reader; labels, tags and ids of
+/// tasks are shown only to those who may see the tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatsScope {
+    /// An admin: every task.
+    All,
+    /// A user: their own tasks only.
+    Own,
+    /// A worker's token, or no token where stats are public: no task at all.
+    None,
 }
 
 /// How many tasks are in each state.
@@ -161,9 +181,11 @@ pub struct QueuedTaskSummary {
 pub struct StatsQuery {
     /// Page of the worker list, from 1; 1 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<crate::schema::PageNumber>, inline)]
     pub page: Option<u32>,
     /// Workers per page, 1 to 500; 100 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<crate::schema::StatsPageSize>, inline)]
     pub per_page: Option<u32>,
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{TaskId, WorkerId};
+use crate::schema;
 
 /// Where a task is in its life.
 ///
@@ -79,32 +80,41 @@ impl std::str::FromStr for TaskState {
 #[serde(deny_unknown_fields)]
 pub struct SubmitTask {
     /// Program and arguments; `argv[0]` is looked up on the worker's `PATH`.
+    #[schema(value_type = schema::Argv)]
     pub argv: Vec<String>,
     /// Extra environment variables for the process.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = schema::Environment)]
     pub env: BTreeMap<String, String>,
     /// Working directory on the worker; the agent's own when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::WorkingDir>)]
     pub working_dir: Option<String>,
     /// Tags a worker must have, every one of them. Empty runs anywhere.
     #[serde(default)]
+    #[schema(value_type = schema::TagList)]
     pub tags: Vec<String>,
     /// Free-form labels, for finding tasks later.
     #[serde(default)]
+    #[schema(value_type = schema::LabelList)]
     pub labels: Vec<String>,
     /// 0 to 9, higher runs first; 5 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::Priority>)]
     pub priority: Option<i32>,
     /// Seconds the process may run before it is killed; the coordinator's
     /// default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::TimeoutSecs>)]
     pub timeout_secs: Option<i64>,
     /// How many times the task may be tried in all; 1 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::MaxAttempts>)]
     pub max_attempts: Option<i32>,
     /// A key that makes the submission safe to retry: a second submission
     /// with the same key returns the task the first one created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::IdempotencyKey>)]
     pub idempotency_key: Option<String>,
 }
 
@@ -112,6 +122,7 @@ pub struct SubmitTask {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBatch {
+    #[schema(value_type = schema::SubmitTaskList)]
     pub tasks: Vec<SubmitTask>,
 }
 
@@ -127,9 +138,11 @@ pub struct BatchView {
 pub struct UpdateTask {
     /// New priority, 0 to 9.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::Priority>)]
     pub priority: Option<i32>,
     /// New required tags, replacing the old ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::TagList>)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -255,15 +268,19 @@ pub struct ListTasksQuery {
     pub state: Option<TaskState>,
     /// Only tasks that require this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::Tag>, inline)]
     pub tag: Option<String>,
     /// Only tasks that carry this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::Label>, inline)]
     pub label: Option<String>,
     /// Page size, 1 to 500; 50 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::PageSize>, inline)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::Cursor>, inline)]
     pub cursor: Option<String>,
     /// `true` lists archived tasks (finished longer ago than the retention
     /// age) instead of live ones, with the same filters and paging.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
+use crate::schema;
 use crate::task::TaskState;
 
 /// Whether a worker takes work.
@@ -37,11 +38,14 @@ impl WorkerState {
 #[serde(deny_unknown_fields)]
 pub struct RegisterWorker {
     /// A name for people (usually the host name); need not be unique.
+    #[schema(value_type = schema::WorkerName)]
     pub name: String,
     /// What this worker offers (`linux`, `gpu`, `region-eu`, ...).
     #[serde(default)]
+    #[schema(value_type = schema::TagList)]
     pub tags: Vec<String>,
     /// How many tasks it runs at once.
+    #[schema(value_type = schema::Slots)]
     pub slots: i32,
     /// A secret the agent keeps in its state folder, the same for every
     /// registration of one agent installation (32 to 128 characters of
@@ -52,6 +56,7 @@ pub struct RegisterWorker {
     /// workers' tasks back at once instead of waiting out the lost-attempt
     /// fence. Stored only as a hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::InstanceKey>)]
     pub instance_key: Option<String>,
 }
 
@@ -109,9 +114,11 @@ pub struct HeartbeatResponse {
 #[serde(deny_unknown_fields)]
 pub struct FetchRequest {
     /// Most tasks to hand over (at most the worker's free slots are given).
+    #[schema(value_type = schema::FetchCount)]
     pub max_tasks: u32,
     /// Seconds to wait for work when none is ready (long-poll); 0 answers at once.
     #[serde(default)]
+    #[schema(value_type = schema::FetchWaitSecs)]
     pub wait_secs: f64,
 }
 
@@ -157,6 +164,7 @@ pub enum ReportOutcome {
 pub struct TaskReport {
     pub task_id: TaskId,
     /// The `attempt` of the assignment.
+    #[schema(value_type = schema::AttemptNumber)]
     pub attempt: i32,
     pub outcome: ReportOutcome,
     /// Exit status, when the process exited by itself.
@@ -164,9 +172,11 @@ pub struct TaskReport {
     pub exit_code: Option<i32>,
     /// The last bytes of stdout (at most 64 KiB).
     #[serde(default)]
+    #[schema(value_type = schema::OutputTail)]
     pub stdout: String,
     /// The last bytes of stderr (at most 64 KiB).
     #[serde(default)]
+    #[schema(value_type = schema::OutputTail)]
     pub stderr: String,
     #[serde(default)]
     pub stdout_truncated: bool,
@@ -174,6 +184,7 @@ pub struct TaskReport {
     pub stderr_truncated: bool,
     /// What went wrong outside the process (spawn failure, signal), if anything.
     #[serde(default)]
+    #[schema(value_type = Option<schema::ErrorText>)]
     pub error: Option<String>,
 }
 
@@ -186,6 +197,7 @@ pub struct TaskReport {
 pub struct ReportBatch {
     /// 1 to [`MAX_REPORT_BATCH`](crate::limits::MAX_REPORT_BATCH) reports,
     /// at most one per task.
+    #[schema(value_type = schema::TaskReportList)]
     pub reports: Vec<TaskReport>,
 }
 
@@ -216,8 +228,10 @@ pub struct ReportResult {
 pub struct UpdateWorker {
     /// The new tags, replacing the old ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::TagList>)]
     pub tags: Option<Vec<String>>,
     /// The new number of slots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::Slots>)]
     pub slots: Option<i32>,
 }

@@ -8,7 +8,9 @@ use switchyard_tests::{AppOptions, TestApp, spawn_app};
 
 use crate::sim::{self, SimWorker};
 
-async fn send(
+/// Sends `body` (JSON) with `method` to `path` as the admin; expects an
+/// error body and returns it with the status.
+pub(crate) async fn send(
     app: &TestApp,
     method: &str,
     path: &str,

@@ -7,6 +7,7 @@ mod api_errors;
 mod dispatch;
 mod e2e;
 mod fence;
+mod hostile_input;
 mod isolation;
 mod lifecycle;
 mod matching;

@@ -55,18 +55,22 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Access to `/stats` and `/api/v1/stats`: any valid token, or none with `--public-stats`.
-#[derive(Debug, Clone, Copy)]
-pub struct StatsAccess;
+/// Access to `/stats` and `/api/v1/stats`: any valid token, or none with
+/// `--public-stats`. Carries who reads (`None`: no token), since what the
+/// page shows of tasks depends on it; a token that is sent must be valid.
+#[derive(Debug, Clone)]
+pub struct StatsAccess(pub Option<Principal>);
 
 impl FromRequestParts<AppState> for StatsAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !state.settings().public_stats {
-            caller(parts, state).await?;
+        if state.settings().public_stats && !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(StatsAccess(None));
         }
-        Ok(StatsAccess)
+        caller(parts, state)
+            .await
+            .map(|reader| StatsAccess(Some(reader)))
     }
 }
 

@@ -1,4 +1,5 @@
 //! `/stats` (the dashboard page) and `/api/v1/stats` (the same numbers as JSON).
+//! Both show tasks only to those who may see them: see [`stats::stats`].
 
 use super::auth::StatsAccess;
 use axum::Router;
@@ -19,7 +20,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/stats", get(json))
 }
 
-/// The dashboard: an HTML page that reloads itself every few seconds.
+/// The dashboard: an HTML page that reloads itself every few seconds. An
+/// admin sees every queued task; a user only their own; a worker's token, or
+/// no token with `--public-stats`, no task.
 #[utoipa::path(
     get,
     path = "/stats",
@@ -28,20 +31,20 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "The dashboard page", content_type = "text/html", body = String),
         (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or bad token (unless --public-stats)", body = ErrorBody),
+        (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]
 pub async fn page(
-    _: StatsAccess,
+    StatsAccess(reader): StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let stats = stats::stats(&state, query).await?;
+    let stats = stats::stats(&state, reader.as_ref(), query).await?;
     Ok(Html(dashboard::page(&stats)))
 }
 
-/// The dashboard's numbers.
+/// The dashboard's numbers; `scope` says whose tasks they show (as for the page).
 #[utoipa::path(
     get,
     path = "/api/v1/stats",
@@ -50,14 +53,14 @@ pub async fn page(
     responses(
         (status = 200, description = "Task counts, backlog, throughput, workers", body = Stats),
         (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing or bad token (unless --public-stats)", body = ErrorBody),
+        (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]
 pub async fn json(
-    _: StatsAccess,
+    StatsAccess(reader): StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,
 ) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(stats::stats(&state, query).await?))
+    Ok(Json(stats::stats(&state, reader.as_ref(), query).await?))
 }

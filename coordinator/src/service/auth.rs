@@ -20,7 +20,7 @@ use switchyard_protocol::{
 };
 
 use super::AppState;
-use crate::domain::ValidationError;
+use crate::domain::{ValidationError, validate};
 use crate::error::ApiError;
 use crate::storage::{self, principals::NewToken, principals::TokenRow};
 
@@ -264,23 +264,6 @@ fn invalid(field: &str, message: &str) -> ApiError {
     .into()
 }
 
-fn check_token_request(request: &CreateToken) -> Result<(), ApiError> {
-    if request
-        .label
-        .as_ref()
-        .is_some_and(|l| l.is_empty() || l.len() > 128 || l.chars().any(char::is_control))
-    {
-        return Err(invalid("label", "1 to 128 bytes, no control characters"));
-    }
-    if request
-        .expires_in_secs
-        .is_some_and(|secs| !(1..=10 * 365 * 24 * 3600).contains(&secs))
-    {
-        return Err(invalid("expires_in_secs", "1 second to 10 years"));
-    }
-    Ok(())
-}
-
 /// The kind of token a principal of `role` is issued.
 fn kind_for(role: Role) -> TokenKind {
     match role {
@@ -289,27 +272,15 @@ fn kind_for(role: Role) -> TokenKind {
     }
 }
 
-/// Whether `name` can name a principal: 1 to 64 bytes of letters, digits
-/// and `- _ . @`.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-}
-
 /// Creates a principal and its first token (a registration token for a
 /// worker principal, an API token otherwise).
 pub async fn create_principal(
     state: &AppState,
     request: CreatePrincipal,
 ) -> Result<IssuedToken, ApiError> {
-    if !valid_name(&request.name) || request.name == BOOTSTRAP_ADMIN {
-        return Err(invalid(
-            "name",
-            "1 to 64 bytes of letters, digits and - _ . @ (and not the reserved bootstrap-admin)",
-        ));
+    validate::principal_name(&request.name)?;
+    if request.name == BOOTSTRAP_ADMIN {
+        return Err(invalid("name", "bootstrap-admin is reserved"));
     }
     let row =
         storage::principals::create_principal(state.db(), &request.name, request.role.as_str())
@@ -324,8 +295,8 @@ pub async fn create_token(
     name: &str,
     request: CreateToken,
 ) -> Result<IssuedToken, ApiError> {
-    check_token_request(&request)?;
-    if !valid_name(name) {
+    validate::token_request(&request)?;
+    if validate::principal_name(name).is_err() {
         return Err(ApiError::PrincipalNotFound(name.to_owned()));
     }
     let row = storage::principals::principal_by_name(state.db(), name)

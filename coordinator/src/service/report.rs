@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use switchyard_protocol::limits::MAX_REPORT_BATCH;
+use switchyard_protocol::limits::{MAX_ERROR_BYTES, MAX_REPORT_BATCH, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{
     ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskId, TaskReport, TaskView,
     WorkerId,
@@ -25,7 +25,12 @@ fn backoff(state: &AppState) -> Backoff {
     }
 }
 
+/// What the database records for `report`. Output is stored within its
+/// limits after NUL is replaced (see [`validate::storable_tail`]); a stream
+/// cut for that is marked truncated.
 fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
+    let (stdout, stdout_cut) = validate::storable_tail(&report.stdout, OUTPUT_TAIL_BYTES);
+    let (stderr, stderr_cut) = validate::storable_tail(&report.stderr, OUTPUT_TAIL_BYTES);
     Finish {
         task: report.task_id,
         worker,
@@ -38,11 +43,14 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
             ReportOutcome::Interrupted => "interrupted",
         },
         exit_code: report.exit_code,
-        stdout: validate::storable(&report.stdout),
-        stderr: validate::storable(&report.stderr),
-        stdout_truncated: report.stdout_truncated,
-        stderr_truncated: report.stderr_truncated,
-        error: report.error.as_deref().map(validate::storable),
+        stdout,
+        stderr,
+        stdout_truncated: report.stdout_truncated || stdout_cut,
+        stderr_truncated: report.stderr_truncated || stderr_cut,
+        error: report
+            .error
+            .as_deref()
+            .map(|error| validate::storable_head(error, MAX_ERROR_BYTES)),
     }
 }
 

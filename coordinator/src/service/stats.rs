@@ -1,22 +1,32 @@
 //! The operator's view: the numbers behind `/stats` and `/api/v1/stats`, and
 //! the gauges `/metrics` computes at scrape time.
+//!
+//! What a reader sees of tasks depends on who they are ([`StatsScope`]):
+//! an admin sees every queued task; a user sees only their own (their
+//! labels, tags and ids) and the backlog of the tag sets those require; a
+//! worker's token, or no token where stats are public, sees no task at all.
+//! Counts per state, the backlog's size and age, throughput and the fleet
+//! are aggregates that name no task and no owner, and every reader sees them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use switchyard_protocol::limits::MAX_STATS_PER_PAGE;
 use switchyard_protocol::stats::{
-    QueueStats, QueuedTaskSummary, Stats, StatsQuery, TagSetBacklog, TaskCounts, WorkerGroup,
-    WorkerPage, WorkerSummary,
+    QueueStats, QueuedTaskSummary, Stats, StatsQuery, StatsScope, TagSetBacklog, TaskCounts,
+    WorkerGroup, WorkerPage, WorkerSummary,
 };
 use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
 
 use super::AppState;
+use super::auth::Principal;
 use crate::dispatcher::{Snapshot, WorkerSnapshot};
-use crate::domain::ValidationError;
+use crate::domain::{TaskState, ValidationError};
 use crate::error::ApiError;
 use crate::metrics::exposition::GaugeWriter;
 use crate::metrics::names;
+use crate::storage::tasks::ListFilter;
 use crate::storage::{self, stats::QueuedSummaryRow, stats::WorkerSummaryRow};
 
 /// Queued tasks listed, those that run next.
@@ -25,8 +35,6 @@ pub const TOP_QUEUED: u64 = 20;
 pub const RECENTLY_GONE: Duration = Duration::from_secs(600);
 /// Workers per page when the query does not say.
 pub const DEFAULT_PER_PAGE: u32 = 100;
-/// Most workers per page.
-pub const MAX_PER_PAGE: u32 = 500;
 /// Most tag sets exported as labelled gauges, largest backlogs first, so a
 /// flood of distinct tag sets cannot flood Prometheus.
 pub const MAX_TAG_SET_SERIES: usize = 100;
@@ -40,10 +48,10 @@ fn page_of(query: StatsQuery) -> Result<(u32, u32), ValidationError> {
         });
     }
     let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+    if !(1..=MAX_STATS_PER_PAGE).contains(&per_page) {
         return Err(ValidationError {
             field: "per_page".into(),
-            message: format!("must be 1 to {MAX_PER_PAGE}"),
+            message: format!("must be 1 to {MAX_STATS_PER_PAGE}"),
         });
     }
     Ok((page, per_page))
@@ -53,14 +61,82 @@ fn secs_since(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
     ((now - at).num_milliseconds().max(0) as f64) / 1000.0
 }
 
-/// Everything the dashboard shows. The database is read first; the
-/// dispatcher is then looked at once, under its lock, without awaiting.
-pub async fn stats(state: &AppState, query: StatsQuery) -> Result<Stats, ApiError> {
+/// Whose tasks a reader may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sees {
+    All,
+    Own(String),
+    Nothing,
+}
+
+impl Sees {
+    /// What `reader` may see of tasks: an admin all, a user its own, anyone
+    /// else nothing. Decided by the same rule as task listings.
+    fn of(reader: Option<&Principal>) -> Self {
+        match reader.map(Principal::task_owner_filter) {
+            Some(Ok(None)) => Self::All,
+            Some(Ok(Some(owner))) => Self::Own(owner),
+            Some(Err(_)) | None => Self::Nothing,
+        }
+    }
+
+    fn scope(&self) -> StatsScope {
+        match self {
+            Self::All => StatsScope::All,
+            Self::Own(_) => StatsScope::Own,
+            Self::Nothing => StatsScope::None,
+        }
+    }
+}
+
+/// The queued tasks listed for a reader: the next to run for an admin; a
+/// user's newest queued tasks, in the order they run; none for anyone else.
+async fn listed_queued(state: &AppState, sees: Sees) -> Result<Vec<QueuedSummaryRow>, ApiError> {
+    let db = state.db();
+    Ok(match sees {
+        Sees::All => storage::stats::top_queued(db, TOP_QUEUED).await?,
+        Sees::Own(owner) => {
+            let filter = ListFilter {
+                state: Some(TaskState::Queued),
+                owner: Some(owner),
+                limit: TOP_QUEUED,
+                ..ListFilter::default()
+            };
+            let mut rows: Vec<QueuedSummaryRow> = storage::tasks::list(db, &filter)
+                .await?
+                .into_iter()
+                .map(|row| QueuedSummaryRow {
+                    id: row.id,
+                    priority: row.priority,
+                    tags: row.tags,
+                    labels: row.labels,
+                    created_at: row.created_at,
+                    attempts: row.attempts,
+                    not_before: row.not_before,
+                })
+                .collect();
+            rows.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+            rows
+        }
+        Sees::Nothing => Vec::new(),
+    })
+}
+
+/// Everything the dashboard shows `reader` (`None`: no token, where stats
+/// are public). The database is read first; the dispatcher is then looked
+/// at once, under its lock, without awaiting.
+pub async fn stats(
+    state: &AppState,
+    reader: Option<&Principal>,
+    query: StatsQuery,
+) -> Result<Stats, ApiError> {
     let (page, per_page) = page_of(query)?;
+    let sees = Sees::of(reader);
+    let scope = sees.scope();
     let db = state.db();
     let tasks = storage::stats::count_by_state(db).await?;
     let oldest = storage::stats::oldest_queued(db).await?;
-    let top = storage::stats::top_queued(db, TOP_QUEUED).await?;
+    let top = listed_queued(state, sees).await?;
     let rows = storage::stats::dashboard_workers(db, RECENTLY_GONE.as_secs_f64()).await?;
     let now = Utc::now();
     let (snapshot, waiting) = {
@@ -89,8 +165,24 @@ pub async fn stats(state: &AppState, query: StatsQuery) -> Result<Stats, ApiErro
         })
         .collect();
 
+    let tag_sets = snapshot
+        .tag_sets
+        .iter()
+        .filter(|set| match scope {
+            StatsScope::All => true,
+            StatsScope::Own => top.iter().any(|task| task.tags == set.tags),
+            StatsScope::None => false,
+        })
+        .map(|set| TagSetBacklog {
+            tags: set.tags.clone(),
+            queued: set.queued as u64,
+            candidates: set.candidates as u64,
+        })
+        .collect();
+
     Ok(Stats {
         generated_at: now,
+        scope,
         mode: snapshot.mode.to_owned(),
         strategy: snapshot.strategy.to_owned(),
         tasks,
@@ -108,15 +200,7 @@ pub async fn stats(state: &AppState, query: StatsQuery) -> Result<Stats, ApiErro
             items,
         },
         worker_groups: groups(&snapshot),
-        tag_sets: snapshot
-            .tag_sets
-            .iter()
-            .map(|set| TagSetBacklog {
-                tags: set.tags.clone(),
-                queued: set.queued as u64,
-                candidates: set.candidates as u64,
-            })
-            .collect(),
+        tag_sets,
         top_queued: top
             .into_iter()
             .zip(waiting)

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use switchyard_protocol::stats::{Stats, WorkerSummary};
+use switchyard_protocol::stats::{Stats, StatsScope, WorkerSummary};
 use switchyard_protocol::{ReportOutcome, WorkerState};
 use switchyard_tests::{AppOptions, TestApp, spawn_app};
 
@@ -169,8 +169,22 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
     .await;
     busy_fleet(&app).await;
 
+    // The JSON as the admin reads it; the page as Chromium does, without a
+    // token, which shows no task (see stats_scope.rs for each reader).
     let stats: Stats = get_json(&app, "/api/v1/stats").await;
+    assert_eq!(stats.scope, StatsScope::All);
     let dom = browse(&app.url("/stats"), &["--dump-dom"]).await;
+    assert_eq!(text_after(&dom, "id=\"scope\""), "no tasks");
+    assert!(dom.contains("id=\"no-tasks\""), "{dom}");
+    assert!(!dom.contains("data-task-id"), "{dom}");
+    assert!(
+        !dom.contains("nightly"),
+        "an anonymous reader sees a task's labels: {dom}"
+    );
+    assert!(
+        !dom.contains("arm64"),
+        "an anonymous reader sees a task's tags: {dom}"
+    );
 
     assert_eq!(text_after(&dom, "id=\"mode\""), "balanced");
     assert_eq!(text_after(&dom, "id=\"strategy\""), "round-robin");

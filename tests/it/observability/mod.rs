@@ -7,6 +7,7 @@ mod health;
 mod logs;
 mod metrics;
 mod openapi;
+mod stats_scope;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -234,3 +234,141 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_with_schemas() {
     }
     assert!(text.contains("\"#/components/schemas/TaskView\""));
 }
+
+/// The schema component `name`.
+fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "no component {name}");
+    schema
+}
+
+/// The schema of query parameter `name` of `GET path`.
+fn query_param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+    doc["paths"][path]["get"]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("GET {path} has no parameters"))
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| &p["schema"])
+        .unwrap_or_else(|| panic!("GET {path} has no parameter {name}"))
+}
+
+/// A component's pattern, compiled as an anchored regular expression.
+fn pattern(schema: &Value) -> regex::Regex {
+    let text = schema["pattern"].as_str().expect("a pattern");
+    regex::Regex::new(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+#[tokio::test]
+async fn the_openapi_document_states_the_bounds_the_server_enforces() {
+    use switchyard_protocol::limits::*;
+    use switchyard_protocol::text::REFUSED;
+
+    let app = spawn_app(AppOptions::new().flag("--admin-token", TOKEN)).await;
+    let doc: Value = super::get_json(&app, "/api/openapi.json").await;
+    let n = |value: &Value| {
+        value
+            .as_f64()
+            .unwrap_or_else(|| panic!("not a number: {value}"))
+    };
+
+    // Request bodies name the bounded components.
+    let submit = &component(&doc, "SubmitTask")["properties"];
+    assert_eq!(submit["tags"]["$ref"], "#/components/schemas/TagList");
+    assert_eq!(submit["labels"]["$ref"], "#/components/schemas/LabelList");
+    assert_eq!(submit["argv"]["$ref"], "#/components/schemas/Argv");
+    assert_eq!(
+        submit["priority"]["oneOf"][0]["$ref"],
+        "#/components/schemas/Priority"
+    );
+    let register = &component(&doc, "RegisterWorker")["properties"];
+    assert_eq!(register["name"]["$ref"], "#/components/schemas/WorkerName");
+    let report = &component(&doc, "TaskReport")["properties"];
+    assert_eq!(report["stdout"]["$ref"], "#/components/schemas/OutputTail");
+
+    // Each with the numbers of `limits`.
+    for (name, key, bound) in [
+        ("Tag", "maxLength", MAX_TAG_BYTES as f64),
+        ("Tag", "minLength", 1.0),
+        ("TagList", "maxItems", MAX_TAGS as f64),
+        ("Label", "maxLength", MAX_LABEL_BYTES as f64),
+        ("Label", "x-max-bytes", MAX_LABEL_BYTES as f64),
+        ("LabelList", "maxItems", MAX_LABELS as f64),
+        ("Argv", "minItems", 1.0),
+        ("Argv", "maxItems", MAX_ARGV as f64),
+        ("Argv", "x-max-bytes", MAX_ARGV_BYTES as f64),
+        ("Environment", "x-max-bytes", MAX_ENV_BYTES as f64),
+        ("WorkingDir", "maxLength", MAX_WORKING_DIR_BYTES as f64),
+        ("Priority", "minimum", f64::from(MIN_PRIORITY)),
+        ("Priority", "maximum", f64::from(MAX_PRIORITY)),
+        ("TimeoutSecs", "maximum", MAX_TIMEOUT_SECS as f64),
+        ("MaxAttempts", "maximum", f64::from(MAX_ATTEMPTS)),
+        (
+            "IdempotencyKey",
+            "maxLength",
+            MAX_IDEMPOTENCY_KEY_BYTES as f64,
+        ),
+        ("SubmitTaskList", "maxItems", MAX_BATCH as f64),
+        ("WorkerName", "maxLength", MAX_WORKER_NAME_BYTES as f64),
+        ("Slots", "maximum", f64::from(MAX_SLOTS)),
+        ("FetchCount", "maximum", f64::from(MAX_FETCH)),
+        ("FetchWaitSecs", "maximum", MAX_FETCH_WAIT_SECS),
+        ("OutputTail", "maxLength", OUTPUT_TAIL_BYTES as f64),
+        ("ErrorText", "maxLength", MAX_ERROR_BYTES as f64),
+        ("TaskReportList", "maxItems", MAX_REPORT_BATCH as f64),
+        (
+            "PrincipalName",
+            "maxLength",
+            MAX_PRINCIPAL_NAME_BYTES as f64,
+        ),
+        ("TokenLabel", "maxLength", MAX_TOKEN_LABEL_BYTES as f64),
+        (
+            "TokenLifetimeSecs",
+            "maximum",
+            MAX_TOKEN_LIFETIME_SECS as f64,
+        ),
+    ] {
+        assert_eq!(n(&component(&doc, name)[key]), bound, "{name}.{key}");
+    }
+    for (path, param, bound) in [
+        ("/api/v1/tasks", "limit", f64::from(MAX_PAGE_SIZE)),
+        ("/api/v1/stats", "per_page", f64::from(MAX_STATS_PER_PAGE)),
+    ] {
+        assert_eq!(
+            n(&query_param(&doc, path, param)["maximum"]),
+            bound,
+            "{path} {param}"
+        );
+    }
+
+    // The patterns say what the server checks: tags are a small ASCII set,
+    // and text people read holds no refused character.
+    let tag = pattern(component(&doc, "Tag"));
+    assert!(tag.is_match("a-b_c.d:e/f=g+h@i"));
+    for bad in ["has space", "gpu\u{202E}", "", "ünï"] {
+        assert!(!tag.is_match(bad), "{bad:?}");
+    }
+    assert_eq!(
+        query_param(&doc, "/api/v1/tasks", "tag")["pattern"],
+        component(&doc, "Tag")["pattern"]
+    );
+    for name in ["Label", "WorkerName", "TokenLabel", "IdempotencyKey"] {
+        let visible = pattern(component(&doc, name));
+        for fine in ["nightly", "Jörg", "夜間ビルド", "release ❤\u{FE0F}"] {
+            assert!(visible.is_match(fine), "{name}: {fine:?}");
+        }
+        for &(low, high) in REFUSED {
+            for c in [low, high] {
+                let text = format!("a{c}b");
+                assert!(
+                    !visible.is_match(&text),
+                    "{name} allows U+{:04X}",
+                    u32::from(c)
+                );
+            }
+        }
+    }
+    let principal = pattern(component(&doc, "PrincipalName"));
+    assert!(principal.is_match("alice.smith@example-1"));
+    assert!(!principal.is_match("al ice") && !principal.is_match("al:ice"));
+}

@@ -2,24 +2,31 @@
 
 use std::fmt;
 
+use switchyard_protocol::text::is_refused;
+
 /// Displays text with HTML's special characters escaped; everything that
-/// came from users (names, tags, labels) goes through it.
+/// came from users (names, tags, labels) goes through it. Characters that
+/// names and labels may not hold (bidi overrides, zero-width, controls) are
+/// shown as their code point, `⟨U+202E⟩`: the coordinator refuses them, but
+/// rows stored before it did must not disguise themselves either.
 #[derive(Debug, Clone, Copy)]
 pub struct Esc<'a>(pub &'a str);
 
 impl fmt::Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        while let Some(i) = rest.find(|c: char| "&<>\"'".contains(c) || is_refused(c)) {
             f.write_str(&rest[..i])?;
-            f.write_str(match rest.as_bytes()[i] {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                _ => "&#39;",
-            })?;
-            rest = &rest[i + 1..];
+            let c = rest[i..].chars().next().unwrap_or_default();
+            match c {
+                '&' => f.write_str("&amp;")?,
+                '<' => f.write_str("&lt;")?,
+                '>' => f.write_str("&gt;")?,
+                '"' => f.write_str("&quot;")?,
+                '\'' => f.write_str("&#39;")?,
+                _ => write!(f, "⟨U+{:04X}⟩", u32::from(c))?,
+            }
+            rest = &rest[i + c.len_utf8()..];
         }
         f.write_str(rest)
     }
@@ -60,6 +67,11 @@ mod tests {
             "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
         );
         assert_eq!(Esc("plain").to_string(), "plain");
+        assert_eq!(
+            Esc("txt\u{202E}exe.<i>").to_string(),
+            "txt⟨U+202E⟩exe.&lt;i&gt;"
+        );
+        assert_eq!(Esc("a\u{200B}b\nc").to_string(), "a⟨U+200B⟩b⟨U+000A⟩c");
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! `?page=` as they are).
 //!
 //! Elements a program may look for carry ids or `data-` attributes:
-//! `#mode`, `#strategy`, `#count-<state>`, `#queued-total`, `#oldest-age`,
-//! `#unplaced`, and one `<tr data-worker-id>` per worker whose cells carry
-//! `data-field`.
+//! `#mode`, `#strategy`, `#scope`, `#count-<state>`, `#queued-total`,
+//! `#oldest-age`, `#unplaced`, one `<tr data-worker-id>` per worker whose
+//! cells carry `data-field`, and one `<tr data-task-id>` per listed task.
+//!
+//! The page shows tasks as [`Stats::scope`] allows: every queued task to an
+//! admin, a user's own to a user, none to anyone else (a panel says so).
 
 mod chart;
 mod format;
@@ -14,7 +17,7 @@ mod tables;
 
 use std::fmt::Write;
 
-use switchyard_protocol::stats::Stats;
+use switchyard_protocol::stats::{Stats, StatsScope};
 
 use self::format::Esc;
 
@@ -43,8 +46,12 @@ pub fn page(stats: &Stats) -> String {
     );
     tables::workers(&mut html, stats);
     tables::groups(&mut html, &stats.worker_groups);
-    tables::backlog(&mut html, &stats.tag_sets);
-    tables::top_queued(&mut html, &stats.top_queued);
+    if stats.scope == StatsScope::None {
+        tables::no_tasks(&mut html);
+    } else {
+        tables::backlog(&mut html, stats.scope, &stats.tag_sets);
+        tables::top_queued(&mut html, stats.scope, &stats.top_queued);
+    }
     let _ = write!(
         html,
         "</main><footer>Generated {} · reloads every {REFRESH_SECS} s · \
@@ -69,10 +76,17 @@ fn header(html: &mut String, stats: &Stats) {
             Esc(&stats.strategy)
         )
     };
+    let scope = match stats.scope {
+        StatsScope::All => "all tasks",
+        StatsScope::Own => "your tasks",
+        StatsScope::None => "no tasks",
+    };
     let _ = write!(
         html,
         "<header><h1>Switchyard</h1><div class=\"dispatch\"><span class=\"muted\">dispatch</span> \
-         <span class=\"badge mode\" id=\"mode\">{}</span>{strategy}</div></header>",
+         <span class=\"badge mode\" id=\"mode\">{}</span>{strategy}</div>\
+         <div><span class=\"muted\">showing</span> \
+         <span class=\"badge\" id=\"scope\">{scope}</span></div></header>",
         Esc(&stats.mode)
     );
 }

@@ -1,10 +1,13 @@
 //! The dashboard's tables: workers (paged), worker groups by tag set, the
-//! backlog per tag set, and the queued tasks that run next.
+//! backlog per tag set, and the queued tasks that run next (or, for a user,
+//! their own).
 
 use std::fmt::Write;
 
 use switchyard_protocol::WorkerState;
-use switchyard_protocol::stats::{QueuedTaskSummary, Stats, TagSetBacklog, WorkerGroup};
+use switchyard_protocol::stats::{
+    QueuedTaskSummary, Stats, StatsScope, TagSetBacklog, WorkerGroup,
+};
 
 use super::format::{self, Esc};
 
@@ -105,10 +108,27 @@ pub fn groups(html: &mut String, groups: &[WorkerGroup]) {
     html.push_str("</tbody></table></section>");
 }
 
-/// Queued tasks per required tag set, flagged when no worker matches.
-pub fn backlog(html: &mut String, sets: &[TagSetBacklog]) {
+/// Where the task panels would be, for a reader who may see no task.
+pub fn no_tasks(html: &mut String) {
     html.push_str(
-        "<section class=\"panel half\"><h2>Backlog by required tags</h2><table id=\"backlog\">\
+        "<section class=\"panel half\" id=\"no-tasks\"><h2>Queued tasks</h2>\
+         <p class=\"muted\">Tasks are shown to their owners and to admins: read \
+         <code>/api/v1/stats</code> or this page with your token.</p></section>",
+    );
+}
+
+/// Queued tasks per required tag set, flagged when no worker matches; for
+/// a user, the tag sets their listed tasks require.
+pub fn backlog(html: &mut String, scope: StatsScope, sets: &[TagSetBacklog]) {
+    let title = match scope {
+        StatsScope::Own => {
+            "Backlog of your tasks' tags <span class=\"muted\">(everyone's tasks)</span>"
+        }
+        _ => "Backlog by required tags",
+    };
+    let _ = write!(
+        html,
+        "<section class=\"panel half\"><h2>{title}</h2><table id=\"backlog\">\
          <thead><tr><th>requires</th><th class=\"n\">queued</th>\
          <th class=\"n\">matching workers</th></tr></thead><tbody>",
     );
@@ -132,15 +152,26 @@ pub fn backlog(html: &mut String, sets: &[TagSetBacklog]) {
     html.push_str("</tbody></table></section>");
 }
 
-/// The queued tasks that run next.
-pub fn top_queued(html: &mut String, tasks: &[QueuedTaskSummary]) {
-    html.push_str(
-        "<section class=\"panel\"><h2>Next in line</h2><table id=\"top-queued\"><thead><tr>\
+/// The queued tasks that run next; for a user, their newest queued ones.
+pub fn top_queued(html: &mut String, scope: StatsScope, tasks: &[QueuedTaskSummary]) {
+    let (title, empty) = match scope {
+        StatsScope::Own => (
+            "Your queued tasks <span class=\"muted\">(the newest, in the order they run)</span>",
+            "none of yours queued",
+        ),
+        _ => ("Next in line", "nothing queued"),
+    };
+    let _ = write!(
+        html,
+        "<section class=\"panel\"><h2>{title}</h2><table id=\"top-queued\"><thead><tr>\
          <th>task</th><th class=\"n\">priority</th><th>requires</th><th>labels</th>\
          <th>waiting</th><th class=\"n\">attempts</th><th>why</th></tr></thead><tbody>",
     );
     if tasks.is_empty() {
-        html.push_str("<tr><td colspan=\"7\" class=\"empty\">nothing queued</td></tr>");
+        let _ = write!(
+            html,
+            "<tr><td colspan=\"7\" class=\"empty\">{empty}</td></tr>"
+        );
     }
     for t in tasks {
         let why = t.waiting.map_or("", |w| match w {

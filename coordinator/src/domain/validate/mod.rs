@@ -1,13 +1,26 @@
-//! What makes a submission, a registration or a report acceptable.
+//! What makes a submission, a registration, a report or a principal
+//! acceptable.
 //!
 //! Everything a client sends passes through here before it reaches storage or
 //! the dispatcher; a rejection names the field at fault.
+//!
+//! - this module: tasks, workers and the bounds of numbers;
+//! - `text`: which characters each kind of text may hold, labels,
+//!   principals and tokens;
+//! - `output`: reports, and the captured output as it is stored.
+
+mod output;
+mod text;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use switchyard_protocol::limits::*;
-use switchyard_protocol::{RegisterWorker, SubmitTask, TaskReport};
+use switchyard_protocol::{RegisterWorker, SubmitTask};
+
+pub use self::output::{report, storable_head, storable_tail};
+use self::text::{Text, check_text};
+pub use self::text::{label, principal_name, tags, token_request};
 
 /// Input that is well-formed JSON but not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,56 +63,6 @@ pub struct NewWorker {
     pub slots: i32,
 }
 
-/// PostgreSQL text cannot hold NUL, and control characters in names and
-/// tags only hide mistakes.
-fn check_text(field: &str, value: &str, allow_control: bool) -> Result<(), ValidationError> {
-    if value.contains('\0') {
-        return Err(invalid(field, "must not contain NUL characters"));
-    }
-    if !allow_control && value.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// Checks a tag list and returns it sorted and deduplicated.
-pub fn tags(field: &str, tags: &[String]) -> Result<Vec<String>, ValidationError> {
-    if tags.len() > MAX_TAGS {
-        return Err(invalid(field, format!("at most {MAX_TAGS} tags")));
-    }
-    for (i, tag) in tags.iter().enumerate() {
-        let field = format!("{field}[{i}]");
-        if tag.is_empty() || tag.len() > MAX_TAG_BYTES {
-            return Err(invalid(
-                field,
-                format!("a tag is 1 to {MAX_TAG_BYTES} bytes"),
-            ));
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:/=+@".contains(c);
-        if !tag.chars().all(allowed) {
-            return Err(invalid(
-                field,
-                "a tag uses only letters, digits and - _ . : / = + @",
-            ));
-        }
-    }
-    let mut sorted = tags.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    Ok(sorted)
-}
-
-/// Checks one label.
-pub fn label(field: &str, label: &str) -> Result<(), ValidationError> {
-    if label.is_empty() || label.len() > MAX_LABEL_BYTES {
-        return Err(invalid(
-            field,
-            format!("a label is 1 to {MAX_LABEL_BYTES} bytes"),
-        ));
-    }
-    check_text(field, label, false)
-}
-
 fn labels(labels: &[String]) -> Result<Vec<String>, ValidationError> {
     if labels.len() > MAX_LABELS {
         return Err(invalid("labels", format!("at most {MAX_LABELS} labels")));
@@ -132,7 +95,7 @@ fn argv(argv: &[String]) -> Result<(), ValidationError> {
         ));
     }
     for (i, arg) in argv.iter().enumerate() {
-        check_text(&format!("argv[{i}]"), arg, true)?;
+        check_text(&format!("argv[{i}]"), arg, Text::Program)?;
     }
     Ok(())
 }
@@ -147,8 +110,8 @@ fn env(env: &BTreeMap<String, String>) -> Result<(), ValidationError> {
                 "a variable name is non-empty and has no `=`",
             ));
         }
-        check_text(&field, key, false)?;
-        check_text(&field, value, true)?;
+        check_text(&field, key, Text::System)?;
+        check_text(&field, value, Text::Program)?;
         total += key.len() + value.len();
     }
     if total > MAX_ENV_BYTES {
@@ -166,10 +129,13 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
     argv(&task.argv)?;
     env(&task.env)?;
     if let Some(dir) = &task.working_dir {
-        if dir.is_empty() || dir.len() > 4096 {
-            return Err(invalid("working_dir", "1 to 4096 bytes"));
+        if dir.is_empty() || dir.len() > MAX_WORKING_DIR_BYTES {
+            return Err(invalid(
+                "working_dir",
+                format!("1 to {MAX_WORKING_DIR_BYTES} bytes"),
+            ));
         }
-        check_text("working_dir", dir, false)?;
+        check_text("working_dir", dir, Text::System)?;
     }
     let priority = priority(task.priority.unwrap_or(DEFAULT_PRIORITY))?;
     let default_secs = i64::try_from(default_timeout.as_secs()).unwrap_or(MAX_TIMEOUT_SECS);
@@ -187,7 +153,7 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
                 format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"),
             ));
         }
-        check_text("idempotency_key", key, false)?;
+        check_text("idempotency_key", key, Text::Visible)?;
     }
     let max_attempts = task.max_attempts.unwrap_or(1);
     if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
@@ -249,16 +215,18 @@ pub fn register(worker: &RegisterWorker) -> Result<NewWorker, ValidationError> {
             format!("1 to {MAX_WORKER_NAME_BYTES} bytes"),
         ));
     }
-    check_text("name", &worker.name, false)?;
+    check_text("name", &worker.name, Text::Visible)?;
     if let Some(key) = &worker.instance_key
-        && !((32..=128).contains(&key.len())
+        && !((MIN_INSTANCE_KEY_BYTES..=MAX_INSTANCE_KEY_BYTES).contains(&key.len())
             && key
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
         return Err(invalid(
             "instance_key",
-            "32 to 128 characters of letters, digits, - and _",
+            format!(
+                "{MIN_INSTANCE_KEY_BYTES} to {MAX_INSTANCE_KEY_BYTES} ASCII letters, digits, - and _"
+            ),
         ));
     }
     Ok(NewWorker {
@@ -277,127 +245,5 @@ pub fn slots(slots: i32) -> Result<i32, ValidationError> {
     }
 }
 
-/// Checks the size of a report's texts. NUL characters in captured output
-/// are replaced rather than refused: a task may print anything.
-pub fn report(report: &TaskReport) -> Result<(), ValidationError> {
-    // Leave room for the lossy conversion's replacement characters.
-    let cap = OUTPUT_TAIL_BYTES + 16;
-    if report.stdout.len() > cap {
-        return Err(invalid(
-            "stdout",
-            format!("at most {OUTPUT_TAIL_BYTES} bytes"),
-        ));
-    }
-    if report.stderr.len() > cap {
-        return Err(invalid(
-            "stderr",
-            format!("at most {OUTPUT_TAIL_BYTES} bytes"),
-        ));
-    }
-    if let Some(error) = &report.error
-        && error.len() > MAX_ERROR_BYTES
-    {
-        return Err(invalid("error", format!("at most {MAX_ERROR_BYTES} bytes")));
-    }
-    if report.attempt < 1 {
-        return Err(invalid("attempt", "attempts count from 1"));
-    }
-    Ok(())
-}
-
-/// Text safe to store: NUL characters replaced.
-pub fn storable(text: &str) -> String {
-    text.replace('\0', "\u{FFFD}")
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn task(argv: &[&str]) -> SubmitTask {
-        SubmitTask {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            ..SubmitTask::default()
-        }
-    }
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn defaults_are_filled_in_and_tags_normalised() {
-        let mut t = task(&["echo", "hi"]);
-        t.tags = vec!["linux".into(), "gpu".into(), "linux".into()];
-        let new = submit(&t, HOUR).unwrap();
-        assert_eq!(new.tags, vec!["gpu", "linux"]);
-        assert_eq!(new.priority, DEFAULT_PRIORITY);
-        assert_eq!(new.timeout_secs, 3600);
-        assert_eq!(new.max_attempts, 1);
-    }
-
-    #[test]
-    fn each_bound_names_its_field() {
-        let field = |t: &SubmitTask| submit(t, HOUR).unwrap_err().field;
-        assert_eq!(field(&task(&[])), "argv");
-        assert_eq!(field(&task(&[""])), "argv[0]");
-        let mut t = task(&["x"]);
-        t.tags = vec!["ok".into(), String::new()];
-        assert_eq!(field(&t), "tags[1]");
-        t.tags = vec!["a".repeat(65)];
-        assert_eq!(field(&t), "tags[0]");
-        t.tags = vec!["has space".into()];
-        assert_eq!(field(&t), "tags[0]");
-        t.tags = (0..33).map(|i| format!("t{i}")).collect();
-        assert_eq!(field(&t), "tags");
-        let mut t = task(&["x"]);
-        t.timeout_secs = Some(0);
-        assert_eq!(field(&t), "timeout_secs");
-        t.timeout_secs = Some(-5);
-        assert_eq!(field(&t), "timeout_secs");
-        let mut t = task(&["x"]);
-        t.priority = Some(10);
-        assert_eq!(field(&t), "priority");
-        t.priority = Some(-1);
-        assert_eq!(field(&t), "priority");
-        let mut t = task(&["x\0y"]);
-        t.priority = None;
-        assert_eq!(field(&t), "argv[0]");
-        let mut t = task(&["x"]);
-        t.env.insert("A=B".into(), "v".into());
-        assert_eq!(field(&t), "env.A=B");
-    }
-
-    #[test]
-    fn a_tag_of_exactly_64_bytes_is_fine() {
-        let mut t = task(&["x"]);
-        t.tags = vec!["a".repeat(64)];
-        assert!(submit(&t, HOUR).is_ok());
-    }
-
-    #[test]
-    fn registration_bounds() {
-        let ok = RegisterWorker {
-            name: "host-1".into(),
-            tags: vec!["linux".into()],
-            slots: 4,
-            instance_key: Some("k".repeat(32)),
-        };
-        assert!(register(&ok).is_ok());
-        for key in ["short", &"k".repeat(129), &format!("{}!", "k".repeat(40))] {
-            let bad = RegisterWorker {
-                instance_key: Some(key.to_owned()),
-                ..ok.clone()
-            };
-            assert_eq!(register(&bad).unwrap_err().field, "instance_key");
-        }
-        let bad = RegisterWorker {
-            slots: 0,
-            ..ok.clone()
-        };
-        assert_eq!(register(&bad).unwrap_err().field, "slots");
-        let bad = RegisterWorker {
-            name: String::new(),
-            ..ok
-        };
-        assert_eq!(register(&bad).unwrap_err().field, "name");
-    }
-}
+mod tests;
