@@ -14,6 +14,7 @@
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
 //! - [`client`]: a typed HTTP client for the API.
+//! - [`tls`]: whom the client trusts for `https://` coordinators.
 
 pub mod admin;
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod limits;
 pub mod stats;
 pub mod task;
+pub mod tls;
 pub mod worker;
 
 pub use admin::{RebalanceResult, SeedResult};
@@ -31,6 +33,7 @@ pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
 pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery};
+pub use tls::{ClientOptions, SetupError, http_client_builder};
 pub use task::{
     AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
     TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
