@@ -1,6 +1,7 @@
 //! Building the coordinator from its configuration and serving until shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,6 +18,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::dispatcher::TaskDispatcher;
 use crate::routes;
+use crate::server::tls::{self, CertStore};
+use crate::server::{self, HttpLimits};
 use crate::service::{AppState, Settings, liveness, reaper, retention, seed};
 
 /// How long background work may take to finish at shutdown.
@@ -61,7 +64,8 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// Serves the coordinator on `listener` until `shutdown` resolves: connects,
 /// migrates (unless `no_migrate`), rebuilds the dispatcher from the database,
-/// starts the background loops, and drains them on the way out.
+/// starts the background loops, serves HTTP (or HTTPS, with the TLS files)
+/// under the configured limits, and drains everything on the way out.
 pub async fn run(
     config: ServeArgs,
     listener: TcpListener,
@@ -99,7 +103,6 @@ pub async fn run(
     loops.spawn(liveness::run(state.clone()));
     loops.spawn(retention::run(state.clone()));
     loops.spawn(crate::metrics::upkeep_loop(state.clone()));
-    loops.close();
 
     let body_limit = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
     let app = routes::router(state.clone())
@@ -114,19 +117,36 @@ pub async fn run(
             }),
         );
 
+    let tls = match config.http.tls_files() {
+        Some((cert, key)) => {
+            let store = CertStore::load(cert, key).context("failed to set up TLS")?;
+            loops.spawn(tls::reload_on_sighup(Arc::clone(&store), cancel.clone()));
+            Some(store.acceptor()?)
+        }
+        None => None,
+    };
+    loops.close();
+
+    let limits = HttpLimits::from_config(&config);
     let addr = listener
         .local_addr()
         .context("failed to read the listen address")?;
-    tracing::info!(%addr, "coordinator listening");
+    tracing::info!(
+        %addr,
+        tls = tls.is_some(),
+        max_connections = limits.max_connections,
+        header_timeout = ?limits.header_timeout,
+        body_timeout = ?limits.body_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        "coordinator listening"
+    );
     let stop = cancel.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Ends long-polls so in-flight requests can finish.
-            stop.cancel();
-        })
-        .await
-        .context("server failed")?;
+    server::serve(listener, app, limits, tls, async move {
+        shutdown.await;
+        // Ends long-polls so in-flight requests can finish.
+        stop.cancel();
+    })
+    .await;
 
     cancel.cancel();
     state.tracker().close();
