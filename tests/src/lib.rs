@@ -34,6 +34,22 @@ pub use process::{
 };
 pub use wait::{WaitOutcome, wait_until};
 
+/// A plain HTTP client, for requests the typed client cannot make. reqwest
+/// is built without a TLS provider of its own, so `reqwest::Client::new()`
+/// panics: build raw clients here.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder("http://")
+        .build()
+        .expect("failed to build HTTP client")
+}
+
+/// A reqwest builder with the workspace's TLS set up, for a coordinator at
+/// `base_url` (the system's roots for `https://`).
+pub fn http_client_builder(base_url: &str) -> reqwest::ClientBuilder {
+    switchyard_protocol::http_client_builder(base_url, &Default::default())
+        .expect("failed to set up TLS for an HTTP client")
+}
+
 /// Sends the code under test's logs to the test's captured output (shown
 /// only when a test fails). The filter comes from `TEST_LOG` (same syntax as
 /// `RUST_LOG`), default `warn`. Safe to call many times.
