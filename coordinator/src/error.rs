@@ -170,7 +170,67 @@ fn cause_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// A log sink shared with the test.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What answering with `errors` logs, one line per event.
+    fn logged(errors: Vec<ApiError>) -> String {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for error in errors {
+                drop(error.into_response());
+            }
+        });
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn server_errors_log_at_error_with_their_causes_and_client_errors_below() {
+        let text = logged(vec![ApiError::Internal(
+            anyhow::anyhow!("disk full").context("failed to store the task"),
+        )]);
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(
+            text.contains("failed to store the task: disk full"),
+            "{text}"
+        );
+        let text = logged(vec![
+            ApiError::BadRequest("expected `,`".to_owned()),
+            ApiError::Unauthorized("no token"),
+            ApiError::Forbidden("admins only"),
+            ApiError::RouteNotFound,
+            ApiError::PayloadTooLarge,
+            ApiError::RequestTimeout,
+            ApiError::QueueFull(10),
+        ]);
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(
+            text.lines().all(|line| line.contains("DEBUG")),
+            "client errors are logged at DEBUG: {text}"
+        );
+    }
 
     #[test]
     fn the_cause_chain_names_every_cause_once() {

@@ -10,11 +10,11 @@ use serde::de::DeserializeOwned;
 use crate::admin::{RebalanceResult, SeedResult};
 use crate::auth::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
 use crate::error::ErrorBody;
-use crate::tls::{ClientOptions, SetupError, TlsFailure, tls_failure};
 use crate::ids::{TaskId, WorkerId};
 use crate::task::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
 };
+use crate::tls::{ClientOptions, SetupError, TlsFailure, tls_failure};
 use crate::worker::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
     ReportBatchResponse, TaskReport, UpdateWorker, WorkerView,

@@ -33,11 +33,11 @@ pub use client::{Client, ClientError, StatusCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
 pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery};
-pub use tls::{ClientOptions, SetupError, http_client_builder};
 pub use task::{
     AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
     TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
 };
+pub use tls::{ClientOptions, SetupError, http_client_builder};
 pub use worker::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
     ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskReport, UpdateWorker,

@@ -183,7 +183,9 @@ mod tests {
     #[test]
     fn a_missing_or_empty_ca_file_is_refused_by_name() {
         let options = ClientOptions::default().ca_file("/no/such/ca.pem");
-        let err = client_config("https://x", &options).unwrap_err().to_string();
+        let err = client_config("https://x", &options)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/no/such/ca.pem"), "{err}");
         let mut empty = tempfile::NamedTempFile::new().unwrap();
         writeln!(empty, "not a certificate").unwrap();
@@ -202,12 +204,17 @@ mod tests {
         let tls = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
         let io = std::io::Error::other(tls);
         match tls_failure(&io) {
-            Some(TlsFailure::Untrusted(reason)) => assert!(reason.contains("not signed"), "{reason}"),
+            Some(TlsFailure::Untrusted(reason)) => {
+                assert!(reason.contains("not signed"), "{reason}")
+            }
             other => panic!("expected an untrusted certificate, got {other:?}"),
         }
         let plain = std::io::Error::other("connection reset");
         assert!(tls_failure(&plain).is_none());
         let handshake = std::io::Error::other(rustls::Error::HandshakeNotComplete);
-        assert!(matches!(tls_failure(&handshake), Some(TlsFailure::Handshake(_))));
+        assert!(matches!(
+            tls_failure(&handshake),
+            Some(TlsFailure::Handshake(_))
+        ));
     }
 }

@@ -64,7 +64,10 @@ pub(super) async fn serve(stream: TcpStream, activity: Arc<Activity>, shared: Ar
         }
         Ok(Ok(Handshake::Closed)) => {}
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-        Err(_) => tracing::debug!(reason = "header timeout", "closing connection in TLS handshake"),
+        Err(_) => tracing::debug!(
+            reason = "header timeout",
+            "closing connection in TLS handshake"
+        ),
     }
 }
 

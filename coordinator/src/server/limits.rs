@@ -74,14 +74,15 @@ impl HttpLimits {
 /// Client connections `open_files` descriptors leave room for once the
 /// database pool, refused connections and the process's own files have theirs.
 fn room_for(open_files: u64, config: &ServeArgs) -> u64 {
-    let reserve =
-        OWN_FILES + u64::from(config.db_max_connections) + GENTLE_CLOSES as u64;
+    let reserve = OWN_FILES + u64::from(config.db_max_connections) + GENTLE_CLOSES as u64;
     open_files.saturating_sub(reserve)
 }
 
 /// The soft open-file limit, if it can be read.
 fn open_file_limit() -> Option<u64> {
-    getrlimit(Resource::RLIMIT_NOFILE).ok().map(|(soft, _)| soft)
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// Raises the process's soft open-file limit to its hard limit (the soft

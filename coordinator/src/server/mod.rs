@@ -97,7 +97,10 @@ pub async fn serve(
                 connections.spawn(connection::serve(stream, activity, Arc::clone(&shared)));
             }
             Admitted::Full => {
-                tracing::debug!(limit = limits.max_connections, "connection refused: too many");
+                tracing::debug!(
+                    limit = limits.max_connections,
+                    "connection refused: too many"
+                );
                 refusal::refuse(stream, Arc::clone(&refused), &gentle, &connections);
             }
         }

@@ -10,14 +10,17 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-/// Refused connections that may be closed gently at once (see [`refuse`]).
+/// Refused connections answered with care at once (see [`refuse`]).
 pub(super) const GENTLE_CLOSES: usize = 64;
 
-/// Longest a refused connection is kept for a gentle close.
-const GENTLE_CLOSE_TIME: Duration = Duration::from_secs(1);
+/// Longest a refused client is given to send its request's head.
+const HEAD_TIME: Duration = Duration::from_millis(500);
 
-/// Most bytes read from a refused client while closing gently.
-const GENTLE_CLOSE_BYTES: usize = 64 * 1024;
+/// Longest the answer and the close may take.
+const CLOSE_TIME: Duration = Duration::from_secs(1);
+
+/// Most bytes read from a refused client, head and remains together.
+const MAX_READ: usize = 64 * 1024;
 
 /// The answer to a connection beyond the limit.
 pub(super) fn too_many_connections() -> Vec<u8> {
@@ -56,39 +59,56 @@ fn response(status: &str, code: ErrorCode, message: &str) -> Vec<u8> {
 /// Answers `stream` with `answer` and closes it, without ever waiting on it
 /// in the caller.
 ///
-/// The answer goes into the socket's buffer at once. Closing right after
-/// would reset a connection whose request is still unread, and the client
-/// might then never see the answer; so, while fewer than `gentle` permits
-/// are taken, the close waits (up to a second) for the client to read and
-/// hang up. Beyond that, under a flood, connections are closed at once.
+/// While fewer than [`GENTLE_CLOSES`] refusals are under way, one is done
+/// with care by [`answer_and_close`]. Beyond that, under a flood, the answer
+/// goes into the socket's buffer at once and the connection is closed: the
+/// client may then see a reset rather than the answer.
 pub(super) fn refuse(
     stream: TcpStream,
     answer: Arc<[u8]>,
     gentle: &Arc<Semaphore>,
     tracker: &TaskTracker,
 ) {
-    let written = stream.try_write(&answer).unwrap_or(0);
     let Ok(permit) = Arc::clone(gentle).try_acquire_owned() else {
+        let _ = stream.try_write(&answer);
         return;
     };
     tracker.spawn(async move {
         let _permit = permit;
-        answer_and_close(stream, answer.get(written..).unwrap_or_default()).await;
+        answer_and_close(stream, &answer).await;
     });
 }
 
-/// Writes `answer` to `stream`, closes its sending side and waits (a
-/// second at most) for the client to hang up, so that it reads the answer.
-pub(super) async fn answer_and_close(stream: TcpStream, answer: &[u8]) {
-    let _ = tokio::time::timeout(GENTLE_CLOSE_TIME, close_gently(stream, answer)).await;
+/// Reads the request's head (for half a second at most), writes `answer`,
+/// closes the sending side and reads until the client hangs up (a second
+/// at most). An HTTP client takes an answer that comes before its request
+/// for a broken connection, and closing with its request unread would
+/// reset the connection before it reads the answer.
+pub(super) async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(HEAD_TIME, read_head(&mut stream, &mut seen)).await;
+    let rest = MAX_READ.saturating_sub(seen.len());
+    let _ = tokio::time::timeout(CLOSE_TIME, close_gently(stream, answer, rest)).await;
 }
 
-async fn close_gently(mut stream: TcpStream, rest: &[u8]) -> std::io::Result<()> {
-    stream.write_all(rest).await?;
+/// Reads into `seen` until it holds a complete head (or the client stops).
+async fn read_head(stream: &mut TcpStream, seen: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    while seen.len() < MAX_READ && !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await? {
+            0 => break,
+            n => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    Ok(())
+}
+
+async fn close_gently(mut stream: TcpStream, answer: &[u8], limit: usize) -> std::io::Result<()> {
+    stream.write_all(answer).await?;
     stream.shutdown().await?;
     let mut sink = [0u8; 4096];
     let mut read = 0;
-    while read < GENTLE_CLOSE_BYTES {
+    while read < limit {
         match stream.read(&mut sink).await? {
             0 => break,
             n => read += n,
@@ -107,7 +127,10 @@ mod tests {
         let text = String::from_utf8(too_many_connections()).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
         assert!(head.contains("connection: close"), "{head}");
         let error: ErrorBody = serde_json::from_str(body).unwrap();
         assert_eq!(error.code, ErrorCode::TooManyConnections);

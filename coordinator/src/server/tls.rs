@@ -98,7 +98,12 @@ pub async fn reload_on_sighup(store: Arc<CertStore>, stop: CancellationToken) {
 fn read_pair(provider: &CryptoProvider, cert: &Path, key: &Path) -> anyhow::Result<CertifiedKey> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("failed to read the certificate chain from {}", cert.display()))?;
+        .with_context(|| {
+            format!(
+                "failed to read the certificate chain from {}",
+                cert.display()
+            )
+        })?;
     anyhow::ensure!(
         !chain.is_empty(),
         "{} holds no PEM certificate",
