@@ -72,6 +72,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let url = config.require_database_url()?;
+    // Unusable certificate files stop the start before anything else.
+    let certificates = match config.http.tls_files() {
+        Some((cert, key)) => Some(CertStore::load(cert, key).context("failed to set up TLS")?),
+        None => None,
+    };
     let db = connect(url, config.db_max_connections).await?;
     if !config.no_migrate {
         migrate(&db).await?;
@@ -117,9 +122,8 @@ pub async fn run(
             }),
         );
 
-    let tls = match config.http.tls_files() {
-        Some((cert, key)) => {
-            let store = CertStore::load(cert, key).context("failed to set up TLS")?;
+    let tls = match certificates {
+        Some(store) => {
             loops.spawn(tls::reload_on_sighup(Arc::clone(&store), cancel.clone()));
             Some(store.acceptor()?)
         }
