@@ -151,22 +151,28 @@ impl Activity {
 
     /// When the connection must be closed if nothing happens before, and
     /// why; `None` while a request is in progress. A connection asked to
-    /// close goes once its bytes have stopped moving for a moment (its last
+    /// close goes at once while a head is arriving (or none has), and
+    /// otherwise once its bytes have stopped moving for a moment (its last
     /// answer written).
     pub(super) fn deadline(&self, limits: &HttpLimits) -> Option<(Instant, Expiry)> {
         let phase = self.phase();
         if phase.in_flight > 0 {
             return None;
         }
-        let timeout = match phase.head_since {
+        let closing = self.close.is_cancelled();
+        Some(match phase.head_since {
+            Some(_) if closing => (Instant::now(), Expiry::Closing),
             Some(since) => (since + limits.header_timeout, Expiry::Header),
-            None => (phase.last_io + limits.idle_timeout, Expiry::Idle),
-        };
-        let soon = phase.last_io + CLOSE_GRACE;
-        if self.close.is_cancelled() && soon < timeout.0 {
-            return Some((soon, Expiry::Closing));
-        }
-        Some(timeout)
+            None => {
+                let idle = phase.last_io + limits.idle_timeout;
+                let soon = phase.last_io + CLOSE_GRACE;
+                if closing && soon < idle {
+                    (soon, Expiry::Closing)
+                } else {
+                    (idle, Expiry::Idle)
+                }
+            }
+        })
     }
 }
 
@@ -184,5 +190,77 @@ pub(super) struct RequestGuard(Arc<Activity>);
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         self.0.request_finished();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::server::admission::Admitted;
+
+    const LIMITS: HttpLimits = HttpLimits {
+        header_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(75),
+        max_connections: 8,
+    };
+
+    fn connection() -> Arc<Activity> {
+        match Admission::new(8).admit(CancellationToken::new()) {
+            Admitted::Yes(activity) => activity,
+            Admitted::Full => panic!("an empty table is full"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_connection_has_the_header_timeout_and_a_busy_one_none() {
+        let activity = connection();
+        let (at, expiry) = activity.deadline(&LIMITS).unwrap();
+        assert_eq!(expiry, Expiry::Header);
+        assert_eq!(at, Instant::now() + LIMITS.header_timeout);
+        let busy = activity.request_started();
+        assert!(
+            activity.deadline(&LIMITS).is_none(),
+            "a long-poll is never cut"
+        );
+        tokio::time::advance(Duration::from_secs(120)).await;
+        drop(busy);
+        let (at, expiry) = activity.deadline(&LIMITS).unwrap();
+        assert_eq!(expiry, Expiry::Idle);
+        assert_eq!(at, Instant::now() + LIMITS.idle_timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_header_timeout_counts_from_the_first_byte_and_is_not_reset_by_more() {
+        let activity = connection();
+        drop(activity.request_started());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        activity.on_read();
+        let first_byte = Instant::now();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        activity.on_read();
+        assert_eq!(
+            activity.deadline(&LIMITS),
+            Some((first_byte + LIMITS.header_timeout, Expiry::Header))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_asked_to_close_goes_now_unless_it_may_be_writing() {
+        let slow_head = connection();
+        slow_head.on_read();
+        slow_head.close_token().cancel();
+        assert_eq!(
+            slow_head.deadline(&LIMITS),
+            Some((Instant::now(), Expiry::Closing))
+        );
+        let answered = connection();
+        drop(answered.request_started());
+        answered.close_token().cancel();
+        assert_eq!(
+            answered.deadline(&LIMITS),
+            Some((Instant::now() + CLOSE_GRACE, Expiry::Closing))
+        );
     }
 }

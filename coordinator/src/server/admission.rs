@@ -12,9 +12,15 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
+
+/// Connections beyond the limit that may still be closing (evicted, their
+/// task not yet run) before the server stops accepting until they have
+/// closed: each holds a file descriptor until then.
+pub(super) const CLOSING_SLACK: usize = 32;
 
 /// What became of a new connection.
 #[derive(Debug)]
@@ -34,6 +40,8 @@ pub(super) struct Admission {
     /// connection's last handle may drop while the lock is held (an
     /// upgraded weak handle in the queue), and its release must not wait.
     open: AtomicUsize,
+    /// Woken when a connection closes.
+    released: Notify,
     table: Mutex<Table>,
 }
 
@@ -51,6 +59,7 @@ impl Admission {
         Arc::new(Self {
             limit: limit.max(1),
             open: AtomicUsize::new(0),
+            released: Notify::new(),
             table: Mutex::new(Table::default()),
         })
     }
@@ -88,6 +97,17 @@ impl Admission {
     /// A connection closed.
     pub(super) fn release(&self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
+        self.released.notify_one();
+    }
+
+    /// Resolves once fewer connections are open than the limit plus
+    /// [`CLOSING_SLACK`]: evicted connections close a moment after the
+    /// newcomers that replaced them arrive, and under a flood of newcomers
+    /// the server must wait for them rather than run out of descriptors.
+    pub(super) async fn room(&self) {
+        while self.open() >= self.limit + CLOSING_SLACK {
+            self.released.notified().await;
+        }
     }
 
     /// Connections admitted and not yet closed.

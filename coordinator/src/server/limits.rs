@@ -6,6 +6,7 @@ use std::time::Duration;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use switchyard_config::ServeArgs;
 
+use super::admission::CLOSING_SLACK;
 use super::refusal::GENTLE_CLOSES;
 
 /// File descriptors kept for the process's own use, besides the database
@@ -72,9 +73,11 @@ impl HttpLimits {
 }
 
 /// Client connections `open_files` descriptors leave room for once the
-/// database pool, refused connections and the process's own files have theirs.
+/// database pool, refused and closing connections and the process's own
+/// files have theirs.
 fn room_for(open_files: u64, config: &ServeArgs) -> u64 {
-    let reserve = OWN_FILES + u64::from(config.db_max_connections) + GENTLE_CLOSES as u64;
+    let reserve =
+        OWN_FILES + u64::from(config.db_max_connections) + (GENTLE_CLOSES + CLOSING_SLACK) as u64;
     open_files.saturating_sub(reserve)
 }
 
@@ -126,7 +129,7 @@ mod tests {
     #[test]
     fn room_leaves_a_reserve_for_the_pool_and_own_files() {
         let config = serve(&["--db-max-connections", "16"]);
-        assert_eq!(room_for(20_000, &config), 20_000 - 64 - 16 - 64);
+        assert_eq!(room_for(20_000, &config), 20_000 - 64 - 16 - 64 - 32);
         assert_eq!(room_for(100, &config), 0);
     }
 

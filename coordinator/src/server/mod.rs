@@ -76,7 +76,10 @@ pub async fn serve(
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                admission.room().await;
+                listener.accept().await
+            } => accepted,
         };
         let stream = match accepted {
             Ok((stream, _peer)) => stream,

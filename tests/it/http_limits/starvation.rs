@@ -194,4 +194,9 @@ async fn a_coordinator_with_256_file_descriptors_still_answers() {
     let hostile = hold_hostile_connections(addr).await;
     health_and_submit_answer(&url, &admin_client(&url)).await;
     drop(hostile);
+    let log = coordinator.stdout();
+    assert!(
+        !log.contains("cannot accept connections"),
+        "the coordinator ran out of descriptors:\n{log}"
+    );
 }
