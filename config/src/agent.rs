@@ -28,6 +28,12 @@ pub struct AgentConfig {
     )]
     pub coordinator_url: String,
 
+    /// PEM file of the certificate authorities to trust for an `https://`
+    /// coordinator, instead of the system's roots (for a private CA or a
+    /// self-made certificate).
+    #[arg(long, env = "SWITCHYARD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
     /// Token to register with: a registration token from an admin (see the
     /// security guide). Each registration returns the token the worker then
     /// acts with. Prefer `--token-file`: a token on the command line is

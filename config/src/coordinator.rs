@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::file::{self, ConfigError};
+use crate::http::HttpArgs;
 use crate::{DatabaseUrl, Secret, parse_duration};
 
 /// How the dispatcher places a queued task.
@@ -189,6 +190,10 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub retention_batch: u32,
 
+    /// HTTP timeouts, the connection limit and TLS.
+    #[command(flatten)]
+    pub http: HttpArgs,
+
     /// Log format.
     #[arg(
         long,
@@ -244,7 +249,7 @@ impl ServeArgs {
                 "must be above zero",
             ));
         }
-        Ok(())
+        self.http.validate()
     }
 
     /// The database URL, which `serve` cannot do without.
@@ -306,7 +311,15 @@ impl CoordinatorCli {
         let cli: Self = file::parse(args, "SWITCHYARD_CONFIG")?;
         match &cli.command {
             CoordinatorCommand::Serve(serve) => serve.validate()?,
-            CoordinatorCommand::Dev(dev) => dev.serve.validate()?,
+            CoordinatorCommand::Dev(dev) => {
+                dev.serve.validate()?;
+                if dev.serve.http.tls_files().is_some() {
+                    return Err(ConfigError::invalid(
+                        "tls-cert",
+                        "`coordinator dev` serves plain HTTP on this machine; use `coordinator serve` for TLS",
+                    ));
+                }
+            }
             CoordinatorCommand::Migrate(_) => {}
         }
         Ok(cli)

@@ -9,11 +9,13 @@
 //! # Layout
 //! - [`file`]: reading the TOML file and folding it into clap's defaults.
 //! - [`coordinator`]: the `coordinator` command line (`serve`, `migrate`, `dev`).
+//! - [`http`]: the coordinator's HTTP server settings (timeouts, connection limit, TLS).
 //! - [`agent`]: the `worker-agent` command line.
 
 pub mod agent;
 pub mod coordinator;
 pub mod file;
+pub mod http;
 
 pub use agent::{AgentConfig, CgroupMode};
 pub use coordinator::{
@@ -21,6 +23,7 @@ pub use coordinator::{
     MigrateArgs, ServeArgs,
 };
 pub use file::ConfigError;
+pub use http::HttpArgs;
 
 use std::time::Duration;
 

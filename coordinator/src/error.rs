@@ -71,6 +71,9 @@ pub enum ApiError {
     /// 413: the body is over the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// 408: the body did not arrive within the body timeout.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 503: the database cannot be reached.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
@@ -112,6 +115,7 @@ impl ApiError {
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::QueueFull),
             Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
@@ -132,13 +136,112 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// Answers with the JSON body. A server error (5xx) is logged at ERROR
+    /// with its whole cause chain; a client error (4xx) is the client's
+    /// business and logged at DEBUG only, so hostile or broken clients
+    /// cannot flood the log.
     fn into_response(self) -> Response {
-        let (status, _) = self.status_and_code();
-        match &self {
-            Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
-            Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
-            _ => {}
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(%code, error = %cause_chain(&self), "request failed");
+        } else {
+            tracing::debug!(%code, status = status.as_u16(), error = %self, "request refused");
         }
         (status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// `error` and its causes on one line, each said once ("database
+/// unavailable: pool timed out: …").
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A log sink shared with the test.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What answering with `errors` logs, one line per event.
+    fn logged(errors: Vec<ApiError>) -> String {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for error in errors {
+                drop(error.into_response());
+            }
+        });
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn server_errors_log_at_error_with_their_causes_and_client_errors_below() {
+        let text = logged(vec![ApiError::Internal(
+            anyhow::anyhow!("disk full").context("failed to store the task"),
+        )]);
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(
+            text.contains("failed to store the task: disk full"),
+            "{text}"
+        );
+        let text = logged(vec![
+            ApiError::BadRequest("expected `,`".to_owned()),
+            ApiError::Unauthorized("no token"),
+            ApiError::Forbidden("admins only"),
+            ApiError::RouteNotFound,
+            ApiError::PayloadTooLarge,
+            ApiError::RequestTimeout,
+            ApiError::QueueFull(10),
+        ]);
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(
+            text.lines().all(|line| line.contains("DEBUG")),
+            "client errors are logged at DEBUG: {text}"
+        );
+    }
+
+    #[test]
+    fn the_cause_chain_names_every_cause_once() {
+        let error = ApiError::Internal(
+            anyhow::anyhow!("socket closed")
+                .context("failed to read the task")
+                .context("failed to cancel"),
+        );
+        assert_eq!(
+            cause_chain(&error),
+            "internal error: failed to cancel: failed to read the task: socket closed"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`startup`]: builds the app from configuration and serves it until shutdown.
+//! - [`server`]: the HTTP server: connection limit, timeouts, TLS.
 //! - [`routes`]: one module per resource, each a `Router<AppState>`; no logic.
 //! - [`service`]: validation, transactions, and keeping the dispatcher in step
 //!   with the database; the dead-worker reaper and seeding.
@@ -23,6 +24,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use switchyard_config::{ConfigError, CoordinatorCli, CoordinatorCommand, LogFormat};
-use switchyard_coordinator::{dev, startup, telemetry};
+use switchyard_coordinator::{dev, server, startup, telemetry};
 use tokio::net::TcpListener;
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +38,12 @@ async fn run() -> anyhow::Result<()> {
     match cli.command {
         CoordinatorCommand::Serve(args) => {
             telemetry::init(args.log_format);
+            // `serve` starts no child process, so none inherits the raised limit.
+            if let Some((before, after)) = server::raise_open_file_limit()
+                && after > before
+            {
+                tracing::info!(before, after, "raised the open-file limit");
+            }
             let listener = TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("failed to listen on {}", args.listen))?;

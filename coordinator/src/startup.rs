@@ -1,6 +1,7 @@
 //! Building the coordinator from its configuration and serving until shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,6 +18,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::dispatcher::TaskDispatcher;
 use crate::routes;
+use crate::server::tls::{self, CertStore};
+use crate::server::{self, HttpLimits};
 use crate::service::{AppState, Settings, liveness, reaper, retention, seed};
 
 /// How long background work may take to finish at shutdown.
@@ -61,13 +64,19 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// Serves the coordinator on `listener` until `shutdown` resolves: connects,
 /// migrates (unless `no_migrate`), rebuilds the dispatcher from the database,
-/// starts the background loops, and drains them on the way out.
+/// starts the background loops, serves HTTP (or HTTPS, with the TLS files)
+/// under the configured limits, and drains everything on the way out.
 pub async fn run(
     config: ServeArgs,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let url = config.require_database_url()?;
+    // Unusable certificate files stop the start before anything else.
+    let certificates = match config.http.tls_files() {
+        Some((cert, key)) => Some(CertStore::load(cert, key).context("failed to set up TLS")?),
+        None => None,
+    };
     let db = connect(url, config.db_max_connections).await?;
     if !config.no_migrate {
         migrate(&db).await?;
@@ -99,7 +108,6 @@ pub async fn run(
     loops.spawn(liveness::run(state.clone()));
     loops.spawn(retention::run(state.clone()));
     loops.spawn(crate::metrics::upkeep_loop(state.clone()));
-    loops.close();
 
     let body_limit = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
     let app = routes::router(state.clone())
@@ -114,19 +122,35 @@ pub async fn run(
             }),
         );
 
+    let tls = match certificates {
+        Some(store) => {
+            loops.spawn(tls::reload_on_sighup(Arc::clone(&store), cancel.clone()));
+            Some(store.acceptor()?)
+        }
+        None => None,
+    };
+    loops.close();
+
+    let limits = HttpLimits::from_config(&config);
     let addr = listener
         .local_addr()
         .context("failed to read the listen address")?;
-    tracing::info!(%addr, "coordinator listening");
+    tracing::info!(
+        %addr,
+        tls = tls.is_some(),
+        max_connections = limits.max_connections,
+        header_timeout = ?limits.header_timeout,
+        body_timeout = ?limits.body_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        "coordinator listening"
+    );
     let stop = cancel.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Ends long-polls so in-flight requests can finish.
-            stop.cancel();
-        })
-        .await
-        .context("server failed")?;
+    server::serve(listener, app, limits, tls, async move {
+        shutdown.await;
+        // Ends long-polls so in-flight requests can finish.
+        stop.cancel();
+    })
+    .await;
 
     cancel.cancel();
     state.tracker().close();

@@ -64,7 +64,8 @@ impl DispatcherCounts {
 
 /// The dispatcher snapshot of the coordinator at `url`, as JSON.
 pub async fn snapshot(url: &str, token: &Secret) -> anyhow::Result<Value> {
-    let http = reqwest::Client::builder()
+    let http = switchyard_protocol::http_client_builder(url, &Default::default())
+        .context("failed to set up TLS")?
         .timeout(SNAPSHOT_TIMEOUT)
         .build()
         .context("failed to build an HTTP client")?;

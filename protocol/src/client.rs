@@ -14,6 +14,7 @@ use crate::ids::{TaskId, WorkerId};
 use crate::task::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
 };
+use crate::tls::{ClientOptions, SetupError, TlsFailure, tls_failure};
 use crate::worker::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
     ReportBatchResponse, TaskReport, UpdateWorker, WorkerView,
@@ -34,7 +35,38 @@ pub enum ClientError {
     Unexpected { status: StatusCode, text: String },
     /// The request did not get an answer (connection refused, timeout, ...).
     #[error("request failed")]
-    Transport(#[from] reqwest::Error),
+    Transport(#[source] reqwest::Error),
+    /// The coordinator's TLS certificate was refused: signed by an authority
+    /// this client does not trust, expired, or for another host name.
+    /// Retrying will not help; trusting the right CA file will.
+    #[error("the coordinator's certificate is not trusted: {reason}")]
+    UntrustedCertificate {
+        reason: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The TLS handshake failed for another reason (the port does not speak
+    /// TLS, no protocol version in common). Retrying will not help.
+    #[error("TLS with the coordinator failed: {reason}")]
+    Tls {
+        reason: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The client could not be set up (an unreadable CA file, say).
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+impl From<reqwest::Error> for ClientError {
+    /// Sorts TLS failures, which retrying cannot cure, from other transport errors.
+    fn from(source: reqwest::Error) -> Self {
+        match tls_failure(&source) {
+            Some(TlsFailure::Untrusted(reason)) => Self::UntrustedCertificate { reason, source },
+            Some(TlsFailure::Handshake(reason)) => Self::Tls { reason, source },
+            None => Self::Transport(source),
+        }
+    }
 }
 
 impl ClientError {
@@ -51,7 +83,14 @@ impl ClientError {
         match self {
             Self::Api { status, .. } | Self::Unexpected { status, .. } => Some(*status),
             Self::Transport(e) => e.status(),
+            Self::UntrustedCertificate { .. } | Self::Tls { .. } | Self::Setup(_) => None,
         }
+    }
+
+    /// Whether TLS with the coordinator failed (its certificate refused, or
+    /// the handshake): a setup problem that retrying will not cure.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::UntrustedCertificate { .. } | Self::Tls { .. })
     }
 }
 
@@ -64,9 +103,16 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the coordinator at `base_url` (`http://host:port`).
+    /// A client for the coordinator at `base_url` (`http://host:port` or
+    /// `https://host:port`), trusting the system's root certificates.
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+        Self::with_options(base_url, &ClientOptions::default())
+    }
+
+    /// A client for the coordinator at `base_url` with `options` (a CA file
+    /// to trust instead of the system's roots).
+    pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Self, ClientError> {
+        let http = crate::tls::http_client_builder(base_url, options)?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .build()?;

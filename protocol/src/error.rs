@@ -41,6 +41,12 @@ pub enum ErrorCode {
     TokenNotFound,
     /// 409: a principal with that name exists.
     PrincipalExists,
+    /// 408: the request's body did not arrive within the coordinator's
+    /// body timeout; the connection is closed.
+    RequestTimeout,
+    /// 503: the coordinator holds as many connections as it may, each with
+    /// a request in progress; the connection is closed. Retry shortly.
+    TooManyConnections,
     /// 503: the coordinator cannot reach its database right now; retry.
     Unavailable,
     /// 500: an internal error; details are in the coordinator's log only.
@@ -71,6 +77,8 @@ impl ErrorCode {
             Self::PrincipalNotFound => "principal_not_found",
             Self::TokenNotFound => "token_not_found",
             Self::PrincipalExists => "principal_exists",
+            Self::RequestTimeout => "request_timeout",
+            Self::TooManyConnections => "too_many_connections",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::Unknown => "unknown",

@@ -16,6 +16,7 @@
 //! - [`text`]: which characters names, labels and tags may hold.
 //! - [`schema`]: those bounds as OpenAPI schemas, for the document.
 //! - [`client`]: a typed HTTP client for the API.
+//! - [`tls`]: whom the client trusts for `https://` coordinators.
 
 pub mod admin;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod schema;
 pub mod stats;
 pub mod task;
 pub mod text;
+pub mod tls;
 pub mod worker;
 
 pub use admin::{RebalanceResult, SeedResult};
@@ -39,6 +41,7 @@ pub use task::{
     AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
     TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
 };
+pub use tls::{ClientOptions, SetupError, http_client_builder};
 pub use worker::{
     Assignment, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker,
     ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskReport, UpdateWorker,

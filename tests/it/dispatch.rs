@@ -290,7 +290,7 @@ async fn rebalance_spreads_one_workers_600_tasks_over_four() {
 #[tokio::test]
 async fn admin_routes_need_the_admin_token() {
     let app = spawn_app(admin::options("balanced")).await;
-    let anonymous = reqwest::Client::new();
+    let anonymous = switchyard_tests::http_client();
     for token in [None, Some("wrong-token-wrong-token")] {
         let mut request = anonymous.post(app.url("/api/v1/admin/seed"));
         if let Some(token) = token {
@@ -305,7 +305,7 @@ async fn admin_routes_need_the_admin_token() {
         switchyard_tests::AppOptions::new().flag("--admin-token", "another-admin-token-0123"),
     )
     .await;
-    let response = reqwest::Client::new()
+    let response = switchyard_tests::http_client()
         .get(other.url("/api/v1/admin/dispatcher"))
         .bearer_auth(admin::TOKEN)
         .send()

@@ -100,7 +100,7 @@ async fn call(
     path: &str,
     body: &Value,
 ) -> StatusCode {
-    let mut request = reqwest::Client::new().request(method.clone(), app.url(path));
+    let mut request = switchyard_tests::http_client().request(method.clone(), app.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

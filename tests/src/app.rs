@@ -237,8 +237,18 @@ async fn start_server(database_url: &str, options: &AppOptions) -> (SocketAddr, 
 
 /// Waits until `GET {base_url}/health` answers 200 (`true`) or `stopped`
 /// says the server is gone (`false`); panics after [`START_DEADLINE`].
-pub(crate) async fn wait_for_health(base_url: &str, mut stopped: impl FnMut() -> bool) -> bool {
-    let http = reqwest::Client::builder()
+pub(crate) async fn wait_for_health(base_url: &str, stopped: impl FnMut() -> bool) -> bool {
+    wait_for_health_with(crate::http_client_builder(base_url), base_url, stopped).await
+}
+
+/// [`wait_for_health`] with a client made from `builder` (one that trusts
+/// the test's CA, for an HTTPS coordinator).
+pub(crate) async fn wait_for_health_with(
+    builder: reqwest::ClientBuilder,
+    base_url: &str,
+    mut stopped: impl FnMut() -> bool,
+) -> bool {
+    let http = builder
         .timeout(Duration::from_secs(2))
         .build()
         .expect("failed to build HTTP client");
@@ -271,7 +281,7 @@ fn admin_http() -> reqwest::Client {
     let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", crate::ADMIN_TOKEN))
         .expect("the admin token is a valid header value");
     headers.insert(reqwest::header::AUTHORIZATION, value);
-    reqwest::Client::builder()
+    crate::http_client_builder("http://")
         .default_headers(headers)
         .build()
         .expect("failed to build HTTP client")

@@ -31,9 +31,26 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub use db::{TestDatabase, private_cluster, test_database};
 pub use process::{
     ChildProcess, binary, process_is_gone, spawn_agent_process, spawn_coordinator_process,
-    spawn_process, spawn_process_with_env,
+    spawn_coordinator_process_with_open_files, spawn_process, spawn_process_with_env,
+    spawn_process_with_open_files, spawn_tls_coordinator_process,
 };
 pub use wait::{WaitOutcome, wait_until};
+
+/// A plain HTTP client, for requests the typed client cannot make. reqwest
+/// is built without a TLS provider of its own, so `reqwest::Client::new()`
+/// panics: build raw clients here.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder("http://")
+        .build()
+        .expect("failed to build HTTP client")
+}
+
+/// A reqwest builder with the workspace's TLS set up, for a coordinator at
+/// `base_url` (the system's roots for `https://`).
+pub fn http_client_builder(base_url: &str) -> reqwest::ClientBuilder {
+    switchyard_protocol::http_client_builder(base_url, &Default::default())
+        .expect("failed to set up TLS for an HTTP client")
+}
 
 /// Sends the code under test's logs to the test's captured output (shown
 /// only when a test fails). The filter comes from `TEST_LOG` (same syntax as

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::app::wait_for_health;
+use crate::app::{wait_for_health, wait_for_health_with};
 
 /// Lines of output shown when a test fails with a process alive.
 const TAIL_LINES: usize = 40;
@@ -61,12 +61,31 @@ pub struct ChildProcess {
 /// Starts binary `name` with `args`, output to log files. Must be called
 /// inside a tokio runtime.
 pub fn spawn_process<S: AsRef<OsStr>>(name: &str, args: &[S]) -> ChildProcess {
-    spawn_process_with_env(name, args, &[])
+    spawn(name, None, args, &[])
 }
 
 /// [`spawn_process`], with `env` added to the process's environment.
 pub fn spawn_process_with_env<S: AsRef<OsStr>>(
     name: &str,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> ChildProcess {
+    spawn(name, None, args, env)
+}
+
+/// [`spawn_process`] with the open-file limit (soft and hard) set to
+/// `open_files`, as on a small machine or in a tight container.
+pub fn spawn_process_with_open_files<S: AsRef<OsStr>>(
+    name: &str,
+    open_files: u64,
+    args: &[S],
+) -> ChildProcess {
+    spawn(name, Some(open_files), args, &[])
+}
+
+fn spawn<S: AsRef<OsStr>>(
+    name: &str,
+    open_files: Option<u64>,
     args: &[S],
     env: &[(&str, &str)],
 ) -> ChildProcess {
@@ -86,7 +105,19 @@ pub fn spawn_process_with_env<S: AsRef<OsStr>>(
         std::fs::File::create(path)
             .unwrap_or_else(|e| panic!("failed to create {}: {e}", path.display()))
     };
-    let child = tokio::process::Command::new(&program)
+    let mut command = match open_files {
+        None => tokio::process::Command::new(&program),
+        Some(limit) => {
+            // The shell lowers its limits and becomes the program (same pid).
+            let mut shell = tokio::process::Command::new("sh");
+            shell
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(&program);
+            shell
+        }
+    };
+    let child = command
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -115,6 +146,11 @@ impl ChildProcess {
     /// Asks the process to shut down gracefully (SIGTERM).
     pub fn sigterm(&self) {
         self.signal(Signal::SIGTERM);
+    }
+
+    /// Sends SIGHUP (the coordinator reloads its TLS certificate).
+    pub fn sighup(&self) {
+        self.signal(Signal::SIGHUP);
     }
 
     /// Kills the process outright (SIGKILL), as a crash or power loss would.
@@ -199,6 +235,24 @@ pub async fn spawn_coordinator_process(
     db_url: &str,
     extra_args: &[&str],
 ) -> (ChildProcess, String) {
+    start_coordinator(db_url, extra_args, None).await
+}
+
+/// [`spawn_coordinator_process`] with the open-file limit (soft and hard)
+/// set to `open_files`.
+pub async fn spawn_coordinator_process_with_open_files(
+    db_url: &str,
+    extra_args: &[&str],
+    open_files: u64,
+) -> (ChildProcess, String) {
+    start_coordinator(db_url, extra_args, Some(open_files)).await
+}
+
+async fn start_coordinator(
+    db_url: &str,
+    extra_args: &[&str],
+    open_files: Option<u64>,
+) -> (ChildProcess, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("failed to find a free port")
@@ -209,7 +263,7 @@ pub async fn spawn_coordinator_process(
         args.extend(["--admin-token", crate::ADMIN_TOKEN]);
     }
     args.extend_from_slice(extra_args);
-    let mut process = spawn_process("coordinator", &args);
+    let mut process = spawn("coordinator", open_files, &args, &[]);
     let base_url = format!("http://{listen}");
     if !wait_for_health(&base_url, || process.try_exit().is_some()).await {
         panic!(
@@ -219,6 +273,56 @@ pub async fn spawn_coordinator_process(
         );
     }
     (process, base_url)
+}
+
+/// Starts `coordinator serve` speaking HTTPS with the certificate and key
+/// of `tls` (`(cert, key)` PEM files, valid for 127.0.0.1) on a free port,
+/// waits until it answers `GET /health` to a client trusting only `ca_file`,
+/// and returns the process and its base URL (`https://127.0.0.1:PORT`).
+pub async fn spawn_tls_coordinator_process(
+    db_url: &str,
+    tls: (&Path, &Path),
+    ca_file: &Path,
+    extra_args: &[&str],
+) -> (ChildProcess, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("failed to find a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (cert, key) = (path_str(tls.0), path_str(tls.1));
+    let mut args = vec![
+        "serve",
+        "--listen",
+        &listen,
+        "--database-url",
+        db_url,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    if !extra_args.contains(&"--admin-token") {
+        args.extend(["--admin-token", crate::ADMIN_TOKEN]);
+    }
+    args.extend_from_slice(extra_args);
+    let mut process = spawn_process("coordinator", &args);
+    let base_url = format!("https://{listen}");
+    let options = switchyard_protocol::ClientOptions::default().ca_file(ca_file);
+    let builder = switchyard_protocol::http_client_builder(&base_url, &options)
+        .expect("failed to set up TLS for an HTTP client");
+    if !wait_for_health_with(builder, &base_url, || process.try_exit().is_some()).await {
+        panic!(
+            "coordinator process exited during start-up ({:?})\n{}",
+            process.try_exit(),
+            process.output_tail()
+        );
+    }
+    (process, base_url)
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
 }
 
 /// Starts `worker-agent` for the coordinator at `base_url` with `tags` and

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use switchyard_config::AgentConfig;
-use switchyard_protocol::{Client, RegisterWorker, WorkerView};
+use switchyard_protocol::{Client, ClientError, ClientOptions, RegisterWorker, WorkerView};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -34,8 +34,9 @@ const STABLE_SESSION: Duration = Duration::from_secs(60);
 /// coordinator's `dev` command run an agent in-process and stop it.
 ///
 /// Fails only when the agent cannot start: unsafe or unusable isolation
-/// settings, an unreadable token, an unusable coordinator URL, no host
-/// name, or a registration the coordinator rejects.
+/// settings, an unreadable token, an unusable coordinator URL or CA file, no
+/// host name, a coordinator certificate it does not trust, or a registration
+/// the coordinator rejects.
 pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -63,8 +64,11 @@ pub async fn run(
     }
     tracing::info!("{}", isolation.describe());
 
-    let mut client =
-        Client::new(&config.coordinator_url).context("failed to build the coordinator client")?;
+    let options = ClientOptions {
+        ca_file: config.ca_file.clone(),
+    };
+    let mut client = Client::with_options(&config.coordinator_url, &options)
+        .context("failed to build the coordinator client")?;
     if let Some(token) = &token {
         client = client.with_token(token);
     }
@@ -174,12 +178,25 @@ async fn register(
     let Some(result) = result else {
         return Ok(None);
     };
-    let worker = result.with_context(|| {
+    let failed = || {
         format!(
             "failed to register with the coordinator at {}",
             client.base_url()
         )
-    })?;
+    };
+    let worker = match result {
+        Ok(worker) => worker,
+        // Say what to do about it: trust the CA that signed the certificate.
+        Err(ClientError::UntrustedCertificate { reason, source }) => {
+            return Err(anyhow::Error::new(source)
+                .context(format!(
+                    "the coordinator's certificate is not trusted: {reason}; pass --ca-file \
+                     (or SWITCHYARD_CA_FILE) naming the certificate authority that signed it"
+                ))
+                .context(failed()));
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context(failed())),
+    };
     tracing::info!(
         worker_id = %worker.id,
         name = %worker.name,

@@ -130,6 +130,9 @@ pub(crate) fn classify(error: &ClientError) -> Failure {
         }
         // An answer we cannot decode will not decode better the next time.
         ClientError::Transport(e) if e.is_decode() => Failure::Rejected,
+        // An untrusted certificate or a failed handshake is a setup problem:
+        // it stays until someone trusts the right CA or fixes the URL.
+        ClientError::UntrustedCertificate { .. } | ClientError::Tls { .. } => Failure::Rejected,
         ClientError::Transport(_) => Failure::Transient,
         ClientError::Api { status, .. } | ClientError::Unexpected { status, .. }
             // 408 Request Timeout, 429 Too Many Requests.

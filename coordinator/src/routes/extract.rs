@@ -33,6 +33,9 @@ impl From<JsonRejection> for ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return Self::PayloadTooLarge;
         }
+        if crate::server::is_body_timeout(&rejection) {
+            return Self::RequestTimeout;
+        }
         Self::BadRequest(rejection.body_text())
     }
 }

@@ -37,7 +37,7 @@ async fn submit(app: &TestApp, token: &str, labels: &[&str], tags: &[&str]) -> T
 
 /// `GET path` with `token` (none: no `Authorization` header): status and body.
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, String) {
-    let mut request = reqwest::Client::new().get(app.url(path));
+    let mut request = switchyard_tests::http_client().get(app.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
