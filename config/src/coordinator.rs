@@ -164,6 +164,19 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// Most database lookups of tokens this coordinator has not seen lately
+    /// that run at once (capped at --db-max-connections). Bad tokens are
+    /// such tokens: however many arrive, they hold at most this many
+    /// connections.
+    #[arg(long, env = "SWITCHYARD_AUTH_LOOKUP_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub auth_lookup_concurrency: u32,
+
+    /// Longest such a lookup waits for its turn before the request is
+    /// answered 429 `auth_busy` (with Retry-After).
+    #[arg(long, env = "SWITCHYARD_AUTH_LOOKUP_WAIT", default_value = "1s", value_parser = parse_duration)]
+    pub auth_lookup_wait: Duration,
+
     /// Finished tasks older than this move from the hot table into the
     /// archive, where the API still reads them. `0s` keeps them for ever.
     #[arg(long, env = "SWITCHYARD_RETENTION_AGE", default_value = "30d", value_parser = parse_duration)]

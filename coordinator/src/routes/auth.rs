@@ -1,7 +1,8 @@
 //! Request guards: who is calling (`Caller`), admin-only routes (`Admin`),
-//! and the operator pages that configuration may open (`StatsAccess`,
-//! `MetricsAccess`).
-//! Missing or bad credentials answer 401; a caller without the right, 403.
+//! readers of the fleet (`Observer`), and the operator pages that
+//! configuration may open (`StatsAccess`, `MetricsAccess`).
+//! Missing or bad credentials answer 401; a caller without the right, 403;
+//! 429 `auth_busy` when unrecognised tokens queue for their lookup.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -55,7 +56,23 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Access to `/stats` and `/api/v1/stats`: any valid token, or none with `--public-stats`.
+/// A user or an admin: who may read the fleet (workers, operator pages).
+/// Worker and registration tokens may not.
+#[derive(Debug, Clone)]
+pub struct Observer(pub Principal);
+
+impl FromRequestParts<AppState> for Observer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = caller(parts, state).await?;
+        principal.may_observe()?;
+        Ok(Observer(principal))
+    }
+}
+
+/// Access to `/stats` and `/api/v1/stats`: a user's or admin's token, or
+/// none with `--public-stats`.
 #[derive(Debug, Clone, Copy)]
 pub struct StatsAccess;
 
@@ -64,13 +81,14 @@ impl FromRequestParts<AppState> for StatsAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if !state.settings().public_stats {
-            caller(parts, state).await?;
+            Observer::from_request_parts(parts, state).await?;
         }
         Ok(StatsAccess)
     }
 }
 
-/// Access to `/metrics`: any valid token, or none with `--public-metrics`.
+/// Access to `/metrics`: a user's or admin's token, or none with
+/// `--public-metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricsAccess;
 
@@ -79,7 +97,7 @@ impl FromRequestParts<AppState> for MetricsAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if !state.settings().public_metrics {
-            caller(parts, state).await?;
+            Observer::from_request_parts(parts, state).await?;
         }
         Ok(MetricsAccess)
     }

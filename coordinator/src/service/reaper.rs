@@ -21,7 +21,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     let mut dead = 0;
     for id in silent {
         // Only the sweep that marks it gone redistributes its work.
-        if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+        if workers::mark_gone(state, id).await?.is_some() {
             tracing::warn!(worker_id = %id, "worker missed its heartbeats; declared dead");
             workers::remove_from_dispatch(state, id).await?;
             dead += 1;

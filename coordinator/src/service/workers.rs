@@ -14,6 +14,7 @@ use crate::dispatcher::WorkerSpec;
 use crate::domain::validate;
 use crate::error::ApiError;
 use crate::storage;
+use crate::storage::entities::worker::Model;
 
 fn spec(id: WorkerId, tags: Vec<String>, slots: i32) -> WorkerSpec {
     WorkerSpec {
@@ -47,7 +48,7 @@ pub async fn register(
         .register(spec(id, row.tags.clone(), row.slots));
     state.wakers().wake(&woken);
     let mut view = views::worker(state, row);
-    view.token = token;
+    view.token = Some(token);
     Ok(view)
 }
 
@@ -190,7 +191,7 @@ pub async fn heartbeat(
 /// tasks it was running go back to the queue. Idempotent.
 #[tracing::instrument(skip_all, fields(worker_id = %id), err)]
 pub async fn unregister(state: &AppState, id: WorkerId) -> Result<WorkerView, ApiError> {
-    let row = match storage::workers::mark_gone(state.db(), id).await? {
+    let row = match mark_gone(state, id).await? {
         Some(row) => row,
         None => {
             let row = storage::workers::get(state.db(), id)
@@ -202,6 +203,14 @@ pub async fn unregister(state: &AppState, id: WorkerId) -> Result<WorkerView, Ap
     remove_from_dispatch(state, id).await?;
     tracing::info!(worker_id = %id, "worker unregistered");
     Ok(views::worker(state, row))
+}
+
+/// Marks a worker gone, its tokens revoked in the same statement, and
+/// forgets them here at once; `None` when it was unknown or already gone.
+pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<Model>, ApiError> {
+    let row = storage::workers::mark_gone(state.db(), id).await?;
+    auth::forget_worker(state, id);
+    Ok(row)
 }
 
 /// Takes a worker that is gone in the database out of dispatch: its queue
