@@ -219,10 +219,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let at_start = snapshot(&tally);
+    let heartbeats_before = shared.counters.snapshot().heartbeats;
     let window = Window::open(&bench.target).await;
     let (attacked, errors) = honest(bench, before, args.samples).await;
     submit_errors += errors;
     let closed = window.close(&bench.target).await;
+    let heartbeats = shared.counters.snapshot().heartbeats - heartbeats_before;
     let during = snapshot(&tally).minus(&at_start);
     attack.cancel();
     while clients.join_next().await.is_some() {}
@@ -231,7 +233,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     quiet.extend(after);
     submit_errors += errors;
     let timed_out = bench.stop.is_cancelled();
-    fleet.stop_fetching().await;
+    let outcomes = fleet.stop_fetching().await;
     fleet.stop_heartbeats().await;
     let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
     fleet.unregister().await;
@@ -256,8 +258,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         other: during.other,
         failed: during.failed,
     };
+    let mut fetch = Samples::new();
+    for outcome in outcomes {
+        fetch.extend(outcome.fetch_latency);
+    }
     Ok(Report {
         bad_tokens: Some(figures),
+        fetch: fetch.summary(),
+        heartbeats_per_sec: per_second(heartbeats, closed.elapsed),
         fleet: shared.counters.snapshot(),
         postgres,
         timed_out,

@@ -30,12 +30,22 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// Authenticates the request's bearer token.
+/// Authenticates the request's bearer token. A refusal is answered only
+/// after `--auth-failure-delay`: a client that tries token after token on
+/// a connection gets few tries a second (and costs little CPU), while a
+/// person with a wrong token loses a moment. The wait holds no database
+/// connection and no lookup permit.
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
-    let token = bearer(parts).ok_or(ApiError::Unauthorized(
-        "missing `Authorization: Bearer <token>`",
-    ))?;
-    auth::authenticate(state, token).await
+    let result = match bearer(parts) {
+        Some(token) => auth::authenticate(state, token).await,
+        None => Err(ApiError::Unauthorized(
+            "missing `Authorization: Bearer <token>`",
+        )),
+    };
+    if matches!(result, Err(ApiError::Unauthorized(_))) {
+        tokio::time::sleep(state.settings().auth_failure_delay).await;
+    }
+    result
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -49,6 +49,8 @@ pub struct Settings {
     pub auth_lookup_concurrency: usize,
     /// Longest an unrecognised token waits for a lookup before `auth_busy`.
     pub auth_lookup_wait: Duration,
+    /// How late a refused credential is answered.
+    pub auth_failure_delay: Duration,
 }
 
 impl Settings {
@@ -79,6 +81,7 @@ impl Settings {
             )
             .unwrap_or(1),
             auth_lookup_wait: config.auth_lookup_wait,
+            auth_failure_delay: config.auth_failure_delay,
         }
     }
 }

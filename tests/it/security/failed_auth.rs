@@ -1,6 +1,7 @@
 //! Failed authentication is cheap: a token not shaped like one, or refused
 //! lately, costs no database lookup; lookups of unrecognised tokens are
-//! few at a time, and a token seen lately never waits behind them.
+//! few at a time, and a token seen lately never waits behind them; and a
+//! refusal is answered late, so a guesser gets few tries a second.
 
 use std::time::Duration;
 
@@ -123,4 +124,25 @@ async fn bad_tokens_hold_few_lookups_and_never_delay_a_token_seen_lately() {
         whoami(&app, &unknown_token(2)).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn a_refused_credential_is_answered_after_the_failure_delay() {
+    let delay = Duration::from_millis(300);
+    let app = spawn_app(AppOptions::new().flag("--auth-failure-delay", "300ms")).await;
+    let alice = principal(&app.client, "alice", Role::User).await;
+    for token in [
+        "sy_not-a-real-token-not-a-real-token-00000".to_owned(),
+        unknown_token(3),
+    ] {
+        let asked = std::time::Instant::now();
+        assert_eq!(whoami(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+        assert!(asked.elapsed() >= delay, "{token}: {:?}", asked.elapsed());
+    }
+    let asked = std::time::Instant::now();
+    let missing = reqwest::get(app.url("/api/v1/whoami")).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert!(asked.elapsed() >= delay, "no token: {:?}", asked.elapsed());
+    // A valid token is answered as usual.
+    assert_eq!(whoami(&app, &alice).await.0, StatusCode::OK);
 }

@@ -251,8 +251,15 @@ fn row(live: [StatusCode; 8], open: Option<StatusCode>) -> [StatusCode; 16] {
 
 #[tokio::test]
 async fn every_route_answers_each_kind_of_caller_as_its_role_allows() {
-    // Short heartbeats, so that a silent worker is declared dead soon.
-    let app = spawn_app(AppOptions::new().heartbeat("1s", "3s")).await;
+    // Short heartbeats, so that a silent worker is declared dead soon; the
+    // ~280 refusals answered at once rather than after the failure delay
+    // (which `failed_auth` tests).
+    let app = spawn_app(
+        AppOptions::new()
+            .heartbeat("1s", "3s")
+            .flag("--auth-failure-delay", "0s"),
+    )
+    .await;
     let fleet = fleet(&app).await;
     let alice = client(&app, fleet.tokens[4].as_deref().unwrap());
     // Alice's task waits for a tag nobody has, so it stays queued.

@@ -160,7 +160,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 async fn look_up(state: &AppState, hash: TokenHash) -> Result<Principal, ApiError> {
     let asked = Instant::now();
     let row = storage::principals::live_token(state.db(), &hash).await?;
-    let Some((row, scope)) = row.and_then(|row| scope_of(&row).map(|scope| (row, scope))) else {
+    let Some((row, scope)) = row.and_then(|row| match scope_of(&row) {
+        Some(scope) => Some((row, scope)),
+        None => {
+            tracing::warn!(token_id = row.id, kind = %row.kind, "refused a token whose row no issued token has");
+            None
+        }
+    }) else {
         state.tokens().refuse(hash, Instant::now());
         return Err(REFUSED);
     };
