@@ -8,11 +8,16 @@
 # prints both figures and their ratio. Everything stops and is removed at the
 # end (--keep keeps the folder with logs and JSON).
 #
-#   bench/run-e2e.sh [--scenarios throughput,latency,idle,restart] [--tasks 100000]
+#   bench/run-e2e.sh [--scenarios throughput,latency,idle,restart,bad-tokens] [--tasks 100000]
 #       [--workers 64] [--batch 500] [--fetch-max 32] [--dispatch-mode balanced]
+#       [--samples 1000] [--bad-clients 64] [--bad-token-kind random|replayed|malformed]
 #       [--db-max-connections 16] [--pgbench-clients 8] [--pgbench-seconds 20]
 #       [--restart-modes fanout,balanced] [--restart-workers 1000]
 #       [--restart-tag-sets 20] [--bin-dir DIR] [--keep] [-- extra switchyard-bench flags]
+#
+# bad-tokens: an honest client submits --samples tasks one at a time with
+# --bad-clients clients sending tokens the coordinator never issued, and as
+# many without them, against --workers workers; it prints both latencies.
 #
 # --bin-dir skips the build and takes `coordinator` and `switchyard-bench` from DIR.
 #
@@ -39,6 +44,8 @@ pgbench_seconds=20
 idle_workers=1000
 idle_duration="30s"
 samples=1000
+bad_clients=64
+bad_token_kind="random"
 restart_modes="fanout,balanced"
 restart_workers=1000
 restart_tag_sets=20
@@ -65,6 +72,8 @@ while [[ $# -gt 0 ]]; do
         --idle-workers) idle_workers="$2"; shift 2 ;;
         --idle-duration) idle_duration="$2"; shift 2 ;;
         --samples) samples="$2"; shift 2 ;;
+        --bad-clients) bad_clients="$2"; shift 2 ;;
+        --bad-token-kind) bad_token_kind="$2"; shift 2 ;;
         --restart-modes) restart_modes="$2"; shift 2 ;;
         --restart-workers) restart_workers="$2"; shift 2 ;;
         --restart-tag-sets) restart_tag_sets="$2"; shift 2 ;;
@@ -255,6 +264,12 @@ for scenario in ${scenarios//,/ }; do
             "$bench" "${common[@]}" --scenario idle --workers "$idle_workers" \
                 --duration "$idle_duration" --json "$work/idle.json" "${extra[@]}"
             ;;
+        bad-tokens)
+            echo "== bad tokens: $samples honest submissions with $bad_clients bad-token clients ($bad_token_kind), $samples without, $workers workers"
+            "$bench" "${common[@]}" --scenario bad-tokens --samples "$samples" \
+                --bad-clients "$bad_clients" --bad-token-kind "$bad_token_kind" \
+                --workers "$workers" --json "$work/bad-tokens.json" "${extra[@]}"
+            ;;
         restart)
             for mode in ${restart_modes//,/ }; do
                 case "$mode" in
@@ -263,7 +278,7 @@ for scenario in ${scenarios//,/ }; do
                 esac
             done
             ;;
-        *) die "unknown scenario $scenario (throughput, latency, idle, restart)" ;;
+        *) die "unknown scenario $scenario (throughput, latency, idle, restart, bad-tokens)" ;;
     esac
 done
 

@@ -175,6 +175,25 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// Most database lookups of tokens this coordinator has not seen lately
+    /// that run at once (capped at --db-max-connections). Bad tokens are
+    /// such tokens: however many arrive, they hold at most this many
+    /// connections.
+    #[arg(long, env = "SWITCHYARD_AUTH_LOOKUP_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub auth_lookup_concurrency: u32,
+
+    /// Longest such a lookup waits for its turn before the request is
+    /// answered 429 `auth_busy` (with Retry-After).
+    #[arg(long, env = "SWITCHYARD_AUTH_LOOKUP_WAIT", default_value = "1s", value_parser = parse_duration)]
+    pub auth_lookup_wait: Duration,
+
+    /// How late a refused credential (missing, malformed, unknown, revoked
+    /// or expired token) is answered: a client retrying at once gets at most
+    /// one try per connection per this delay. `0s` answers at once.
+    #[arg(long, env = "SWITCHYARD_AUTH_FAILURE_DELAY", default_value = "100ms", value_parser = parse_duration)]
+    pub auth_failure_delay: Duration,
+
     /// Finished tasks older than this move from the hot table into the
     /// archive, where the API still reads them. `0s` keeps them for ever.
     #[arg(long, env = "SWITCHYARD_RETENTION_AGE", default_value = "30d", value_parser = parse_duration)]
@@ -241,6 +260,12 @@ impl ServeArgs {
             return Err(ConfigError::invalid(
                 "default-task-timeout",
                 "must be at least 1s",
+            ));
+        }
+        if self.auth_failure_delay > Duration::from_secs(10) {
+            return Err(ConfigError::invalid(
+                "auth-failure-delay",
+                "must be at most 10s",
             ));
         }
         if self.retention_interval.is_zero() {

@@ -65,6 +65,10 @@ pub enum ApiError {
     /// 429: the queue is at its configured limit.
     #[error("the queue is full ({0} tasks); retry later")]
     QueueFull(usize),
+    /// 429: too many unrecognised tokens are being looked up; retry
+    /// (answered with `Retry-After`).
+    #[error("too many unrecognised tokens are being checked; retry shortly")]
+    AuthBusy,
     /// 410: the worker was unregistered or declared dead.
     #[error("worker {0} is gone: register again")]
     WorkerGone(WorkerId),
@@ -113,6 +117,7 @@ impl ApiError {
             Self::NotQueued { .. } => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::TaskExists(_) => (StatusCode::CONFLICT, ErrorCode::TaskExists),
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::QueueFull),
+            Self::AuthBusy => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::AuthBusy),
             Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
@@ -147,7 +152,14 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(%code, status = status.as_u16(), error = %self, "request refused");
         }
-        (status, axum::Json(self.body())).into_response()
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if matches!(self, Self::AuthBusy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

@@ -29,6 +29,10 @@ pub enum Scenario {
     /// heartbeat; measure restart → serving fetches again, and the resident
     /// memory the queued tasks add.
     Restart,
+    /// Submit one task at a time as an honest client, `--samples` times
+    /// with `--bad-clients` clients sending tokens the coordinator never
+    /// issued and `--samples` times without them; compare the latencies.
+    BadTokens,
 }
 
 impl Scenario {
@@ -39,6 +43,7 @@ impl Scenario {
             Self::Latency => "latency",
             Self::Idle => "idle",
             Self::Restart => "restart",
+            Self::BadTokens => "bad-tokens",
         }
     }
 }
@@ -119,12 +124,22 @@ pub struct BenchArgs {
     #[arg(long)]
     pub shared_client: bool,
 
-    /// Latency: tasks submitted one at a time.
+    /// Latency and bad-tokens: tasks submitted one at a time (bad-tokens:
+    /// this many with the bad clients, as many without).
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
 
-    /// Latency: pause between one sample's report and the next submission,
-    /// so the worker is long-polling again.
+    /// Bad-tokens: clients sending bad tokens, each on its own connection,
+    /// one request after another.
+    #[arg(long, default_value_t = 64)]
+    pub bad_clients: usize,
+
+    /// Bad-tokens: what the bad clients send.
+    #[arg(long, value_enum, default_value = "random")]
+    pub bad_token_kind: crate::badtokens::BadTokenKind,
+
+    /// Latency and bad-tokens: pause after one sample before the next
+    /// submission (latency: so the worker is long-polling again).
     #[arg(long, default_value = "5ms", value_parser = parse_duration)]
     pub sample_gap: Duration,
 
@@ -238,8 +253,11 @@ impl BenchArgs {
         if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
             return Err("--rate must be above 0".to_owned());
         }
-        if self.scenario == Scenario::Latency && self.samples == 0 {
+        if matches!(self.scenario, Scenario::Latency | Scenario::BadTokens) && self.samples == 0 {
             return Err("--samples must be above 0".to_owned());
+        }
+        if self.scenario == Scenario::BadTokens && !(1..=10_000).contains(&self.bad_clients) {
+            return Err("--bad-clients must be 1 to 10000".to_owned());
         }
         if self.scenario == Scenario::Restart {
             if self

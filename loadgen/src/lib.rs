@@ -10,7 +10,8 @@
 //! - [`submitters`]: batch submission, as fast as possible or paced.
 //! - [`workers`]: the simulated fleet; [`reports`]: its reports;
 //!   [`shared`]: its signals and counters.
-//! - [`throughput`], [`latency`], [`idle`], [`restart`]: the scenarios.
+//! - [`throughput`], [`latency`], [`idle`], [`restart`], [`badtokens`]:
+//!   the scenarios.
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
 //!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
 //!   [`target`]: finding the coordinator's and PostgreSQL's processes;
@@ -19,6 +20,7 @@
 //!   [`table`]: the same as a table.
 
 pub mod args;
+pub mod badtokens;
 pub mod credentials;
 pub mod dispatcher;
 pub mod idle;
@@ -107,6 +109,7 @@ impl Bench {
             throughput: None,
             pickup: None,
             restart: None,
+            bad_tokens: None,
             fetch: None,
             fleet: FleetCounts::default(),
             heartbeats_per_sec: 0.0,
@@ -154,6 +157,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Latency => latency::run(&bench).await,
         Scenario::Idle => idle::run(&bench).await,
         Scenario::Restart => restart::run(&bench).await,
+        Scenario::BadTokens => badtokens::run(&bench).await,
     };
     bench.stop.cancel();
     let _ = guard.await;

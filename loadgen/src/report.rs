@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::args::{BenchArgs, Scenario};
+use crate::badtokens::{BadTokenKind, BadTokens};
 use crate::dispatcher::DispatcherCounts;
 use crate::monitor::Usage;
 use crate::pgstat::PgRates;
@@ -57,6 +58,10 @@ pub struct Settings {
     pub samples: usize,
     /// `--duration` (idle), in seconds.
     pub duration_secs: f64,
+    /// `--bad-clients` (bad-tokens).
+    pub bad_clients: usize,
+    /// `--bad-token-kind` (bad-tokens).
+    pub bad_token_kind: BadTokenKind,
 }
 
 impl From<&BenchArgs> for Settings {
@@ -78,6 +83,8 @@ impl From<&BenchArgs> for Settings {
             shared_client: args.shared_client,
             samples: args.samples,
             duration_secs: args.duration.as_secs_f64(),
+            bad_clients: args.bad_clients,
+            bad_token_kind: args.bad_token_kind,
         }
     }
 }
@@ -190,6 +197,8 @@ pub struct Report {
     pub pickup: Option<Pickup>,
     /// Restart scenario figures.
     pub restart: Option<Restart>,
+    /// Bad-tokens scenario figures.
+    pub bad_tokens: Option<BadTokens>,
     /// Request → answer of fetches that brought tasks (including any time
     /// the fetch waited for work to arrive).
     pub fetch: Option<Summary>,
@@ -251,6 +260,7 @@ mod tests {
             }),
             pickup: None,
             restart: None,
+            bad_tokens: None,
             fetch: None,
             fleet: FleetCounts::default(),
             heartbeats_per_sec: 0.0,
@@ -350,6 +360,52 @@ mod tests {
         );
         assert_eq!(json["restart"]["bytes_per_task"], 314.6);
         assert_eq!(json["scenario"], "restart");
+    }
+
+    #[test]
+    fn the_bad_token_table_and_json_name_every_figure() {
+        let summary = |p50_ms: f64| Summary {
+            count: 500,
+            mean_ms: p50_ms,
+            p50_ms,
+            p90_ms: p50_ms * 2.0,
+            p99_ms: p50_ms * 4.0,
+            max_ms: p50_ms * 8.0,
+        };
+        let report = Report {
+            scenario: Scenario::BadTokens,
+            throughput: None,
+            bad_tokens: Some(BadTokens {
+                clients: 64,
+                kind: BadTokenKind::Random,
+                quiet: Some(summary(10.0)),
+                attacked: Some(summary(13.0)),
+                p50_ratio: Some(1.3),
+                submit_errors: 0,
+                bad_requests: 90_000,
+                bad_per_sec: 9000.0,
+                unauthorized: 80_000,
+                auth_busy: 10_000,
+                other: 0,
+                failed: 0,
+            }),
+            ..report()
+        };
+        let table = report.table();
+        for expected in [
+            "bad-tokens scenario",
+            "honest submit, no bad clients",
+            "honest submit, 64 bad clients",
+            "p50    13.00 ms",
+            "1.30× (within the bar of < 2×)",
+            "90000 (9000/s; a new well-formed token each): 80000 answered 401, 10000 429 auth_busy",
+        ] {
+            assert!(table.contains(expected), "missing `{expected}` in\n{table}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["scenario"], "bad_tokens");
+        assert_eq!(json["bad_tokens"]["attacked"]["p50_ms"], 13.0);
+        assert_eq!(json["bad_tokens"]["kind"], "random");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::args::Scenario;
+use crate::badtokens::{BadTokenKind, BadTokens};
 use crate::monitor::ProcessUsage;
 use crate::report::{Report, Restart, RestartFigures};
 use crate::restart::SERVING_GOAL;
@@ -121,6 +122,46 @@ fn restart_lines(out: &mut String, r: &Restart) {
     }
 }
 
+/// The honest client's latency without and with the bad clients, and what
+/// the bad clients got.
+fn bad_token_lines(out: &mut String, b: &BadTokens) {
+    summary_line(out, "honest submit, no bad clients", b.quiet.as_ref());
+    let name = format!("honest submit, {} bad clients", b.clients);
+    summary_line(out, &name, b.attacked.as_ref());
+    let _ = match b.p50_ratio {
+        Some(ratio) => writeln!(
+            out,
+            "  {:<34} {ratio:.2}× ({} the bar of < 2×)",
+            "p50 with ÷ without",
+            if ratio < 2.0 { "within" } else { "NOT within" }
+        ),
+        None => writeln!(out, "  {:<34} not measured", "p50 with ÷ without"),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<34} {} ({:.0}/s; {}): {} answered 401, {} 429 auth_busy, {} other, {} unanswered",
+        "bad-token requests while measuring",
+        b.bad_requests,
+        b.bad_per_sec,
+        match b.kind {
+            BadTokenKind::Random => "a new well-formed token each",
+            BadTokenKind::Replayed => "one well-formed token per client",
+            BadTokenKind::Malformed => "malformed tokens",
+        },
+        b.unauthorized,
+        b.auth_busy,
+        b.other,
+        b.failed
+    );
+    if b.submit_errors > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<34} {} honest submissions failed",
+            "ERRORS", b.submit_errors
+        );
+    }
+}
+
 impl Report {
     /// The report as a table for a terminal.
     pub fn table(&self) -> String {
@@ -156,10 +197,10 @@ impl Report {
                 ""
             }
         );
-        let window = if self.scenario == Scenario::Restart {
-            "measured window (submissions)"
-        } else {
-            "measured window"
+        let window = match self.scenario {
+            Scenario::Restart => "measured window (submissions)",
+            Scenario::BadTokens => "measured window (bad clients on)",
+            _ => "measured window",
         };
         let _ = writeln!(out, "  {window:<34} {:.2} s", self.window_secs);
         if self.timed_out {
@@ -212,6 +253,9 @@ impl Report {
         }
         if let Some(r) = &self.restart {
             restart_lines(&mut out, r);
+        }
+        if let Some(b) = &self.bad_tokens {
+            bad_token_lines(&mut out, b);
         }
         if self.scenario != Scenario::Restart {
             summary_line(&mut out, "fetch (request → answer)", self.fetch.as_ref());

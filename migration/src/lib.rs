@@ -13,6 +13,7 @@ mod m20261123_000002_create_tasks;
 mod m20261123_000003_task_attempts;
 mod m20261123_000004_tasks_archive;
 mod m20261123_000005_principals_and_tokens;
+mod m20261124_000006_scoped_worker_tokens;
 mod m20261202_000007_lost_attempt_fence;
 
 /// Every migration of the schema, oldest first.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_task_attempts::Migration),
             Box::new(m20261123_000004_tasks_archive::Migration),
             Box::new(m20261123_000005_principals_and_tokens::Migration),
+            Box::new(m20261124_000006_scoped_worker_tokens::Migration),
             Box::new(m20261202_000007_lost_attempt_fence::Migration),
         ]
     }

@@ -37,7 +37,8 @@ pub enum TokenKind {
     Api,
     /// Lets an agent register a worker (and nothing else).
     Registration,
-    /// Issued at registration: acts as that one worker.
+    /// Issued at registration: acts as that one worker and nothing else,
+    /// whoever registered it; dies with that worker.
     Worker,
 }
 
@@ -89,6 +90,10 @@ pub struct TokenInfo {
     pub label: Option<String>,
     /// For a worker token: the worker it acts as.
     pub worker_id: Option<WorkerId>,
+    /// For a worker token: the token that registered its worker (revoking
+    /// that one revokes this one); absent for the bootstrap admin's workers.
+    #[serde(default)]
+    pub registered_with: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,

@@ -31,6 +31,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 429: the queue is at its configured limit.
     QueueFull,
+    /// 429: too many unrecognised tokens are being checked right now to
+    /// check this one; retry after the `Retry-After` seconds. Tokens this
+    /// coordinator has seen lately are never answered this.
+    AuthBusy,
     /// 401: missing or invalid credentials.
     Unauthorized,
     /// 403: valid credentials without the right.
@@ -72,6 +76,7 @@ impl ErrorCode {
             Self::TaskExists => "task_exists",
             Self::PayloadTooLarge => "payload_too_large",
             Self::QueueFull => "queue_full",
+            Self::AuthBusy => "auth_busy",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::PrincipalNotFound => "principal_not_found",

@@ -331,11 +331,17 @@ async fn nothing_of_a_task_survives_its_timeout_its_cancellation_or_its_agent() 
         .unwrap()
         .parse::<i32>()
         .unwrap();
-    kill(
-        Pid::from_raw(i32::try_from(agent.pid()).unwrap()),
-        Signal::SIGSTOP,
-    )
-    .unwrap();
+    agent.signal(Signal::SIGSTOP);
+    let agent_pid = agent.pid();
+    wait_until("the agent to stop", Duration::from_secs(10), || async {
+        let stat = std::fs::read_to_string(format!("/proc/{agent_pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('T')
+    })
+    .await;
     kill(Pid::from_raw(supervisor), Signal::SIGKILL).unwrap();
     agent.sigkill();
     agent.wait_exit(Duration::from_secs(10)).await;

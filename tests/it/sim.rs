@@ -10,7 +10,11 @@ use switchyard_protocol::{
 pub struct SimWorker {
     pub id: WorkerId,
     pub tags: Vec<String>,
+    /// Acts as this worker, with the token its registration issued.
     pub client: Client,
+    /// The client that registered it (an admin's, in most tests), for
+    /// submitting the work a test wants this worker to take.
+    pub registrar: Client,
 }
 
 impl SimWorker {
@@ -26,15 +30,12 @@ impl SimWorker {
             })
             .await
             .expect("register");
-        // The worker acts with the token its registration issued, if any.
-        let client = match view.token {
-            Some(token) => client.clone().with_token(token),
-            None => client.clone(),
-        };
+        let token = view.token.expect("a registration issues a worker token");
         Self {
             id: view.id,
             tags,
-            client,
+            client: client.clone().with_token(token),
+            registrar: client.clone(),
         }
     }
 

@@ -116,12 +116,17 @@ async fn sessions(
             tracing::info!("shut down before registering");
             return Ok(());
         };
-        // The worker acts with the token issued at registration, if any (an
-        // admin token registers workers that act with the admin token).
-        let worker_client = match &worker.token {
-            Some(token) => client.clone().with_token(token.clone()),
-            None => client.clone(),
-        };
+        // The worker acts only with the token issued for it at registration,
+        // never with the token it registered with.
+        let token = worker.token.clone().with_context(|| {
+            format!(
+                "the coordinator at {} registered worker {} without a worker token; \
+                 it is older than this agent: upgrade it",
+                client.base_url(),
+                worker.id
+            )
+        })?;
+        let worker_client = client.clone().with_token(token);
         if let Err(error) = isolation.state.set_worker(worker.id) {
             tracing::warn!(%error, "failed to note the worker id in the state folder");
         }

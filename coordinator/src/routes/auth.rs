@@ -1,7 +1,8 @@
 //! Request guards: who is calling (`Caller`), admin-only routes (`Admin`),
-//! and the operator pages that configuration may open (`StatsAccess`,
-//! `MetricsAccess`).
-//! Missing or bad credentials answer 401; a caller without the right, 403.
+//! readers of the fleet (`Observer`), and the operator pages that
+//! configuration may open (`StatsAccess`, `MetricsAccess`).
+//! Missing or bad credentials answer 401; a caller without the right, 403;
+//! 429 `auth_busy` when unrecognised tokens queue for their lookup.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -29,12 +30,22 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// Authenticates the request's bearer token.
+/// Authenticates the request's bearer token. A refusal is answered only
+/// after `--auth-failure-delay`: a client that tries token after token on
+/// a connection gets few tries a second (and costs little CPU), while a
+/// person with a wrong token loses a moment. The wait holds no database
+/// connection and no lookup permit.
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
-    let token = bearer(parts).ok_or(ApiError::Unauthorized(
-        "missing `Authorization: Bearer <token>`",
-    ))?;
-    auth::authenticate(state, token).await
+    let result = match bearer(parts) {
+        Some(token) => auth::authenticate(state, token).await,
+        None => Err(ApiError::Unauthorized(
+            "missing `Authorization: Bearer <token>`",
+        )),
+    };
+    if matches!(result, Err(ApiError::Unauthorized(_))) {
+        tokio::time::sleep(state.settings().auth_failure_delay).await;
+    }
+    result
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -55,9 +66,25 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Access to `/stats` and `/api/v1/stats`: any valid token, or none with
-/// `--public-stats`. Carries who reads (`None`: no token), since what the
-/// page shows of tasks depends on it; a token that is sent must be valid.
+/// A user or an admin: who may read the fleet (workers, operator pages).
+/// Worker and registration tokens may not.
+#[derive(Debug, Clone)]
+pub struct Observer(pub Principal);
+
+impl FromRequestParts<AppState> for Observer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = caller(parts, state).await?;
+        principal.may_observe()?;
+        Ok(Observer(principal))
+    }
+}
+
+/// Access to `/stats` and `/api/v1/stats`: a user's or admin's token, or
+/// none with `--public-stats`. Carries who reads (`None`: no token), since
+/// what the page shows of tasks depends on it; a token that is sent must be
+/// valid.
 #[derive(Debug, Clone)]
 pub struct StatsAccess(pub Option<Principal>);
 
@@ -65,16 +92,22 @@ impl FromRequestParts<AppState> for StatsAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.settings().public_stats && !parts.headers.contains_key(AUTHORIZATION) {
-            return Ok(StatsAccess(None));
+        if state.settings().public_stats {
+            if !parts.headers.contains_key(AUTHORIZATION) {
+                return Ok(StatsAccess(None));
+            }
+            return caller(parts, state)
+                .await
+                .map(|reader| StatsAccess(Some(reader)));
         }
-        caller(parts, state)
+        Observer::from_request_parts(parts, state)
             .await
-            .map(|reader| StatsAccess(Some(reader)))
+            .map(|Observer(reader)| StatsAccess(Some(reader)))
     }
 }
 
-/// Access to `/metrics`: any valid token, or none with `--public-metrics`.
+/// Access to `/metrics`: a user's or admin's token, or none with
+/// `--public-metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricsAccess;
 
@@ -83,7 +116,7 @@ impl FromRequestParts<AppState> for MetricsAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if !state.settings().public_metrics {
-            caller(parts, state).await?;
+            Observer::from_request_parts(parts, state).await?;
         }
         Ok(MetricsAccess)
     }

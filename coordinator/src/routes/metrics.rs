@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
          content_type = "text/plain", body = String),
         (status = 401, description = "Missing or bad token (unless --public-metrics)",
          body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "A worker or registration token (unless --public-metrics)",
+         body = switchyard_protocol::ErrorBody),
     )
 )]
 pub async fn metrics(_: MetricsAccess, State(state): State<AppState>) -> impl IntoResponse {

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "The dashboard page", content_type = "text/html", body = String),
         (status = 400, description = "Malformed query", body = ErrorBody),
         (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
+        (status = 403, description = "A worker or registration token (unless --public-stats)", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]
@@ -54,6 +55,7 @@ pub async fn page(
         (status = 200, description = "Task counts, backlog, throughput, workers", body = Stats),
         (status = 400, description = "Malformed query", body = ErrorBody),
         (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
+        (status = 403, description = "A worker or registration token (unless --public-stats)", body = ErrorBody),
         (status = 422, description = "Invalid paging", body = ErrorBody),
     )
 )]

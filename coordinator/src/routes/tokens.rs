@@ -97,7 +97,7 @@ async fn list_tokens(
     params(("id" = i64, Path, description = "The token")),
     security(("admin_token" = [])),
     responses(
-        (status = 200, description = "The token, revoked", body = TokenInfo),
+        (status = 200, description = "The token, revoked, with every worker token registered with it", body = TokenInfo),
         (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
         (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
@@ -124,8 +124,8 @@ async fn revoke_token(
 )]
 async fn whoami(Caller(principal): Caller) -> Json<Whoami> {
     Json(Whoami {
+        role: principal.role(),
+        worker_id: principal.worker(),
         principal: principal.name,
-        role: principal.role,
-        worker_id: principal.worker,
     })
 }

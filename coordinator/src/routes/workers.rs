@@ -10,7 +10,7 @@ use switchyard_protocol::{
     ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
 };
 
-use super::auth::Caller;
+use super::auth::{Caller, Observer};
 use super::created;
 use super::extract::{Json, Path};
 use crate::error::ApiError;
@@ -55,11 +55,15 @@ async fn register(
     tag = "workers",
     responses(
         (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        (status = 403, description = "A worker or registration token", body = switchyard_protocol::ErrorBody),
         (status = 200, description = "Every worker that has not gone", body = Vec<WorkerView>),
         (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
     )
 )]
-async fn list(_: Caller, State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
+async fn list(
+    _: Observer,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<WorkerView>>, ApiError> {
     Ok(Json(workers::list(&state).await?))
 }
 
@@ -78,10 +82,11 @@ async fn list(_: Caller, State(state): State<AppState>) -> Result<Json<Vec<Worke
     )
 )]
 async fn show(
-    _: Caller,
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
 ) -> Result<Json<WorkerView>, ApiError> {
+    caller.may_read_worker(id)?;
     Ok(Json(workers::get(&state, id).await?))
 }
 
@@ -239,7 +244,7 @@ async fn unregister(
     caller.may_act_as(id)?;
     // A worker leaving by itself has stopped its tasks; one an admin
     // removes may still be running them.
-    let lost = if caller.worker == Some(id) {
+    let lost = if caller.worker() == Some(id) {
         workers::Lost::Confirmed
     } else {
         workers::Lost::Unconfirmed

@@ -25,7 +25,7 @@ pub async fn sweep(state: &AppState, deaths: bool) -> Result<usize, ApiError> {
         let timeout = state.settings().heartbeat_timeout.as_secs_f64();
         for id in storage::workers::silent_since(state.db(), timeout).await? {
             // Only the sweep that marks it gone redistributes its work.
-            if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+            if workers::mark_gone(state, id).await?.is_some() {
                 tracing::warn!(worker_id = %id, "worker missed its heartbeats; declared dead");
                 workers::remove_from_dispatch(state, id, Lost::Unconfirmed).await?;
                 dead += 1;

@@ -49,6 +49,12 @@ pub struct Settings {
     pub retention: Option<Retention>,
     /// More queued tasks than this makes `/health` degraded.
     pub health_max_queued: u64,
+    /// Most database lookups of unrecognised tokens at once.
+    pub auth_lookup_concurrency: usize,
+    /// Longest an unrecognised token waits for a lookup before `auth_busy`.
+    pub auth_lookup_wait: Duration,
+    /// How late a refused credential is answered.
+    pub auth_failure_delay: Duration,
 }
 
 impl Settings {
@@ -72,6 +78,15 @@ impl Settings {
             public_metrics: config.public_metrics,
             retention: Retention::from_config(config),
             health_max_queued: config.health_max_queued,
+            // Never more lookups than connections.
+            auth_lookup_concurrency: usize::try_from(
+                config
+                    .auth_lookup_concurrency
+                    .min(config.db_max_connections),
+            )
+            .unwrap_or(1),
+            auth_lookup_wait: config.auth_lookup_wait,
+            auth_failure_delay: config.auth_failure_delay,
         }
     }
 }
@@ -116,7 +131,10 @@ impl AppState {
                 dispatcher: Mutex::new(dispatcher),
                 wakers: Wakers::default(),
                 admission: Admission::default(),
-                tokens: TokenCache::default(),
+                tokens: TokenCache::new(
+                    settings.auth_lookup_concurrency,
+                    settings.auth_lookup_wait,
+                ),
                 handovers: Handovers::default(),
                 liveness: Liveness::default(),
                 fences: Fences::default(),

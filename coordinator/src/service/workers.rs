@@ -14,6 +14,7 @@ use super::{AppState, views};
 use crate::dispatcher::WorkerSpec;
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
+use crate::storage::entities::worker::Model;
 use crate::storage::{self, entities::task};
 
 fn spec(id: WorkerId, tags: Vec<String>, slots: i32) -> WorkerSpec {
@@ -55,7 +56,7 @@ pub async fn register(
         retire_earlier_selves(state, id, key_hash).await?;
     }
     let mut view = views::worker(state, row);
-    view.token = token;
+    view.token = Some(token);
     Ok(view)
 }
 
@@ -257,7 +258,7 @@ pub async fn unregister(
     id: WorkerId,
     lost: Lost,
 ) -> Result<WorkerView, ApiError> {
-    let row = match storage::workers::mark_gone(state.db(), id).await? {
+    let row = match mark_gone(state, id).await? {
         Some(row) => row,
         None => {
             let row = storage::workers::get(state.db(), id)
@@ -269,6 +270,14 @@ pub async fn unregister(
     remove_from_dispatch(state, id, lost).await?;
     tracing::info!(worker_id = %id, "worker unregistered");
     Ok(views::worker(state, row))
+}
+
+/// Marks a worker gone, its tokens revoked in the same statement, and
+/// forgets them here at once; `None` when it was unknown or already gone.
+pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<Model>, ApiError> {
+    let row = storage::workers::mark_gone(state.db(), id).await?;
+    auth::forget_worker(state, id);
+    Ok(row)
 }
 
 /// Takes a worker that is gone in the database out of dispatch: its queue
@@ -302,7 +311,7 @@ async fn retire_earlier_selves(
     let window = state.settings().lost_attempt_fence.as_secs_f64();
     let earlier = storage::workers::earlier_selves(state.db(), key_hash, new, window).await?;
     for &id in &earlier {
-        if storage::workers::mark_gone(state.db(), id).await?.is_some() {
+        if mark_gone(state, id).await?.is_some() {
             tracing::info!(worker_id = %id, new_worker_id = %new, "an agent registered again; its earlier worker is retired and its tasks run again");
             remove_from_dispatch(state, id, Lost::Confirmed).await?;
         }

@@ -63,11 +63,17 @@ pub async fn touch(db: &impl ConnectionTrait, workers: &[WorkerId]) -> Result<()
     Ok(())
 }
 
-/// Marks a worker gone; `None` when it was unknown or already gone.
+/// Marks a worker gone and, in the same statement, revokes its worker
+/// tokens; `None` when it was unknown or already gone.
 pub async fn mark_gone(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
     let sql = format!(
-        "UPDATE workers SET state = 'gone', left_at = now() WHERE id = $1 AND state <> 'gone' \
-         RETURNING {COLUMNS}"
+        "WITH w AS ( \
+             UPDATE workers SET state = 'gone', left_at = now() WHERE id = $1 AND state <> 'gone' \
+             RETURNING {COLUMNS}), \
+         revoked AS ( \
+             UPDATE api_tokens SET revoked_at = now() \
+             WHERE worker_id IN (SELECT id FROM w) AND revoked_at IS NULL) \
+         SELECT * FROM w"
     );
     Model::find_by_statement(stmt(&sql, [id.0.into()]))
         .one(db)

@@ -23,12 +23,7 @@ fn routes(text: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn metrics_count_a_known_workload() {
-    let app = spawn_app(
-        AppOptions::new()
-            .flag("--retry-backoff", "100ms")
-            .flag("--lost-attempt-fence", "0s"),
-    )
-    .await;
+    let app = spawn_app(AppOptions::new().flag("--retry-backoff", "100ms")).await;
     let other = spawn_app(AppOptions::new()).await;
     let client = &app.client;
     let linux = SimWorker::register(client, "linux-1", &["linux"], 4).await;

@@ -55,7 +55,7 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
 /// 10 s); returns the assignment.
 pub async fn submit_and_take(worker: &SimWorker, tags: &[&str], max_attempts: i32) -> Assignment {
     let task = worker
-        .client
+        .registrar
         .submit(&switchyard_protocol::SubmitTask {
             max_attempts: Some(max_attempts),
             ..sim::task(&["true"], tags)

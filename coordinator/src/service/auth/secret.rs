@@ -1,0 +1,93 @@
+//! Token secrets: making them, recognising their shape, hashing them.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// What every issued token starts with.
+const PREFIX: &str = "sy_";
+
+/// Random bytes in a token: 256 bits, 43 base64url characters.
+const SECRET_BYTES: usize = 32;
+
+/// The SHA-256 of a token: how it is stored and cached.
+pub type TokenHash = [u8; 32];
+
+/// A fresh secret: `sy_` and 43 characters (256 random bits).
+pub fn generate() -> Result<String, ApiError> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness for a token: {e}")))?;
+    Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// Whether `token` has the shape of an issued token: `sy_` and exactly the
+/// base64url encoding of 32 bytes (which also fixes the last character's
+/// unused bits). Anything else cannot be in the database, so it is refused
+/// without asking it.
+pub fn well_formed(token: &str) -> bool {
+    // One spare byte: the decoder may want room for its estimate.
+    let mut decoded = [0u8; SECRET_BYTES + 1];
+    token
+        .strip_prefix(PREFIX)
+        .filter(|rest| rest.len() == 43)
+        .is_some_and(|rest| {
+            URL_SAFE_NO_PAD
+                .decode_slice(rest, &mut decoded)
+                .is_ok_and(|n| n == SECRET_BYTES)
+        })
+}
+
+/// The hash a token is stored and cached under.
+pub fn hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a
+/// guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_well_formed_and_hashed() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("sy_") && a.len() == 46, "{a}");
+        assert!(well_formed(&a) && well_formed(&b));
+        assert_ne!(hash(&a), hash(&b));
+    }
+
+    #[test]
+    fn only_the_shape_of_an_issued_token_is_well_formed() {
+        let good = generate().unwrap();
+        assert!(!well_formed(""));
+        assert!(!well_formed(&good[3..]), "no prefix");
+        assert!(!well_formed(&format!("xy_{}", &good[3..])), "wrong prefix");
+        assert!(!well_formed(&good[..45]), "too short");
+        assert!(!well_formed(&format!("{good}A")), "too long");
+        assert!(!well_formed(&format!("{}+", &good[..45])), "not base64url");
+        assert!(!well_formed(&format!("{}=", &good[..45])), "padding");
+        // 43 characters carry 258 bits: the last two must be zero.
+        assert!(well_formed(&format!("sy_{}A", "A".repeat(42))));
+        assert!(!well_formed(&format!("sy_{}B", "A".repeat(42))));
+        assert!(!well_formed("sy_not-a-real-token-not-a-real-token-00000"));
+    }
+
+    #[test]
+    fn constant_time_eq_only_when_identical() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token", b"secret-tokem"));
+        assert!(!constant_time_eq(b"secret", b"secret-token"));
+    }
+}
