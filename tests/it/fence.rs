@@ -267,3 +267,48 @@ async fn an_agent_stopped_past_its_grace_interrupts_its_task_which_runs_again() 
         ]
     );
 }
+
+#[tokio::test]
+async fn an_agent_restarted_before_it_is_missed_vouches_for_its_running_tasks() {
+    let db = test_database().await;
+    // Neither the heartbeat timeout nor the fence can pass during the test:
+    // only the restarted agent's word frees the task.
+    let (_coordinator, url) = spawn_coordinator_process(
+        &db.url,
+        &[
+            "--heartbeat-interval",
+            "1s",
+            "--heartbeat-timeout",
+            "5m",
+            "--lost-attempt-fence",
+            "10m",
+        ],
+    )
+    .await;
+    let admin = admin_client(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stamps");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let extra = ["--state-dir", state_arg.as_str()];
+    let mut agent = spawn_agent_process(&url, &["a"], 1, &extra);
+    let first_id = worker_named(&admin, &["a"]).await;
+    let task = admin.submit(&stamping(&file, 5, &[])).await.unwrap();
+    started(&file, 1).await;
+    agent.sigkill();
+    agent.wait_exit(Duration::from_secs(10)).await;
+
+    let _agent = spawn_agent_process(&url, &["a"], 1, &extra);
+    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
+    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
+    never_at_once(&file);
+    let attempts = attempts(&admin, task.id).await;
+    assert_eq!(attempts[0], (AttemptOutcome::Lost, first_id));
+    assert_eq!(attempts[1].0, AttemptOutcome::Succeeded);
+    let old = admin.worker(first_id).await.unwrap();
+    assert_eq!(
+        old.state,
+        switchyard_protocol::WorkerState::Gone,
+        "the earlier registration was retired"
+    );
+}

@@ -283,10 +283,13 @@ async fn follow(
     }
 }
 
-/// Milliseconds left of the lease (none when there is no lease).
+/// Milliseconds left of the lease, rounded up (none when there is no
+/// lease). The supervisor counts them from when it hears them, a little
+/// later, so its end of the lease is never earlier than the agent's.
 fn lease_left(lease: &mut Lease) -> Option<u64> {
     let until = (*lease.borrow_and_update())?;
-    Some(millis(until.saturating_duration_since(Instant::now())))
+    let left = until.saturating_duration_since(Instant::now());
+    Some(u64::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX))
 }
 
 /// Records the running attempt in the state folder, for the clean-up after

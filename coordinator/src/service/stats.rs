@@ -204,7 +204,10 @@ pub async fn stats(
         top_queued: top
             .into_iter()
             .zip(waiting)
-            .map(|(row, has_candidate)| queued_summary(row, has_candidate, now))
+            .map(|(row, has_candidate)| {
+                let fenced = state.fences().holds(TaskId(row.id));
+                queued_summary(row, has_candidate, fenced, now)
+            })
             .collect(),
     })
 }
@@ -238,10 +241,15 @@ fn worker_summary(
 fn queued_summary(
     row: QueuedSummaryRow,
     has_candidate: bool,
+    fenced: bool,
     now: DateTime<Utc>,
 ) -> QueuedTaskSummary {
     let waiting = if row.not_before.is_some_and(|at| at > now) {
-        WaitReason::BackingOff
+        if fenced {
+            WaitReason::LostAttemptFence
+        } else {
+            WaitReason::BackingOff
+        }
     } else if has_candidate {
         WaitReason::WaitingForSlot
     } else {

@@ -271,14 +271,17 @@ impl Supervisor {
                     self.tell(&Event::Exited { exit });
                     killing = true;
                 }
+                // Durations count from when the word arrives, not from when
+                // this loop began to wait for it.
                 Ok(Happening::Control(Some(Command::Terminate))) => {
                     if term_until.is_none() && !killing {
                         self.signal_tree(cgroup, Signal::SIGTERM);
-                        term_until = Some(now + Duration::from_millis(self.spec.term_grace_ms));
+                        term_until =
+                            Some(Instant::now() + Duration::from_millis(self.spec.term_grace_ms));
                     }
                 }
                 Ok(Happening::Control(Some(Command::Lease { ms }))) => {
-                    lease = Some(now + Duration::from_millis(ms));
+                    lease = Some(Instant::now() + Duration::from_millis(ms));
                 }
                 Ok(Happening::Control(None)) => killing = true,
                 // A SIGTERM while the agent lives is not the agent's death
