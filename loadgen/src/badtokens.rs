@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use clap::ValueEnum;
 use reqwest::StatusCode;
 use serde::Serialize;
+use switchyard_protocol::ClientOptions;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -116,20 +118,15 @@ impl Letters {
     }
 }
 
-/// One bad client: its own connection, requests back to back.
+/// One bad client: its own connection (`http`), requests back to back.
 async fn bad_client(
+    http: reqwest::Client,
     url: String,
     kind: BadTokenKind,
     index: usize,
     tally: Arc<Tally>,
     stop: CancellationToken,
 ) {
-    let Ok(http) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-    else {
-        return;
-    };
     let mut letters = Letters::seeded(index);
     let replayed = letters.token();
     let body = serde_json::json!({"argv": ["true"]});
@@ -202,7 +199,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let attack = CancellationToken::new();
     let mut clients = JoinSet::new();
     for index in 0..args.bad_clients {
+        let http = switchyard_protocol::http_client_builder(&args.url, &ClientOptions::default())
+            .context("failed to set up a bad client's TLS")?
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("failed to build a bad client")?;
         clients.spawn(bad_client(
+            http,
             url.clone(),
             args.bad_token_kind,
             index,
@@ -238,6 +241,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
     fleet.unregister().await;
 
+    if during.sent == 0 && !timed_out {
+        anyhow::bail!(
+            "the bad clients sent no request while the honest client was measured: the \
+             comparison would say nothing"
+        );
+    }
     let quiet = quiet.summary();
     let attacked = attacked.summary();
     let p50_ratio = match (&quiet, &attacked) {
