@@ -136,7 +136,7 @@ pub struct BenchArgs {
 
     /// Bad-tokens: what the bad clients send.
     #[arg(long, value_enum, default_value = "random")]
-    pub bad_token_kind: crate::badtokens::BadTokenKind,
+    pub bad_token_kind: BadTokenKind,
 
     /// Latency and bad-tokens: pause after one sample before the next
     /// submission (latency: so the worker is long-polling again).
@@ -321,6 +321,19 @@ pub fn port_of(url: &str) -> Option<u16> {
         "postgres" | "postgresql" => Some(5432),
         _ => None,
     })
+}
+
+/// What the bad clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadTokenKind {
+    /// A new well-formed token (`sy_` and 43 base64url characters) on
+    /// every request: nothing the coordinator remembers helps.
+    Random,
+    /// One well-formed token per client, sent again and again.
+    Replayed,
+    /// Strings not shaped like a token at all.
+    Malformed,
 }
 
 #[cfg(test)]

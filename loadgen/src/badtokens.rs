@@ -9,33 +9,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::ValueEnum;
 use reqwest::StatusCode;
-use serde::Serialize;
 use switchyard_protocol::ClientOptions;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Bench;
-use crate::report::Report;
-use crate::stats::{Samples, Summary, per_second};
+use crate::args::BadTokenKind;
+use crate::report::{BadTokens, Report};
+use crate::stats::{Samples, per_second};
 use crate::submitters;
 use crate::window::Window;
 use crate::workers::{Fleet, Shared};
-
-/// What the bad clients send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BadTokenKind {
-    /// A new well-formed token (`sy_` and 43 base64url characters) on
-    /// every request: nothing the coordinator remembers helps.
-    Random,
-    /// One well-formed token per client, sent again and again.
-    Replayed,
-    /// Strings not shaped like a token at all.
-    Malformed,
-}
 
 /// Longest the bad clients may take to all be sending before measuring.
 const ATTACK_WARMUP: Duration = Duration::from_secs(10);
@@ -48,36 +34,6 @@ struct Tally {
     auth_busy: AtomicU64,
     other: AtomicU64,
     failed: AtomicU64,
-}
-
-/// Bad-token scenario figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BadTokens {
-    /// `--bad-clients`.
-    pub clients: usize,
-    /// `--bad-token-kind`.
-    pub kind: BadTokenKind,
-    /// The honest client's submit (request → answer) with no bad client
-    /// running: half the samples before the attack, half after.
-    pub quiet: Option<Summary>,
-    /// The same while the bad clients run.
-    pub attacked: Option<Summary>,
-    /// `attacked.p50 ÷ quiet.p50`.
-    pub p50_ratio: Option<f64>,
-    /// The honest client's failed submissions.
-    pub submit_errors: u64,
-    /// Requests the bad clients sent while the honest client measured.
-    pub bad_requests: u64,
-    /// The same per second.
-    pub bad_per_sec: f64,
-    /// Of those, answered 401.
-    pub unauthorized: u64,
-    /// Answered 429 `auth_busy`.
-    pub auth_busy: u64,
-    /// Answered anything else.
-    pub other: u64,
-    /// Not answered (connection errors).
-    pub failed: u64,
 }
 
 /// A small, fast generator of token characters; bad tokens need to differ,

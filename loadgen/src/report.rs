@@ -6,8 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::args::{BenchArgs, Scenario};
-use crate::badtokens::{BadTokenKind, BadTokens};
+use crate::args::{BadTokenKind, BenchArgs, Scenario};
 use crate::dispatcher::DispatcherCounts;
 use crate::monitor::Usage;
 use crate::pgstat::PgRates;
@@ -219,6 +218,36 @@ impl Report {
         std::fs::write(path, text + "\n")
             .with_context(|| format!("failed to write {}", path.display()))
     }
+}
+
+/// Bad-token scenario figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BadTokens {
+    /// `--bad-clients`.
+    pub clients: usize,
+    /// `--bad-token-kind`.
+    pub kind: BadTokenKind,
+    /// The honest client's submit (request → answer) with no bad client
+    /// running: half the samples before the attack, half after.
+    pub quiet: Option<Summary>,
+    /// The same while the bad clients run.
+    pub attacked: Option<Summary>,
+    /// `attacked.p50 ÷ quiet.p50`.
+    pub p50_ratio: Option<f64>,
+    /// The honest client's failed submissions.
+    pub submit_errors: u64,
+    /// Requests the bad clients sent while the honest client measured.
+    pub bad_requests: u64,
+    /// The same per second.
+    pub bad_per_sec: f64,
+    /// Of those, answered 401.
+    pub unauthorized: u64,
+    /// Answered 429 `auth_busy`.
+    pub auth_busy: u64,
+    /// Answered anything else.
+    pub other: u64,
+    /// Not answered (connection errors).
+    pub failed: u64,
 }
 
 #[cfg(test)]

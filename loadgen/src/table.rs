@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::args::BadTokenKind;
 use crate::args::Scenario;
-use crate::badtokens::{BadTokenKind, BadTokens};
 use crate::monitor::ProcessUsage;
+use crate::report::BadTokens;
 use crate::report::{Report, Restart, RestartFigures};
 use crate::restart::SERVING_GOAL;
 use crate::stats::Summary;

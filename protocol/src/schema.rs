@@ -13,14 +13,12 @@
 //! acceptable value exceeds, and `x-max-bytes` states the byte limit itself;
 //! for ASCII text the two agree.
 
-use std::borrow::Cow;
-
+use utoipa::ToSchema;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
-use utoipa::{PartialSchema, ToSchema};
 
 use crate::limits::*;
 use crate::text;
@@ -56,7 +54,7 @@ fn integer(min: i64, max: Option<i64>, format: KnownFormat, description: &str) -
 }
 
 /// A list of `min..=max` items of the component `T`.
-fn list<T: ToSchema>(min: usize, max: usize, description: &str) -> Schema {
+pub(crate) fn list<T: ToSchema>(min: usize, max: usize, description: &str) -> Schema {
     ArrayBuilder::new()
         .items(Ref::from_schema_name(T::name()))
         .min_items((min > 0).then_some(min))
@@ -66,37 +64,43 @@ fn list<T: ToSchema>(min: usize, max: usize, description: &str) -> Schema {
 }
 
 /// Adds component `T` and those it refers to.
-fn add<T: ToSchema>(schemas: &mut Schemas) {
+pub(crate) fn add<T: ToSchema>(schemas: &mut Schemas) {
     schemas.push((T::name().into_owned(), T::schema()));
     T::schemas(schemas);
 }
 
 /// Declares a marker type whose schema `build` makes, naming the components
-/// it refers to.
+/// it refers to. Used here and beside the types a list schema refers to.
 macro_rules! bounded {
     ($(#[$doc:meta])* $name:ident => $build:expr $(; refers to $($child:ty),+)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
 
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                RefOr::T($build)
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::RefOr::T($build)
             }
         }
 
-        impl ToSchema for $name {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($name))
+        impl ::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
             }
 
             #[allow(unused_variables)]
-            fn schemas(schemas: &mut Schemas) {
-                $($(add::<$child>(schemas);)+)?
+            fn schemas(
+                schemas: &mut ::std::vec::Vec<(
+                    ::std::string::String,
+                    ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                $($($crate::schema::add::<$child>(schemas);)+)?
             }
         }
     };
 }
+pub(crate) use bounded;
 
 bounded!(
     /// A tag: 1 to [`MAX_TAG_BYTES`] ASCII letters, digits and `- _ . : / = + @`.
@@ -253,18 +257,6 @@ bounded!(
     /// What went wrong outside the process: at most [`MAX_ERROR_BYTES`] bytes.
     ErrorText => string(0, MAX_ERROR_BYTES, None,
         "NUL is stored as U+FFFD, and what that lengthens is cut from the end")
-);
-
-bounded!(
-    /// The tasks of a batch submission: 1 to [`MAX_BATCH`].
-    SubmitTaskList => list::<crate::task::SubmitTask>(1, MAX_BATCH, "All are stored, or none");
-    refers to crate::task::SubmitTask
-);
-
-bounded!(
-    /// The reports of a batched report: 1 to [`MAX_REPORT_BATCH`].
-    TaskReportList => list::<crate::worker::TaskReport>(1, MAX_REPORT_BATCH, "At most one per task");
-    refers to crate::worker::TaskReport
 );
 
 bounded!(

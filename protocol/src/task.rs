@@ -122,7 +122,7 @@ pub struct SubmitTask {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBatch {
-    #[schema(value_type = schema::SubmitTaskList)]
+    #[schema(value_type = SubmitTaskList)]
     pub tasks: Vec<SubmitTask>,
 }
 
@@ -295,3 +295,9 @@ pub struct TaskPage {
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
+
+schema::bounded!(
+    /// The tasks of a batch submission: 1 to [`MAX_BATCH`](crate::limits::MAX_BATCH).
+    SubmitTaskList => schema::list::<SubmitTask>(1, crate::limits::MAX_BATCH, "All are stored, or none");
+    refers to SubmitTask
+);

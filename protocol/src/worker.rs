@@ -197,7 +197,7 @@ pub struct TaskReport {
 pub struct ReportBatch {
     /// 1 to [`MAX_REPORT_BATCH`](crate::limits::MAX_REPORT_BATCH) reports,
     /// at most one per task.
-    #[schema(value_type = schema::TaskReportList)]
+    #[schema(value_type = TaskReportList)]
     pub reports: Vec<TaskReport>,
 }
 
@@ -235,3 +235,10 @@ pub struct UpdateWorker {
     #[schema(value_type = Option<schema::Slots>)]
     pub slots: Option<i32>,
 }
+
+schema::bounded!(
+    /// The reports of a batched report: 1 to
+    /// [`MAX_REPORT_BATCH`](crate::limits::MAX_REPORT_BATCH).
+    TaskReportList => schema::list::<TaskReport>(1, crate::limits::MAX_REPORT_BATCH, "At most one per task");
+    refers to TaskReport
+);

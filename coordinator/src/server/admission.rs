@@ -16,11 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
-
-/// Connections beyond the limit that may still be closing (evicted, their
-/// task not yet run) before the server stops accepting until they have
-/// closed: each holds a file descriptor until then.
-pub(super) const CLOSING_SLACK: usize = 32;
+use super::limits::CLOSING_SLACK;
 
 /// What became of a new connection.
 #[derive(Debug)]

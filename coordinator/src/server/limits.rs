@@ -6,9 +6,12 @@ use std::time::Duration;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use switchyard_config::ServeArgs;
 
-use super::admission::CLOSING_SLACK;
 use super::refusal::GENTLE_CLOSES;
 
+/// Connections beyond the limit that may still be closing (evicted, their
+/// task not yet run) before the server stops accepting until they have
+/// closed: each holds a file descriptor until then.
+pub(super) const CLOSING_SLACK: usize = 32;
 /// File descriptors kept for the process's own use, besides the database
 /// pool and refused connections: the listener, standard streams, log and
 /// certificate files, DNS, and slack for connections closing.
