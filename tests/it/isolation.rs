@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, Uid};
-use switchyard_protocol::{Client, CreatePrincipal, Role, SubmitTask, TaskState, TaskView};
+use switchyard_protocol::{Client, Role, SubmitTask, TaskState, TaskView};
 use switchyard_tests::{
     ChildProcess, admin_client, process_is_gone, spawn_coordinator_process, spawn_process_with_env,
     test_database, wait_until,
@@ -28,18 +28,6 @@ const TASK_VARIABLES: &[&str] = &[
     "SWITCHYARD_TASK_ID",
     "SWITCHYARD_ATTEMPT",
 ];
-
-/// A registration token for a fresh worker principal.
-async fn registration_token(admin: &Client, name: &str) -> String {
-    admin
-        .admin_create_principal(&CreatePrincipal {
-            name: name.to_owned(),
-            role: Role::Worker,
-        })
-        .await
-        .unwrap()
-        .token
-}
 
 /// How the agent is given its token.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +88,7 @@ async fn a_task_sees_neither_the_agents_environment_nor_its_token() {
         .into_iter()
         .enumerate()
     {
-        let token = registration_token(&admin, &format!("fleet-{n}")).await;
+        let token = sim::principal(&admin, &format!("fleet-{n}"), Role::Worker).await;
         let dir = tempfile::tempdir().unwrap();
         let mut agent = agent(&url, &token, from, dir.path(), &["--allow-root-tasks"]);
         let task = run(&admin, &["env"]).await;
@@ -153,7 +141,7 @@ async fn a_task_run_as_another_user_cannot_read_the_token_file_or_the_agent() {
     let db = test_database().await;
     let (_coordinator, url) = spawn_coordinator_process(&db.url, &[]).await;
     let admin = admin_client(&url);
-    let token = registration_token(&admin, "fleet").await;
+    let token = sim::principal(&admin, "fleet", Role::Worker).await;
     // The state folder must let the task's user pass through to its work dir.
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();

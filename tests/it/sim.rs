@@ -159,3 +159,16 @@ pub async fn finished(
     })
     .await
 }
+
+/// Makes a principal with `admin` and answers its first token (a
+/// registration token for a worker principal, an API token otherwise).
+pub async fn principal(admin: &Client, name: &str, role: switchyard_protocol::Role) -> String {
+    admin
+        .admin_create_principal(&switchyard_protocol::CreatePrincipal {
+            name: name.into(),
+            role,
+        })
+        .await
+        .unwrap()
+        .token
+}

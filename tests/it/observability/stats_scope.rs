@@ -4,22 +4,11 @@
 
 use reqwest::StatusCode;
 use switchyard_protocol::stats::{Stats, StatsScope};
-use switchyard_protocol::{Client, CreatePrincipal, RegisterWorker, Role, SubmitTask, TaskId};
+use switchyard_protocol::{Client, RegisterWorker, Role, SubmitTask, TaskId};
 use switchyard_tests::{AppOptions, TestApp, spawn_app};
 
 use crate::admin::TOKEN;
 use crate::sim;
-
-async fn principal(app: &TestApp, name: &str, role: Role) -> String {
-    app.client
-        .admin_create_principal(&CreatePrincipal {
-            name: name.into(),
-            role,
-        })
-        .await
-        .unwrap()
-        .token
-}
 
 /// Submits, as the holder of `token`, a task with `labels` requiring `tags`.
 async fn submit(app: &TestApp, token: &str, labels: &[&str], tags: &[&str]) -> TaskId {
@@ -77,9 +66,9 @@ async fn each_reader_sees_only_the_tasks_they_may_see() {
             .arg("--public-stats"),
     )
     .await;
-    let alice = principal(&app, "alice", Role::User).await;
-    let bob = principal(&app, "bob", Role::User).await;
-    let fleet = principal(&app, "fleet-eu", Role::Worker).await;
+    let alice = sim::principal(&app.client, "alice", Role::User).await;
+    let bob = sim::principal(&app.client, "bob", Role::User).await;
+    let fleet = sim::principal(&app.client, "fleet-eu", Role::Worker).await;
     let worker = Client::new(&app.base_url)
         .unwrap()
         .with_token(&fleet)

@@ -17,17 +17,7 @@ use switchyard_tests::{AppOptions, TestApp, spawn_app};
 
 use crate::sim;
 
-/// Makes a principal and answers its first token.
-async fn principal(admin: &Client, name: &str, role: Role) -> String {
-    admin
-        .admin_create_principal(&CreatePrincipal {
-            name: name.into(),
-            role,
-        })
-        .await
-        .unwrap()
-        .token
-}
+use crate::sim::principal;
 
 /// A client for the coordinator of `app` sending `token`.
 fn client(app: &TestApp, token: &str) -> Client {
