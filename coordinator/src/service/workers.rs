@@ -321,7 +321,8 @@ async fn retire_earlier_selves(
         return Ok(());
     }
     let freed = storage::tasks::end_fence(state.db(), &fenced).await?;
-    tracing::info!(tasks = ?freed, "the agent confirmed its lost attempts dead; the fence is lifted");
+    let ids: Vec<i64> = freed.iter().map(|row| row.id).collect();
+    tracing::info!(tasks = ?ids, "the agent confirmed its lost attempts dead; the fence is lifted");
     for row in &freed {
         enqueue_row(state, row);
     }
