@@ -55,6 +55,10 @@ pub(crate) const SUPERVISE: &str = "__switchyard-supervise";
 /// signalled again.
 const KILL_AGAIN: Duration = Duration::from_millis(100);
 
+/// How often a lease is checked against the sleep-counting clock: waits are
+/// timed on the clock that stops while the machine sleeps.
+const LEASE_CHECK: Duration = Duration::from_secs(1);
+
 /// How long the task's program may take to start (the `exec` step) before
 /// the supervisor gives up on it.
 const START_PATIENCE: Duration = Duration::from_secs(60);
@@ -244,17 +248,21 @@ impl Supervisor {
             .spec
             .deadline_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
+        // The lease is kept on the clock that counts while the machine
+        // sleeps: a suspended machine must find it ran out when it wakes.
         let mut lease = self
             .spec
             .lease_ms
-            .map(|ms| Instant::now() + Duration::from_millis(ms));
+            .map(|ms| boot_now() + Duration::from_millis(ms));
         let mut term_until: Option<Instant> = None;
         let mut killing = false;
         loop {
             let now = Instant::now();
             let wake = [
                 deadline,
-                lease.filter(|_| !killing),
+                lease
+                    .filter(|_| !killing)
+                    .map(|at| now + at.saturating_sub(boot_now()).min(LEASE_CHECK)),
                 term_until,
                 killing.then_some(now + KILL_AGAIN),
             ]
@@ -281,7 +289,7 @@ impl Supervisor {
                     }
                 }
                 Ok(Happening::Control(Some(Command::Lease { ms }))) => {
-                    lease = Some(Instant::now() + Duration::from_millis(ms));
+                    lease = Some(boot_now() + Duration::from_millis(ms));
                 }
                 Ok(Happening::Control(None)) => killing = true,
                 // A SIGTERM while the agent lives is not the agent's death
@@ -290,7 +298,7 @@ impl Supervisor {
                 Ok(Happening::Signal) => killing |= getppid() != self.agent,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
-                    if !killing && lease.is_some_and(|at| now >= at) {
+                    if !killing && lease.is_some_and(|at| boot_now() >= at) {
                         self.tell(&Event::LeaseExpired);
                         killing = true;
                     }
@@ -327,6 +335,16 @@ impl Supervisor {
         }
         proctree::signal_each(&proctree::descendants(self.me), signal);
     }
+}
+
+/// Time since boot, suspends included (`CLOCK_BOOTTIME`; Linux has had it
+/// since 2.6.39, and the monotonic clock stands in were it missing).
+fn boot_now() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_BOOTTIME)
+        .or_else(|_| clock_gettime(ClockId::CLOCK_MONOTONIC))
+        .map(Duration::from)
+        .unwrap_or_default()
 }
 
 fn spawn_control_reader(mut reader: BufReader<UnixStream>, tx: mpsc::Sender<Happening>) {
