@@ -148,7 +148,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
-            tracing::error!(%code, error = %cause_chain(&self), "request failed");
+            tracing::error!(%code, error = %switchyard_protocol::error::error_chain(&self), "request failed");
         } else {
             tracing::debug!(%code, status = status.as_u16(), error = %self, "request refused");
         }
@@ -161,22 +161,6 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// `error` and its causes on one line, each said once ("database
-/// unavailable: pool timed out: …").
-fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -252,7 +236,7 @@ mod tests {
                 .context("failed to cancel"),
         );
         assert_eq!(
-            cause_chain(&error),
+            switchyard_protocol::error::error_chain(&error),
             "internal error: failed to cancel: failed to read the task: socket closed"
         );
     }

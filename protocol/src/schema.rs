@@ -134,7 +134,7 @@ bounded!(
     /// An agent's instance key: [`MIN_INSTANCE_KEY_BYTES`] to
     /// [`MAX_INSTANCE_KEY_BYTES`] ASCII letters, digits, `-` and `_`.
     InstanceKey => string(MIN_INSTANCE_KEY_BYTES, MAX_INSTANCE_KEY_BYTES,
-        Some("^[A-Za-z0-9_-]*$".into()),
+        Some(text::instance_key_pattern()),
         "A secret the agent keeps; ASCII letters, digits, - and _")
 );
 

@@ -13,9 +13,10 @@
 //!   operators, tag characters, and the rarer ones of Arabic, Syriac,
 //!   Mongolian, Kaithi, Egyptian hieroglyphs, shorthand and music notation;
 //! - the line and paragraph separators (Zl, Zp), which break a listing's lines;
-//! - letters and marks that draw nothing: the Hangul fillers and the
-//!   combining grapheme joiner (default-ignorable code points). Variation
-//!   selectors stay allowed: emoji need them.
+//! - letters and marks that draw nothing: the Hangul fillers, the Khmer
+//!   inherent vowels, the braille blank and the combining grapheme joiner.
+//!   Variation selectors (emoji need them, and Mongolian script its own)
+//!   stay allowed.
 //!
 //! The price: emoji sequences joined with U+200D and words that need
 //! U+200C (Persian, some Indic scripts) cannot be written in a label.
@@ -24,6 +25,27 @@
 //!
 //! Tags and principal names use a small ASCII set instead
 //! ([`is_tag_char`], [`is_principal_name_char`]).
+
+/// Cuts the start of `text` until it fits in `limit` bytes, on a character
+/// boundary; says whether anything was cut. How the end of a task's output
+/// is kept, by the agent and by the coordinator.
+pub fn keep_tail(text: &mut String, limit: usize) -> bool {
+    if text.len() <= limit {
+        return false;
+    }
+    let start = text.ceil_char_boundary(text.len() - limit);
+    text.drain(..start);
+    true
+}
+
+/// Cuts the end of `text` until it fits in `limit` bytes, on a character
+/// boundary. How an error text is kept.
+pub fn keep_head(text: &mut String, limit: usize) {
+    if text.len() > limit {
+        let end = text.floor_char_boundary(limit);
+        text.truncate(end);
+    }
+}
 
 /// Character ranges (inclusive, sorted, disjoint) refused in text people
 /// read. Unicode 18.0's Cf lies wholly inside them; unassigned code points
@@ -40,15 +62,17 @@ pub const REFUSED: &[(char, char)] = &[
     ('\u{0890}', '\u{0891}'),   // Arabic pound and piastre marks above (Cf)
     ('\u{08E2}', '\u{08E2}'),   // Arabic disputed end of ayah (Cf)
     ('\u{115F}', '\u{1160}'),   // Hangul choseong and jungseong fillers (draw nothing)
+    ('\u{17B4}', '\u{17B5}'),   // Khmer inherent vowels (draw nothing)
     ('\u{180E}', '\u{180E}'),   // Mongolian vowel separator (Cf)
     ('\u{200B}', '\u{200F}'),   // zero-width space, non-joiner, joiner; LRM, RLM (Cf)
     ('\u{2028}', '\u{2029}'),   // line and paragraph separators (Zl, Zp)
     ('\u{202A}', '\u{202E}'),   // bidi embeddings, pop, overrides (Cf)
     ('\u{2060}', '\u{206F}'),   // word joiner, invisible operators, bidi isolates, deprecated (Cf)
+    ('\u{2800}', '\u{2800}'),   // braille blank (draws nothing; a known trick for blank names)
     ('\u{3164}', '\u{3164}'),   // Hangul filler (draws nothing)
     ('\u{FEFF}', '\u{FEFF}'),   // zero-width no-break space, byte-order mark (Cf)
     ('\u{FFA0}', '\u{FFA0}'),   // halfwidth Hangul filler (draws nothing)
-    ('\u{FFF9}', '\u{FFFB}'),   // interlinear annotation (Cf)
+    ('\u{FFF0}', '\u{FFFB}'),   // reserved specials (invisible), interlinear annotation (Cf)
     ('\u{110BD}', '\u{110BD}'), // Kaithi number sign (Cf)
     ('\u{110CD}', '\u{110CD}'), // Kaithi number sign above (Cf)
     ('\u{13430}', '\u{1343F}'), // Egyptian hieroglyph format controls (Cf)
@@ -85,12 +109,24 @@ pub fn is_tag_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || TAG_PUNCTUATION.contains(c)
 }
 
+/// The name the bootstrap admin acts as (owner of the tasks it submits,
+/// registrar of its workers); no principal may take it.
+pub const BOOTSTRAP_ADMIN: &str = "bootstrap-admin";
+
 /// Punctuation a principal name may use besides ASCII letters and digits.
 pub const PRINCIPAL_NAME_PUNCTUATION: &str = "-_.@";
 
 /// Whether `c` may appear in a principal's name.
 pub fn is_principal_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || PRINCIPAL_NAME_PUNCTUATION.contains(c)
+}
+
+/// Punctuation an agent's instance key may use besides ASCII letters and digits.
+pub const INSTANCE_KEY_PUNCTUATION: &str = "-_";
+
+/// Whether `c` may appear in an agent's instance key.
+pub fn is_instance_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || INSTANCE_KEY_PUNCTUATION.contains(c)
 }
 
 /// One character inside a regular expression's character class: `\uXXXX`
@@ -144,6 +180,11 @@ pub fn tag_pattern() -> String {
 /// The pattern of a principal's name.
 pub fn principal_name_pattern() -> String {
     ascii_word_pattern(PRINCIPAL_NAME_PUNCTUATION)
+}
+
+/// The pattern of an agent's instance key.
+pub fn instance_key_pattern() -> String {
+    ascii_word_pattern(INSTANCE_KEY_PUNCTUATION)
 }
 
 #[cfg(test)]
@@ -242,5 +283,19 @@ mod tests {
         assert!(visible.starts_with(r"^[^\u0000-\u001F\u007F-\u009F\u00AD"));
         assert!(visible.contains(r"\u202A-\u202E"), "{visible}");
         assert!(visible.ends_with("\u{E0000}-\u{E007F}]*$"), "{visible}");
+    }
+
+    #[test]
+    fn tails_and_heads_are_cut_on_character_boundaries() {
+        let mut text = "aéb".to_owned(); // 4 bytes: a, é (2), b
+        assert!(!keep_tail(&mut text, 4));
+        assert!(keep_tail(&mut text, 2));
+        assert_eq!(text, "b", "half an é is dropped with it");
+        let mut text = "aéb".to_owned();
+        keep_head(&mut text, 2);
+        assert_eq!(text, "a");
+        let mut text = "ab".to_owned();
+        keep_head(&mut text, 5);
+        assert_eq!(text, "ab");
     }
 }

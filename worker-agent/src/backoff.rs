@@ -91,17 +91,7 @@ where
 /// The error and its causes on one line, each said once. reqwest keeps the
 /// useful part ("Connection refused") a few sources down.
 pub(crate) fn error_chain(error: &ClientError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    switchyard_protocol::error::error_chain(error)
 }
 
 /// What a failed call means for the caller.

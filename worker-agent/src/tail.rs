@@ -62,14 +62,8 @@ impl TailBuffer {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        if text.len() > capacity {
-            let mut start = text.len() - capacity;
-            while !text.is_char_boundary(start) {
-                start += 1;
-            }
-            text.drain(..start);
-            truncated = true;
-        }
+        // Replacement characters may have made it longer than its bytes.
+        truncated |= switchyard_protocol::text::keep_tail(&mut text, capacity);
         (text, truncated)
     }
 }

@@ -22,11 +22,10 @@ use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
 use super::AppState;
 use super::auth::Principal;
 use crate::dispatcher::{Snapshot, WorkerSnapshot};
-use crate::domain::{TaskState, ValidationError};
+use crate::domain::ValidationError;
 use crate::error::ApiError;
 use crate::metrics::exposition::GaugeWriter;
 use crate::metrics::names;
-use crate::storage::tasks::ListFilter;
 use crate::storage::{self, stats::QueuedSummaryRow, stats::WorkerSummaryRow};
 
 /// Queued tasks listed, those that run next.
@@ -89,35 +88,13 @@ impl Sees {
     }
 }
 
-/// The queued tasks listed for a reader: the next to run for an admin; a
-/// user's newest queued tasks, in the order they run; none for anyone else.
+/// The queued tasks listed for a reader, those that run next: everyone's
+/// for an admin, a user's own, none for anyone else.
 async fn listed_queued(state: &AppState, sees: Sees) -> Result<Vec<QueuedSummaryRow>, ApiError> {
     let db = state.db();
     Ok(match sees {
-        Sees::All => storage::stats::top_queued(db, TOP_QUEUED).await?,
-        Sees::Own(owner) => {
-            let filter = ListFilter {
-                state: Some(TaskState::Queued),
-                owner: Some(owner),
-                limit: TOP_QUEUED,
-                ..ListFilter::default()
-            };
-            let mut rows: Vec<QueuedSummaryRow> = storage::tasks::list(db, &filter)
-                .await?
-                .into_iter()
-                .map(|row| QueuedSummaryRow {
-                    id: row.id,
-                    priority: row.priority,
-                    tags: row.tags,
-                    labels: row.labels,
-                    created_at: row.created_at,
-                    attempts: row.attempts,
-                    not_before: row.not_before,
-                })
-                .collect();
-            rows.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-            rows
-        }
+        Sees::All => storage::stats::top_queued(db, None, TOP_QUEUED).await?,
+        Sees::Own(owner) => storage::stats::top_queued(db, Some(&owner), TOP_QUEUED).await?,
         Sees::Nothing => Vec::new(),
     })
 }

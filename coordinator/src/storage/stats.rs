@@ -73,17 +73,32 @@ pub struct QueuedSummaryRow {
     pub not_before: Option<DateTime<Utc>>,
 }
 
-/// The `limit` queued tasks that run next: highest priority, then oldest.
+/// The `limit` queued tasks that run next (highest priority, then oldest),
+/// of `owner` only when given.
 pub async fn top_queued(
     db: &impl ConnectionTrait,
+    owner: Option<&str>,
     limit: u64,
 ) -> Result<Vec<QueuedSummaryRow>, DbErr> {
-    let sql = "SELECT id, priority, tags, labels, created_at, attempts, not_before FROM tasks \
-               WHERE state = 'queued' ORDER BY priority DESC, id LIMIT $1";
+    const COLUMNS: &str = "id, priority, tags, labels, created_at, attempts, not_before";
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    QueuedSummaryRow::find_by_statement(stmt(sql, [limit.into()]))
-        .all(db)
-        .await
+    let statement = match owner {
+        None => stmt(
+            &format!(
+                "SELECT {COLUMNS} FROM tasks WHERE state = 'queued' \
+                 ORDER BY priority DESC, id LIMIT $1"
+            ),
+            [limit.into()],
+        ),
+        Some(owner) => stmt(
+            &format!(
+                "SELECT {COLUMNS} FROM tasks WHERE state = 'queued' AND owner = $2 \
+                 ORDER BY priority DESC, id LIMIT $1"
+            ),
+            [limit.into(), owner.into()],
+        ),
+    };
+    QueuedSummaryRow::find_by_statement(statement).all(db).await
 }
 
 /// A worker, with what the dashboard shows of it.

@@ -158,10 +158,35 @@ async fn each_reader_sees_only_the_tasks_they_may_see() {
 }
 
 #[tokio::test]
-async fn without_public_stats_a_token_is_needed() {
+async fn without_public_stats_a_users_or_admins_token_is_needed() {
     let app = spawn_app(AppOptions::new().flag("--admin-token", TOKEN)).await;
+    let fleet = sim::principal(&app.client, "fleet", Role::Worker).await;
+    let worker_token = Client::new(&app.base_url)
+        .unwrap()
+        .with_token(&fleet)
+        .register(&RegisterWorker {
+            name: "w".into(),
+            tags: vec![],
+            slots: 1,
+            instance_key: None,
+        })
+        .await
+        .unwrap()
+        .token
+        .expect("a registration answers with a token");
+    let alice = sim::principal(&app.client, "alice", Role::User).await;
     for path in ["/stats", "/api/v1/stats"] {
         let (status, body) = get(&app, path, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        for (who, token) in [("registration", &fleet), ("worker", &worker_token)] {
+            let (status, body) = get(&app, path, Some(token)).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{who} token on {path}: {body}"
+            );
+        }
+        let (status, body) = get(&app, path, Some(&alice)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
 }

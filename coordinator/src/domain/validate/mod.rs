@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use switchyard_protocol::limits::*;
+use switchyard_protocol::text::is_instance_key_char;
 use switchyard_protocol::{RegisterWorker, SubmitTask};
 
 pub use self::output::{report, storable_head, storable_tail};
-use self::text::{Text, check_text};
+use self::text::{Text, bounded_text, check_text};
 pub use self::text::{label, principal_name, tags, token_request};
 
 /// Input that is well-formed JSON but not acceptable.
@@ -129,13 +130,13 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
     argv(&task.argv)?;
     env(&task.env)?;
     if let Some(dir) = &task.working_dir {
-        if dir.is_empty() || dir.len() > MAX_WORKING_DIR_BYTES {
-            return Err(invalid(
-                "working_dir",
-                format!("1 to {MAX_WORKING_DIR_BYTES} bytes"),
-            ));
-        }
-        check_text("working_dir", dir, Text::System)?;
+        bounded_text(
+            "working_dir",
+            "a working directory",
+            dir,
+            MAX_WORKING_DIR_BYTES,
+            Text::System,
+        )?;
     }
     let priority = priority(task.priority.unwrap_or(DEFAULT_PRIORITY))?;
     let default_secs = i64::try_from(default_timeout.as_secs()).unwrap_or(MAX_TIMEOUT_SECS);
@@ -147,13 +148,13 @@ pub fn submit(task: &SubmitTask, default_timeout: Duration) -> Result<NewTask, V
         ));
     }
     if let Some(key) = &task.idempotency_key {
-        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
-            return Err(invalid(
-                "idempotency_key",
-                format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"),
-            ));
-        }
-        check_text("idempotency_key", key, Text::Visible)?;
+        bounded_text(
+            "idempotency_key",
+            "an idempotency key",
+            key,
+            MAX_IDEMPOTENCY_KEY_BYTES,
+            Text::Visible,
+        )?;
     }
     let max_attempts = task.max_attempts.unwrap_or(1);
     if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
@@ -209,18 +210,16 @@ pub fn priority(priority: i32) -> Result<i32, ValidationError> {
 
 /// Checks a registration.
 pub fn register(worker: &RegisterWorker) -> Result<NewWorker, ValidationError> {
-    if worker.name.is_empty() || worker.name.len() > MAX_WORKER_NAME_BYTES {
-        return Err(invalid(
-            "name",
-            format!("1 to {MAX_WORKER_NAME_BYTES} bytes"),
-        ));
-    }
-    check_text("name", &worker.name, Text::Visible)?;
+    bounded_text(
+        "name",
+        "a worker's name",
+        &worker.name,
+        MAX_WORKER_NAME_BYTES,
+        Text::Visible,
+    )?;
     if let Some(key) = &worker.instance_key
         && !((MIN_INSTANCE_KEY_BYTES..=MAX_INSTANCE_KEY_BYTES).contains(&key.len())
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            && key.chars().all(is_instance_key_char))
     {
         return Err(invalid(
             "instance_key",

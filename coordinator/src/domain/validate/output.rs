@@ -9,6 +9,7 @@
 
 use switchyard_protocol::TaskReport;
 use switchyard_protocol::limits::*;
+use switchyard_protocol::text::{keep_head, keep_tail};
 
 use super::{ValidationError, invalid};
 
@@ -47,28 +48,15 @@ fn replace_nul(text: &str) -> String {
 /// Says whether anything was cut.
 pub fn storable_tail(text: &str, limit: usize) -> (String, bool) {
     let mut text = replace_nul(text);
-    if text.len() <= limit {
-        return (text, false);
-    }
-    let mut start = text.len() - limit;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text.drain(..start);
-    (text, true)
+    let cut = keep_tail(&mut text, limit);
+    (text, cut)
 }
 
 /// An error text as it is stored: NUL replaced, then its end cut (on a
 /// character boundary) until it fits in `limit` bytes.
 pub fn storable_head(text: &str, limit: usize) -> String {
     let mut text = replace_nul(text);
-    if text.len() > limit {
-        let mut end = limit;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    keep_head(&mut text, limit);
     text
 }
 

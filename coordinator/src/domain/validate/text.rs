@@ -12,7 +12,9 @@
 
 use switchyard_protocol::CreateToken;
 use switchyard_protocol::limits::*;
-use switchyard_protocol::text::{first_refused, is_principal_name_char, is_tag_char};
+use switchyard_protocol::text::{
+    BOOTSTRAP_ADMIN, first_refused, is_principal_name_char, is_tag_char,
+};
 
 use super::{ValidationError, invalid};
 
@@ -26,6 +28,21 @@ pub(super) enum Text {
     System,
     /// Read by people: no control, format or invisible characters.
     Visible,
+}
+
+/// Checks that `value` is 1 to `max` bytes (`what` names it in the
+/// message: "a label") of what text of its kind may hold.
+pub(super) fn bounded_text(
+    field: &str,
+    what: &str,
+    value: &str,
+    max: usize,
+    kind: Text,
+) -> Result<(), ValidationError> {
+    if value.is_empty() || value.len() > max {
+        return Err(invalid(field, format!("{what} is 1 to {max} bytes")));
+    }
+    check_text(field, value, kind)
 }
 
 /// Checks that `value` holds only what text of its kind may.
@@ -83,13 +100,7 @@ pub fn tags(field: &str, tags: &[String]) -> Result<Vec<String>, ValidationError
 
 /// Checks one label: 1 to [`MAX_LABEL_BYTES`] bytes of visible text.
 pub fn label(field: &str, label: &str) -> Result<(), ValidationError> {
-    if label.is_empty() || label.len() > MAX_LABEL_BYTES {
-        return Err(invalid(
-            field,
-            format!("a label is 1 to {MAX_LABEL_BYTES} bytes"),
-        ));
-    }
-    check_text(field, label, Text::Visible)
+    bounded_text(field, "a label", label, MAX_LABEL_BYTES, Text::Visible)
 }
 
 /// Checks a principal's name (field `name`): 1 to
@@ -104,6 +115,9 @@ pub fn principal_name(name: &str) -> Result<(), ValidationError> {
             format!("1 to {MAX_PRINCIPAL_NAME_BYTES} bytes of letters, digits and - _ . @"),
         ));
     }
+    if name == BOOTSTRAP_ADMIN {
+        return Err(invalid("name", format!("{BOOTSTRAP_ADMIN} is reserved")));
+    }
     Ok(())
 }
 
@@ -111,13 +125,13 @@ pub fn principal_name(name: &str) -> Result<(), ValidationError> {
 /// [`MAX_TOKEN_LABEL_BYTES`], its lifetime 1 s to [`MAX_TOKEN_LIFETIME_SECS`].
 pub fn token_request(request: &CreateToken) -> Result<(), ValidationError> {
     if let Some(label) = &request.label {
-        if label.is_empty() || label.len() > MAX_TOKEN_LABEL_BYTES {
-            return Err(invalid(
-                "label",
-                format!("1 to {MAX_TOKEN_LABEL_BYTES} bytes"),
-            ));
-        }
-        check_text("label", label, Text::Visible)?;
+        bounded_text(
+            "label",
+            "a token label",
+            label,
+            MAX_TOKEN_LABEL_BYTES,
+            Text::Visible,
+        )?;
     }
     if request
         .expires_in_secs
@@ -135,29 +149,18 @@ pub fn token_request(request: &CreateToken) -> Result<(), ValidationError> {
 mod tests {
     use super::*;
 
-    /// Format characters the audit named, and a few more of Unicode's Cf.
-    const DISGUISES: [char; 16] = [
-        '\u{202A}',
-        '\u{202B}',
-        '\u{202C}',
-        '\u{202D}',
-        '\u{202E}',
-        '\u{2066}',
-        '\u{2067}',
-        '\u{2068}',
-        '\u{2069}',
-        '\u{200B}',
-        '\u{200C}',
-        '\u{200D}',
-        '\u{2060}',
-        '\u{FEFF}',
-        '\u{00AD}',
-        '\u{E0041}',
-    ];
+    /// Both ends of every refused range but NUL (the table itself is
+    /// checked against Unicode's categories in `protocol::text`).
+    fn disguises() -> impl Iterator<Item = char> {
+        switchyard_protocol::text::REFUSED
+            .iter()
+            .flat_map(|&(low, high)| [low, high])
+            .filter(|&c| c != '\0')
+    }
 
     #[test]
     fn visible_text_refuses_every_disguise_and_names_it() {
-        for c in DISGUISES {
+        for c in disguises() {
             let text = format!("invoice{c}fdp.exe");
             let error = check_text("labels[0]", &text, Text::Visible).unwrap_err();
             assert_eq!(error.field, "labels[0]");
@@ -186,7 +189,7 @@ mod tests {
 
     #[test]
     fn tags_cannot_hold_a_disguise_at_all() {
-        for c in DISGUISES {
+        for c in disguises() {
             let tag = format!("gpu{c}");
             let error = tags("tags", &[tag]).unwrap_err();
             assert_eq!(error.field, "tags[0]");

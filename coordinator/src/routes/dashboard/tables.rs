@@ -152,11 +152,11 @@ pub fn backlog(html: &mut String, scope: StatsScope, sets: &[TagSetBacklog]) {
     html.push_str("</tbody></table></section>");
 }
 
-/// The queued tasks that run next; for a user, their newest queued ones.
+/// The queued tasks that run next; for a user, their own.
 pub fn top_queued(html: &mut String, scope: StatsScope, tasks: &[QueuedTaskSummary]) {
     let (title, empty) = match scope {
         StatsScope::Own => (
-            "Your queued tasks <span class=\"muted\">(the newest, in the order they run)</span>",
+            "Your queued tasks <span class=\"muted\">(those that run next)</span>",
             "none of yours queued",
         ),
         _ => ("Next in line", "nothing queued"),
