@@ -4,12 +4,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockResult};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use switchyard_config::{Secret, ServeArgs};
+use switchyard_config::ServeArgs;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::admission::Admission;
 use super::auth::TokenCache;
+use super::auth::secret::{TokenHash, hash};
 use super::fence::Fences;
 use super::handover::Handovers;
 use super::liveness::Liveness;
@@ -39,8 +40,9 @@ pub struct Settings {
     /// How long the running tasks of a worker declared dead wait before they
     /// may run elsewhere (zero: no wait).
     pub lost_attempt_fence: Duration,
-    /// The bootstrap admin token; `None` when only tokens in the database count.
-    pub admin_token: Option<Secret>,
+    /// The hash of the bootstrap admin token; `None` when only tokens in
+    /// the database count.
+    pub admin_token_hash: Option<TokenHash>,
     /// Whether `/stats` and `/api/v1/stats` need no token.
     pub public_stats: bool,
     /// Whether `/metrics` needs no token.
@@ -73,7 +75,7 @@ impl Settings {
                 .filter(|max| *max > 0),
             lost_attempt_limit: 3,
             lost_attempt_fence: config.lost_attempt_fence,
-            admin_token: config.admin_token.clone(),
+            admin_token_hash: config.admin_token.as_ref().map(|t| hash(t.expose())),
             public_stats: config.public_stats,
             public_metrics: config.public_metrics,
             retention: Retention::from_config(config),

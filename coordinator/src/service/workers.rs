@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use sea_orm::TransactionTrait;
+
 use switchyard_protocol::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
@@ -35,15 +36,16 @@ pub async fn register(
 ) -> Result<WorkerView, ApiError> {
     caller.may_register()?;
     let new = validate::register(&request)?;
-    let key_hash = request
-        .instance_key
-        .as_deref()
-        .map(|key| Sha256::digest(key.as_bytes()).to_vec());
-    let row = storage::workers::insert(state.db(), &new, key_hash.as_deref()).await?;
+    // Stored like a token: only its hash.
+    let key_hash = request.instance_key.as_deref().map(auth::secret::hash);
+    // The worker and the token it acts with are stored together, or not at
+    // all (a half-done registration would leave a worker nobody can act as).
+    let txn = state.db().begin().await?;
+    let row = storage::workers::insert(&txn, &new, key_hash.as_ref().map(|h| &h[..])).await?;
     let id = WorkerId(row.id);
-    // A worker whose token was never issued misses its heartbeats and is
-    // declared dead like any other.
-    let token = auth::issue_worker_token(state, caller, id).await?;
+    let (token, issued) = auth::issue_worker_token(state, &txn, caller, id).await?;
+    txn.commit().await?;
+    issued.remember(state);
     tracing::info!(worker_id = %id, name = %row.name, tags = ?row.tags, slots = row.slots, "worker registered");
     // Backfill only: in Balanced mode the new worker takes tasks nobody
     // holds, and work from longer queues when it fetches with an empty one;

@@ -53,7 +53,9 @@ async fn bad_tokens_hold_few_lookups_and_never_delay_a_token_seen_lately() {
         .admin_revoke_token(revoked.info.id)
         .await
         .unwrap();
-    // Refused once each, by the database: remembered as refused.
+    // Refused once each (the unknown one by the database, the revoked one
+    // already by the cache, which forgot it at its revocation): remembered
+    // as refused.
     let replayed = unknown_token(7);
     for token in [&replayed, &revoked.token] {
         assert_eq!(whoami(&app, token).await.0, StatusCode::UNAUTHORIZED);

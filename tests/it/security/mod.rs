@@ -194,6 +194,22 @@ async fn an_agent_registered_by_the_bootstrap_admin_acts_with_a_worker_token() {
     assert_eq!(worker_token.principal, "bootstrap-admin");
     assert_eq!(worker_token.registered_with, None);
     assert_eq!(worker_token.revoked_at, None);
+    // It acts with that token, not the admin's: revoked, the agent is
+    // refused and registers again.
+    let first = worker_token.clone();
+    app.client.admin_revoke_token(first.id).await.unwrap();
+    let second = switchyard_tests::wait_until(
+        "the agent to register again",
+        Duration::from_secs(30),
+        || async {
+            let tokens = app.client.admin_tokens().await.ok()?;
+            tokens
+                .into_iter()
+                .find(|t| t.kind == TokenKind::Worker && t.id != first.id)
+        },
+    )
+    .await;
+    assert_ne!(second.worker_id, first.worker_id);
 }
 
 #[tokio::test]

@@ -77,6 +77,10 @@ struct Maps {
     /// inserted with; an item whose deadline no longer matches the map's
     /// is a leftover of an entry since replaced or removed.
     refused_order: VecDeque<(TokenHash, Instant)>,
+    /// How many times tokens were forgotten (revoked, or their worker left):
+    /// a lookup that saw the database before the latest forgetting must not
+    /// bring a token back.
+    forgets: u64,
 }
 
 /// Tokens this coordinator looked up lately, and the gate of new lookups.
@@ -140,9 +144,21 @@ impl TokenCache {
         }
     }
 
-    /// Remembers a token the database confirmed at `live.confirmed`.
-    pub fn remember(&self, hash: TokenHash, live: Live) {
+    /// How many times tokens were forgotten so far: read it before asking
+    /// the database, and hand it to [`remember`](Self::remember).
+    pub fn forgets(&self) -> u64 {
+        self.maps().forgets
+    }
+
+    /// Remembers a token the database confirmed at `live.confirmed`, unless
+    /// tokens were forgotten since [`forgets`](Self::forgets) answered
+    /// `seen`: the database's answer may predate a revocation (the next use
+    /// asks it again).
+    pub fn remember(&self, hash: TokenHash, live: Live, seen: u64) {
         let mut maps = self.maps();
+        if maps.forgets != seen {
+            return;
+        }
         maps.refused.remove(&hash);
         if maps.live.len() >= LIVE_CAPACITY && !maps.live.contains_key(&hash) {
             let now = live.confirmed;
@@ -169,6 +185,7 @@ impl TokenCache {
     /// (they were revoked, or their worker left); returns how many.
     pub fn forget(&self, now: Instant, matches: impl Fn(&Live) -> bool) -> usize {
         let mut maps = self.maps();
+        maps.forgets += 1;
         let gone: Vec<TokenHash> = maps
             .live
             .iter()
@@ -277,7 +294,7 @@ mod tests {
     fn a_confirmed_token_is_valid_for_the_ttl_then_stale_then_unknown() {
         let cache = cache();
         let t0 = Instant::now();
-        cache.remember(hash(1), live(Scope::User, 1, t0, None));
+        cache.remember(hash(1), live(Scope::User, 1, t0, None), cache.forgets());
         assert!(matches!(cache.check(&hash(1), t0), Known::Valid(_)));
         let almost = t0 + CACHE_TTL - Duration::from_millis(1);
         assert!(matches!(cache.check(&hash(1), almost), Known::Valid(_)));
@@ -292,7 +309,11 @@ mod tests {
         let cache = cache();
         let t0 = Instant::now();
         let expiry = t0 + Duration::from_secs(1);
-        cache.remember(hash(1), live(Scope::User, 1, t0, Some(expiry)));
+        cache.remember(
+            hash(1),
+            live(Scope::User, 1, t0, Some(expiry)),
+            cache.forgets(),
+        );
         let just_before = expiry - Duration::from_millis(1);
         assert!(matches!(
             cache.check(&hash(1), just_before),
@@ -315,7 +336,7 @@ mod tests {
         assert_eq!(cache.check(&hash(1), t0 + REFUSED_TTL / 2), Known::Refused);
         assert_eq!(cache.check(&hash(1), t0 + REFUSED_TTL), Known::Unknown);
         cache.refuse(hash(2), t0);
-        cache.remember(hash(2), live(Scope::User, 2, t0, None));
+        cache.remember(hash(2), live(Scope::User, 2, t0, None), cache.forgets());
         assert!(matches!(cache.check(&hash(2), t0), Known::Valid(_)));
     }
 
@@ -323,7 +344,7 @@ mod tests {
     fn refusals_are_bounded_oldest_first_and_never_evict_live_tokens() {
         let cache = cache();
         let t0 = Instant::now();
-        cache.remember(hash(0), live(Scope::Admin, 1, t0, None));
+        cache.remember(hash(0), live(Scope::Admin, 1, t0, None), cache.forgets());
         // A spray of random tokens, twice the bound.
         let spray = u32::try_from(2 * REFUSED_CAPACITY).unwrap();
         for n in 1..=spray {
@@ -344,7 +365,11 @@ mod tests {
     fn forgetting_a_token_takes_the_worker_tokens_it_registered() {
         let cache = cache();
         let t0 = Instant::now();
-        cache.remember(hash(1), live(Scope::Registrar, 10, t0, None));
+        cache.remember(
+            hash(1),
+            live(Scope::Registrar, 10, t0, None),
+            cache.forgets(),
+        );
         for (n, worker) in [(2, 1), (3, 2)] {
             cache.remember(
                 hash(n),
@@ -352,9 +377,14 @@ mod tests {
                     registered_with: Some(10),
                     ..live(Scope::Worker(WorkerId(worker)), i64::from(n), t0, None)
                 },
+                cache.forgets(),
             );
         }
-        cache.remember(hash(4), live(Scope::Worker(WorkerId(3)), 4, t0, None));
+        cache.remember(
+            hash(4),
+            live(Scope::Worker(WorkerId(3)), 4, t0, None),
+            cache.forgets(),
+        );
         assert_eq!(cache.forget_token(10, t0), 3);
         for n in 1..=3 {
             assert_eq!(cache.check(&hash(n), t0), Known::Refused, "{n}");
@@ -364,7 +394,27 @@ mod tests {
         assert_eq!(cache.check(&hash(4), t0), Known::Refused);
     }
 
-    #[tokio::test]
+    #[test]
+    fn a_lookup_that_raced_a_revocation_does_not_bring_the_token_back() {
+        let cache = cache();
+        let t0 = Instant::now();
+        cache.remember(hash(1), live(Scope::User, 1, t0, None), cache.forgets());
+        // Past the TTL the token is looked up again: the lookup notes how
+        // many forgettings it has seen, and the database says "live"...
+        let later = t0 + CACHE_TTL;
+        assert_eq!(cache.check(&hash(1), later), Known::Stale);
+        let seen = cache.forgets();
+        // ...while the token is revoked here...
+        assert_eq!(cache.forget_token(1, later), 1);
+        // ...and only then does the lookup's answer arrive.
+        cache.remember(hash(1), live(Scope::User, 1, later, None), seen);
+        assert_eq!(cache.check(&hash(1), later), Known::Refused);
+        // A lookup that began after the revocation is remembered.
+        cache.remember(hash(2), live(Scope::User, 2, later, None), cache.forgets());
+        assert!(matches!(cache.check(&hash(2), later), Known::Valid(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn lookups_of_unrecognised_tokens_are_bounded() {
         let cache = cache();
         let one = cache.lookup_permit().await.unwrap();

@@ -28,8 +28,10 @@ use switchyard_protocol::{
     CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, WorkerId,
 };
 
+use sea_orm::ConnectionTrait;
+
 use super::AppState;
-use crate::domain::{ValidationError, validate};
+use crate::domain::validate;
 use crate::error::ApiError;
 use crate::storage::{self, principals::NewToken, principals::TokenRow};
 pub use cache::{CACHE_TTL, TokenCache};
@@ -37,9 +39,7 @@ use cache::{Known, Live};
 pub use principal::{Principal, Scope};
 use secret::TokenHash;
 
-/// The name tasks submitted with the bootstrap admin token carry as owner,
-/// and the principal shown for the worker tokens it registered.
-pub const BOOTSTRAP_ADMIN: &str = "bootstrap-admin";
+pub use switchyard_protocol::text::BOOTSTRAP_ADMIN;
 
 /// What every refused token is told: nothing about why.
 const REFUSED: ApiError = ApiError::Unauthorized("invalid, expired or revoked token");
@@ -123,8 +123,9 @@ fn live(row: &TokenRow, principal: Principal, asked: Instant) -> Live {
 /// not even shaped like a token), 429 `auth_busy` when too many
 /// unrecognised tokens are being looked up to look this one up now.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    if let Some(admin) = &state.settings().admin_token
-        && secret::constant_time_eq(token.as_bytes(), admin.expose().as_bytes())
+    let hash = secret::hash(token);
+    if let Some(admin) = &state.settings().admin_token_hash
+        && secret::same(&hash, admin)
     {
         return Ok(Principal {
             name: BOOTSTRAP_ADMIN.to_owned(),
@@ -136,7 +137,6 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     if !secret::well_formed(token) {
         return Err(REFUSED);
     }
-    let hash = secret::hash(token);
     let cache = state.tokens();
     match cache.check(&hash, Instant::now()) {
         Known::Valid(principal) => Ok(principal),
@@ -159,6 +159,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 /// Asks the database about a token and remembers the answer.
 async fn look_up(state: &AppState, hash: TokenHash) -> Result<Principal, ApiError> {
     let asked = Instant::now();
+    let seen = state.tokens().forgets();
     let row = storage::principals::live_token(state.db(), &hash).await?;
     let Some((row, scope)) = row.and_then(|row| match scope_of(&row) {
         Some(scope) => Some((row, scope)),
@@ -173,40 +174,50 @@ async fn look_up(state: &AppState, hash: TokenHash) -> Result<Principal, ApiErro
     let principal = principal_of(&row, scope);
     state
         .tokens()
-        .remember(hash, live(&row, principal.clone(), asked));
+        .remember(hash, live(&row, principal.clone(), asked), seen);
     Ok(principal)
 }
 
-/// Stores a new token and remembers it as valid at once, so its first use
-/// here needs no lookup.
+/// A token just stored, to be remembered as valid once what stored it is
+/// committed (so its first use here needs no lookup).
+#[derive(Debug)]
+#[must_use = "remember the token once its row is committed"]
+pub struct Issued {
+    hash: TokenHash,
+    live: Live,
+    seen: u64,
+}
+
+impl Issued {
+    /// Remembers the token as valid (its row is committed).
+    pub fn remember(self, state: &AppState) {
+        state.tokens().remember(self.hash, self.live, self.seen);
+    }
+}
+
+/// Stores a new token on `db` (a transaction, or the pool).
 async fn issue(
     state: &AppState,
+    db: &impl ConnectionTrait,
     principal: Option<(i64, String)>,
     scope: Scope,
     label: Option<String>,
     registered_with: Option<i64>,
     expires_in_secs: Option<i64>,
-) -> Result<IssuedToken, ApiError> {
+) -> Result<(IssuedToken, Issued), ApiError> {
     let token = secret::generate()?;
     let hash = secret::hash(&token);
-    let kind = match scope {
-        Scope::Admin | Scope::User => TokenKind::Api,
-        Scope::Registrar => TokenKind::Registration,
-        Scope::Worker(_) => TokenKind::Worker,
-    };
     let asked = Instant::now();
+    let seen = state.tokens().forgets();
     let row = storage::principals::insert_token(
-        state.db(),
+        db,
         NewToken {
             principal_id: principal.as_ref().map(|(id, _)| *id),
-            kind: kind.as_str(),
+            kind: scope.kind().as_str(),
             hash: hash.to_vec(),
             prefix: token.chars().take(10).collect(),
             label,
-            worker_id: match scope {
-                Scope::Worker(id) => Some(id.0),
-                _ => None,
-            },
+            worker_id: scope.worker().map(|id| id.0),
             registered_with,
             expires_in_secs,
         },
@@ -218,19 +229,18 @@ async fn issue(
         token_id: Some(row.id),
         principal_id: row.principal_id,
     };
-    state.tokens().remember(hash, live(&row, principal, asked));
-    Ok(IssuedToken {
-        token,
-        info: info(row),
-    })
-}
-
-fn invalid(field: &str, message: &str) -> ApiError {
-    ValidationError {
-        field: field.to_owned(),
-        message: message.to_owned(),
-    }
-    .into()
+    let issued = Issued {
+        hash,
+        live: live(&row, principal, asked),
+        seen,
+    };
+    Ok((
+        IssuedToken {
+            token,
+            info: info(row),
+        },
+        issued,
+    ))
 }
 
 /// The scope of the tokens a principal of `role` is issued (worker tokens
@@ -250,15 +260,23 @@ pub async fn create_principal(
     request: CreatePrincipal,
 ) -> Result<IssuedToken, ApiError> {
     validate::principal_name(&request.name)?;
-    if request.name == BOOTSTRAP_ADMIN {
-        return Err(invalid("name", "bootstrap-admin is reserved"));
-    }
     let row =
         storage::principals::create_principal(state.db(), &request.name, request.role.as_str())
             .await?
             .ok_or_else(|| ApiError::PrincipalExists(request.name.clone()))?;
     let scope = scope_for(request.role);
-    issue(state, Some((row.id, row.name)), scope, None, None, None).await
+    let (token, issued) = issue(
+        state,
+        state.db(),
+        Some((row.id, row.name)),
+        scope,
+        None,
+        None,
+        None,
+    )
+    .await?;
+    issued.remember(state);
+    Ok(token)
 }
 
 /// Creates another token for the principal `name`.
@@ -277,32 +295,38 @@ pub async fn create_token(
     let role = role(&row.role).ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("principal {name} has an unknown role"))
     })?;
-    issue(
+    let (token, issued) = issue(
         state,
+        state.db(),
         Some((row.id, row.name)),
         scope_for(role),
         request.label,
         None,
         request.expires_in_secs,
     )
-    .await
+    .await?;
+    issued.remember(state);
+    Ok(token)
 }
 
 /// The token a newly registered worker acts with: it acts only as that
 /// worker, whoever `registrar` is. It records its registrar's principal
 /// (none for the bootstrap admin) and token, so that revoking that token
 /// revokes it too. It never expires by itself: it dies with its worker.
+/// Stored on `db`, the transaction that records the worker; remember it
+/// once that is committed.
 pub async fn issue_worker_token(
     state: &AppState,
+    db: &impl ConnectionTrait,
     registrar: &Principal,
     worker: WorkerId,
-) -> Result<String, ApiError> {
-    registrar.may_register()?;
+) -> Result<(String, Issued), ApiError> {
     let principal = registrar
         .principal_id
         .map(|id| (id, registrar.name.clone()));
-    let issued = issue(
+    let (token, issued) = issue(
         state,
+        db,
         principal,
         Scope::Worker(worker),
         Some(format!("worker {worker}")),
@@ -310,7 +334,7 @@ pub async fn issue_worker_token(
         None,
     )
     .await?;
-    Ok(issued.token)
+    Ok((token.token, issued))
 }
 
 /// Every token, without secrets, newest first.

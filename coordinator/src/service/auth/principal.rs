@@ -57,6 +57,23 @@ impl Scope {
             Self::Registrar | Self::Worker(_) => Role::Worker,
         }
     }
+
+    /// The kind of token issued with this scope (the inverse of [`of`](Self::of)).
+    pub fn kind(self) -> TokenKind {
+        match self {
+            Self::Admin | Self::User => TokenKind::Api,
+            Self::Registrar => TokenKind::Registration,
+            Self::Worker(_) => TokenKind::Worker,
+        }
+    }
+
+    /// The worker this scope acts as, if it is a worker token's.
+    pub fn worker(self) -> Option<WorkerId> {
+        match self {
+            Self::Worker(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 impl Principal {
@@ -67,10 +84,7 @@ impl Principal {
 
     /// The worker a worker token acts as.
     pub fn worker(&self) -> Option<WorkerId> {
-        match self.scope {
-            Scope::Worker(id) => Some(id),
-            _ => None,
-        }
+        self.scope.worker()
     }
 
     /// Whether it may do anything.
