@@ -1,7 +1,6 @@
 //! Building the coordinator from its configuration and serving until shutdown.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -122,11 +121,9 @@ pub async fn run(
             }),
         );
 
-    let tls = match certificates {
-        Some(store) => {
-            loops.spawn(tls::reload_on_sighup(Arc::clone(&store), cancel.clone()));
-            Some(store.acceptor()?)
-        }
+    loops.spawn(tls::reload_on_sighup(certificates.clone(), cancel.clone()));
+    let tls = match &certificates {
+        Some(store) => Some(store.acceptor()?),
         None => None,
     };
     loops.close();

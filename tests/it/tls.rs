@@ -177,3 +177,56 @@ async fn https_to_a_plain_http_coordinator_is_a_tls_error_not_a_network_one() {
         other => panic!("expected a TLS error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_full_https_server_closes_newcomers_which_clients_retry_rather_than_give_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = make_pki(dir.path(), "fleet");
+    let db = test_database().await;
+    let (_coordinator, url) = spawn_tls_coordinator_process(
+        &db.url,
+        (&fleet.cert, &fleet.key),
+        &fleet.ca,
+        &["--max-connections", "2"],
+    )
+    .await;
+    // Both places are held by a worker's long-polls, two at a time, one
+    // after another.
+    let worker = sim::SimWorker::register(&trusting(&url, &fleet.ca), "busy", &[], 1).await;
+    let mut polling = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let worker = worker.clone();
+        polling.spawn(async move {
+            let poll = switchyard_protocol::FetchRequest {
+                max_tasks: 1,
+                wait_secs: 20.0,
+            };
+            loop {
+                let _ = worker.client.fetch(worker.id, &poll).await;
+            }
+        });
+    }
+    // Each try on a connection of its own: it is refused while a long-poll
+    // holds the place. However it fails, it must not look like a TLS
+    // failure, which an agent gives up on.
+    wait_until(
+        "newcomers to be refused while a long-poll holds the place",
+        Duration::from_secs(30),
+        || async {
+            let mut refused = 0;
+            for _ in 0..5 {
+                if let Err(error) = trusting(&url, &fleet.ca).whoami().await {
+                    assert!(
+                        !error.is_tls(),
+                        "a full server's refusal must read as a transient failure, not a \
+                         TLS one: {error:?}"
+                    );
+                    refused += 1;
+                }
+            }
+            (refused == 5).then_some(())
+        },
+    )
+    .await;
+    polling.abort_all();
+}

@@ -129,6 +129,10 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
 /// Starts a coordinator on `db`, which the test may have filled first.
 pub async fn spawn_app_on(db: TestDatabase, options: AppOptions) -> TestApp {
     crate::init_tracing();
+    // The in-process server shares this process's file descriptors with the
+    // test's own clients (a thousand of them, in the starvation test), as
+    // `coordinator serve` raises its own limit.
+    switchyard_coordinator::server::raise_open_file_limit();
     let (addr, server) = start_server(&db.url, &options).await;
     let base_url = format!("http://{addr}");
     TestApp {

@@ -30,9 +30,9 @@ pub use app::{AppOptions, TestApp, admin_client, serve_args, spawn_app, spawn_ap
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub use db::{TestDatabase, private_cluster, test_database};
 pub use process::{
-    ChildProcess, binary, process_is_gone, spawn_agent_process, spawn_coordinator_process,
-    spawn_coordinator_process_with_open_files, spawn_process, spawn_process_with_env,
-    spawn_process_with_open_files, spawn_tls_coordinator_process,
+    ChildProcess, binary, process_is_gone, process_state, spawn_agent_process,
+    spawn_coordinator_process, spawn_coordinator_process_with_open_files, spawn_process,
+    spawn_process_with_env, spawn_tls_coordinator_process,
 };
 pub use wait::{WaitOutcome, wait_until};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::app::{wait_for_health, wait_for_health_with};
+use crate::app::wait_for_health_with;
 
 /// Lines of output shown when a test fails with a process alive.
 const TAIL_LINES: usize = 40;
@@ -71,16 +71,6 @@ pub fn spawn_process_with_env<S: AsRef<OsStr>>(
     env: &[(&str, &str)],
 ) -> ChildProcess {
     spawn(name, None, args, env)
-}
-
-/// [`spawn_process`] with the open-file limit (soft and hard) set to
-/// `open_files`, as on a small machine or in a tight container.
-pub fn spawn_process_with_open_files<S: AsRef<OsStr>>(
-    name: &str,
-    open_files: u64,
-    args: &[S],
-) -> ChildProcess {
-    spawn(name, Some(open_files), args, &[])
 }
 
 fn spawn<S: AsRef<OsStr>>(
@@ -235,7 +225,7 @@ pub async fn spawn_coordinator_process(
     db_url: &str,
     extra_args: &[&str],
 ) -> (ChildProcess, String) {
-    start_coordinator(db_url, extra_args, None).await
+    start_coordinator(db_url, extra_args, None, None).await
 }
 
 /// [`spawn_coordinator_process`] with the open-file limit (soft and hard)
@@ -245,13 +235,21 @@ pub async fn spawn_coordinator_process_with_open_files(
     extra_args: &[&str],
     open_files: u64,
 ) -> (ChildProcess, String) {
-    start_coordinator(db_url, extra_args, Some(open_files)).await
+    start_coordinator(db_url, extra_args, Some(open_files), None).await
+}
+
+/// The certificate, key and CA files of a coordinator that speaks HTTPS.
+struct Tls<'a> {
+    cert: &'a Path,
+    key: &'a Path,
+    ca: &'a Path,
 }
 
 async fn start_coordinator(
     db_url: &str,
     extra_args: &[&str],
     open_files: Option<u64>,
+    tls: Option<Tls<'_>>,
 ) -> (ChildProcess, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -259,13 +257,27 @@ async fn start_coordinator(
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", &listen, "--database-url", db_url];
+    if let Some(tls) = &tls {
+        args.extend([
+            "--tls-cert",
+            path_str(tls.cert),
+            "--tls-key",
+            path_str(tls.key),
+        ]);
+    }
     if !extra_args.contains(&"--admin-token") {
         args.extend(["--admin-token", crate::ADMIN_TOKEN]);
     }
     args.extend_from_slice(extra_args);
     let mut process = spawn("coordinator", open_files, &args, &[]);
-    let base_url = format!("http://{listen}");
-    if !wait_for_health(&base_url, || process.try_exit().is_some()).await {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{listen}");
+    let options = switchyard_protocol::ClientOptions {
+        ca_file: tls.map(|tls| tls.ca.to_owned()),
+    };
+    let builder = switchyard_protocol::http_client_builder(&base_url, &options)
+        .expect("failed to set up TLS for an HTTP client");
+    if !wait_for_health_with(builder, &base_url, || process.try_exit().is_some()).await {
         panic!(
             "coordinator process exited during start-up ({:?})\n{}",
             process.try_exit(),
@@ -285,40 +297,12 @@ pub async fn spawn_tls_coordinator_process(
     ca_file: &Path,
     extra_args: &[&str],
 ) -> (ChildProcess, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("failed to find a free port")
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let (cert, key) = (path_str(tls.0), path_str(tls.1));
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--database-url",
-        db_url,
-        "--tls-cert",
-        cert,
-        "--tls-key",
-        key,
-    ];
-    if !extra_args.contains(&"--admin-token") {
-        args.extend(["--admin-token", crate::ADMIN_TOKEN]);
-    }
-    args.extend_from_slice(extra_args);
-    let mut process = spawn_process("coordinator", &args);
-    let base_url = format!("https://{listen}");
-    let options = switchyard_protocol::ClientOptions::default().ca_file(ca_file);
-    let builder = switchyard_protocol::http_client_builder(&base_url, &options)
-        .expect("failed to set up TLS for an HTTP client");
-    if !wait_for_health_with(builder, &base_url, || process.try_exit().is_some()).await {
-        panic!(
-            "coordinator process exited during start-up ({:?})\n{}",
-            process.try_exit(),
-            process.output_tail()
-        );
-    }
-    (process, base_url)
+    let tls = Tls {
+        cert: tls.0,
+        key: tls.1,
+        ca: ca_file,
+    };
+    start_coordinator(db_url, extra_args, None, Some(tls)).await
 }
 
 fn path_str(path: &Path) -> &str {
@@ -365,19 +349,21 @@ pub fn spawn_agent_process(
     process
 }
 
+/// A process's state letter (`R`, `S`, `T`, `Z`, ...) and parent, from
+/// `/proc/<pid>/stat`; `None` when there is no such process. The command
+/// name in parentheses may hold anything, so fields are counted from the
+/// last `)`.
+pub fn process_state(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
 /// Whether process `pid` has ended: it is gone, or a zombie that only its
 /// parent has yet to collect (PID 1 of a container often never does).
 pub fn process_is_gone(pid: i32) -> bool {
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return true;
-    }
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(true)
+    kill(Pid::from_raw(pid), None).is_err()
+        || process_state(pid).is_none_or(|(state, _)| state == 'Z')
 }

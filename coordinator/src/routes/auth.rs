@@ -9,6 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
+use crate::server::Parking;
 use crate::service::AppState;
 use crate::service::auth::{self, Principal};
 
@@ -34,7 +35,9 @@ fn bearer(parts: &Parts) -> Option<&str> {
 /// after `--auth-failure-delay`: a client that tries token after token on
 /// a connection gets few tries a second (and costs little CPU), while a
 /// person with a wrong token loses a moment. The wait holds no database
-/// connection and no lookup permit.
+/// connection, no lookup permit, and not the connection's place under the
+/// connection limit (the connection may be evicted meanwhile, which ends
+/// the wait).
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let result = match bearer(parts) {
         Some(token) => auth::authenticate(state, token).await,
@@ -43,7 +46,12 @@ pub async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiErr
         )),
     };
     if matches!(result, Err(ApiError::Unauthorized(_))) {
-        tokio::time::sleep(state.settings().auth_failure_delay).await;
+        let delay = state.settings().auth_failure_delay;
+        match parts.extensions.get::<Parking>() {
+            Some(parking) => parking.wait(delay).await,
+            // Served without the server (a router called directly).
+            None => tokio::time::sleep(delay).await,
+        }
     }
     result
 }

@@ -12,9 +12,13 @@ use tokio_util::sync::CancellationToken;
 use super::admission::Admission;
 use super::limits::HttpLimits;
 
-/// How long a connection asked to close may still move bytes (finish
-/// writing its last answer) before it is closed regardless.
+/// How long a connection asked to close may go without moving bytes
+/// (finishing its last answer) before it is closed.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Longest a connection asked to close may take to finish its last answer,
+/// however slowly its client reads.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why a connection is closed by the server before the client closes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +61,10 @@ pub(super) struct Activity {
 struct Phase {
     /// Requests whose answer is not yet produced.
     in_flight: u32,
+    /// Of those, requests that only wait out a delay of their own choosing
+    /// (a refused credential's); a connection whose requests all do may be
+    /// evicted like an idle one.
+    parked: u32,
     /// Changes whenever the connection starts or stops waiting for a
     /// request, so a stale entry of the admission's waiting queue is told
     /// from a current one.
@@ -66,6 +74,8 @@ struct Phase {
     head_since: Option<Instant>,
     /// When bytes last moved, or the last answer was produced.
     last_io: Instant,
+    /// When the connection was first seen asked to close, between requests.
+    closing_since: Option<Instant>,
 }
 
 impl Activity {
@@ -75,9 +85,11 @@ impl Activity {
         Self {
             phase: Mutex::new(Phase {
                 in_flight: 0,
+                parked: 0,
                 epoch: 0,
                 head_since: Some(now),
                 last_io: now,
+                closing_since: None,
             }),
             close,
             changed: Notify::new(),
@@ -142,11 +154,33 @@ impl Activity {
         self.admission.waiting(Arc::downgrade(self), epoch);
     }
 
-    /// Whether the connection waits for a request since `epoch` and may be
-    /// evicted for a newcomer.
+    /// Whether the connection waits for a request (or only waits out a
+    /// parked delay) since `epoch`, and may be evicted for a newcomer.
     pub(super) fn evictable(&self, epoch: u64) -> bool {
         let phase = self.phase();
-        phase.epoch == epoch && phase.in_flight == 0 && !self.close.is_cancelled()
+        phase.epoch == epoch && phase.in_flight == phase.parked && !self.close.is_cancelled()
+    }
+
+    /// Waits `delay` in a request without holding the connection's place:
+    /// meanwhile the connection may be evicted for a newcomer, which ends
+    /// the wait at once.
+    async fn park(self: &Arc<Self>, delay: Duration) {
+        let evictable_since = {
+            let mut phase = self.phase();
+            phase.parked += 1;
+            phase.epoch += 1;
+            (phase.in_flight == phase.parked).then_some(phase.epoch)
+        };
+        if let Some(epoch) = evictable_since {
+            self.admission.waiting(Arc::downgrade(self), epoch);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = self.close.cancelled() => {}
+        }
+        let mut phase = self.phase();
+        phase.parked = phase.parked.saturating_sub(1);
+        phase.epoch += 1;
     }
 
     /// When the connection must be closed if nothing happens before, and
@@ -155,7 +189,7 @@ impl Activity {
     /// otherwise once its bytes have stopped moving for a moment (its last
     /// answer written).
     pub(super) fn deadline(&self, limits: &HttpLimits) -> Option<(Instant, Expiry)> {
-        let phase = self.phase();
+        let mut phase = self.phase();
         if phase.in_flight > 0 {
             return None;
         }
@@ -165,12 +199,14 @@ impl Activity {
             Some(since) => (since + limits.header_timeout, Expiry::Header),
             None => {
                 let idle = phase.last_io + limits.idle_timeout;
-                let soon = phase.last_io + CLOSE_GRACE;
-                if closing && soon < idle {
-                    (soon, Expiry::Closing)
-                } else {
-                    (idle, Expiry::Idle)
+                if !closing {
+                    return Some((idle, Expiry::Idle));
                 }
+                // Bytes moving keep a closing connection open a little,
+                // never past the limit: a slow reader cannot hold it.
+                let since = *phase.closing_since.get_or_insert_with(Instant::now);
+                let soon = (phase.last_io + CLOSE_GRACE).min(since + CLOSE_LIMIT);
+                (soon.min(idle), Expiry::Closing)
             }
         })
     }
@@ -179,6 +215,19 @@ impl Activity {
 impl Drop for Activity {
     fn drop(&mut self) {
         self.admission.release();
+    }
+}
+
+/// A handle a request may use to wait without holding its connection's
+/// place (see [`Activity::park`]); the server puts one in each request's
+/// extensions.
+#[derive(Debug, Clone)]
+pub struct Parking(pub(super) Arc<Activity>);
+
+impl Parking {
+    /// Waits `delay`, or less if the connection is evicted meanwhile.
+    pub async fn wait(&self, delay: Duration) {
+        self.0.park(delay).await;
     }
 }
 
@@ -262,5 +311,49 @@ mod tests {
             answered.deadline(&LIMITS),
             Some((Instant::now() + CLOSE_GRACE, Expiry::Closing))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_cannot_hold_a_closing_connection_past_the_limit() {
+        let reader = connection();
+        drop(reader.request_started());
+        reader.close_token().cancel();
+        let asked = Instant::now();
+        // The connection's task, woken by the token, looks at once.
+        assert!(reader.deadline(&LIMITS).is_some());
+        // A byte leaves every half second, for ever.
+        for _ in 0..40 {
+            tokio::time::advance(Duration::from_millis(500)).await;
+            reader.on_write();
+            let (at, expiry) = reader.deadline(&LIMITS).unwrap();
+            assert_eq!(expiry, Expiry::Closing);
+            assert!(
+                at <= asked + CLOSE_LIMIT,
+                "held open until {:?}",
+                at - asked
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_parked_request_leaves_its_connection_evictable() {
+        let activity = connection();
+        let busy = activity.request_started();
+        let epoch = activity.phase().epoch;
+        assert!(
+            !activity.evictable(epoch),
+            "a request in progress holds its place"
+        );
+        let parked = {
+            let activity = Arc::clone(&activity);
+            tokio::spawn(async move { activity.park(Duration::from_secs(60)).await })
+        };
+        tokio::task::yield_now().await;
+        let epoch = activity.phase().epoch;
+        assert!(activity.evictable(epoch), "a parked request gives it up");
+        // Evicting it ends the wait at once.
+        activity.close_token().cancel();
+        parked.await.unwrap();
+        drop(busy);
     }
 }

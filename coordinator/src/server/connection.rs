@@ -21,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::activity::Activity;
+use super::activity::{Activity, Parking};
 use super::io::Watched;
 use super::limits::HttpLimits;
 use super::{body, refusal};
@@ -155,7 +155,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for RequestService {
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let busy = self.activity.request_started();
         let timeout = self.body_timeout;
-        let request: Request = request.map(|incoming| body::with_deadline(incoming, timeout));
+        let mut request: Request = request.map(|incoming| body::with_deadline(incoming, timeout));
+        request
+            .extensions_mut()
+            .insert(Parking(Arc::clone(&self.activity)));
         let router = self.router.clone();
         Box::pin(async move {
             let response = router.oneshot(request).await;

@@ -33,7 +33,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use body::{BodyTimeout, is_body_timeout};
+pub use activity::Parking;
+pub use body::is_body_timeout;
 pub use limits::{HttpLimits, raise_open_file_limit};
 
 use admission::{Admission, Admitted};
@@ -104,7 +105,14 @@ pub async fn serve(
                     limit = limits.max_connections,
                     "connection refused: too many"
                 );
-                refusal::refuse(stream, Arc::clone(&refused), &gentle, &connections);
+                if shared.tls.is_some() {
+                    // A TLS client would read a plain-HTTP answer as a
+                    // broken handshake (a permanent error to an agent);
+                    // a bare close is an ordinary, retried failure.
+                    drop(stream);
+                } else {
+                    refusal::refuse(stream, Arc::clone(&refused), &gentle, &connections);
+                }
             }
         }
     }

@@ -74,8 +74,9 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
-/// Reloads `store` on every SIGHUP until `stop` fires.
-pub async fn reload_on_sighup(store: Arc<CertStore>, stop: CancellationToken) {
+/// Reloads `store` on every SIGHUP until `stop` fires; without TLS (`None`),
+/// notes the signal and carries on (its default action would end the process).
+pub async fn reload_on_sighup(store: Option<Arc<CertStore>>, stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(hangups) => hangups,
@@ -85,12 +86,20 @@ pub async fn reload_on_sighup(store: Arc<CertStore>, stop: CancellationToken) {
         }
     };
     while let Some(Some(())) = stop.run_until_cancelled(hangups.recv()).await {
-        match store.reload() {
-            Ok(sha256) => tracing::info!(%sha256, "TLS certificate reloaded"),
-            Err(error) => tracing::error!(
+        // Without TLS there is nothing to reload, but SIGHUP (a logrotate
+        // or `systemctl reload`) must not kill the coordinator either.
+        let Some(store) = &store else {
+            tracing::info!("SIGHUP: serving plain HTTP, no certificate to reload");
+            continue;
+        };
+        let reloading = Arc::clone(store);
+        match tokio::task::spawn_blocking(move || reloading.reload()).await {
+            Ok(Ok(sha256)) => tracing::info!(%sha256, "TLS certificate reloaded"),
+            Ok(Err(error)) => tracing::error!(
                 error = format!("{error:#}"),
                 "failed to reload the TLS certificate; keeping the current one"
             ),
+            Err(error) => tracing::error!(%error, "the TLS certificate reload panicked"),
         }
     }
 }

@@ -116,11 +116,11 @@ async fn a_full_server_makes_room_by_closing_the_longest_waiting_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_full_of_busy_connections_refuses_and_late_bodies_time_out() {
-    let body_timeout = Duration::from_secs(2);
+    let body_timeout = Duration::from_secs(5);
     let app = spawn_app(
         AppOptions::new()
             .flag("--max-connections", "4")
-            .flag("--http-body-timeout", "2s"),
+            .flag("--http-body-timeout", "5s"),
     )
     .await;
     let mut busy = Vec::new();
@@ -176,6 +176,45 @@ async fn a_server_full_of_busy_connections_refuses_and_late_bodies_time_out() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_waiting_out_a_refused_token_make_room_for_newcomers() {
+    // Every place is taken by a request whose bad token is answered only
+    // after ten seconds; they must not lock out a newcomer.
+    let app = spawn_app(
+        AppOptions::new()
+            .flag("--max-connections", "4")
+            .flag("--auth-failure-delay", "10s"),
+    )
+    .await;
+    let mut refused = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream
+            .write_all(
+                b"GET /api/v1/whoami HTTP/1.1\r\nhost: test\r\n\
+                  authorization: Bearer sy_not-a-token\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        refused.push(stream);
+    }
+    let started = Instant::now();
+    let health = fresh_connections()
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    // The connection that made room had its refusal answered at once.
+    let head = read_head(&mut refused[0]).await;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the refusal waited out its delay: {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

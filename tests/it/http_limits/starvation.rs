@@ -32,8 +32,10 @@ const ANSWER_DEADLINE: Duration = Duration::from_secs(8);
 /// byte every 250 ms, never finishing it; returns how long the server
 /// kept the connection open.
 async fn slow_header_client(addr: std::net::SocketAddr) -> Duration {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // Taken before connecting: the server's timer cannot start earlier, so
+    // a client scheduled late never measures less than the server gave it.
     let opened = Instant::now();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\nx-slow: ")
         .await
