@@ -31,9 +31,11 @@ fn stamping(stamps: &Path, rounds: u32, tags: &[&str]) -> SubmitTask {
 }
 
 /// Each attempt's stamps: what it wrote, with when (ns since the epoch).
-fn stamps(path: &Path) -> BTreeMap<i32, Vec<(String, u128)>> {
+type Stamps = BTreeMap<i32, Vec<(String, u128)>>;
+
+fn stamps(path: &Path) -> Stamps {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut by_attempt: BTreeMap<i32, Vec<(String, u128)>> = BTreeMap::new();
+    let mut by_attempt = Stamps::new();
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let [kind, attempt, at] = parts[..] {
@@ -48,7 +50,7 @@ fn stamps(path: &Path) -> BTreeMap<i32, Vec<(String, u128)>> {
 
 /// Asserts that no two attempts' stamps interleave: each attempt stamped
 /// its last before the next stamped its first.
-fn never_at_once(path: &Path) -> BTreeMap<i32, Vec<(String, u128)>> {
+fn never_at_once(path: &Path) -> Stamps {
     let by_attempt = stamps(path);
     let spans: Vec<(i32, u128, u128)> = by_attempt
         .iter()
@@ -97,6 +99,27 @@ async fn attempts(client: &Client, id: TaskId) -> Vec<(AttemptOutcome, WorkerId)
         .collect()
 }
 
+/// Waits for task `id` to succeed, checks from the stamps in `file` that no
+/// two of its attempts ran at once, and answers the stamps and how each
+/// attempt ended, where.
+async fn succeeded_one_at_a_time(
+    client: &Client,
+    id: TaskId,
+    file: &Path,
+) -> (Stamps, Vec<(AttemptOutcome, WorkerId)>) {
+    let task = sim::finished(client, id, Duration::from_secs(60)).await;
+    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
+    (never_at_once(file), attempts(client, id).await)
+}
+
+/// Asserts that `attempt` was stopped before its end.
+fn stopped_midway(stamps: &Stamps, attempt: i32) {
+    assert!(
+        !stamps[&attempt].iter().any(|(kind, _)| kind == "end"),
+        "attempt {attempt} ran to its end: {stamps:?}"
+    );
+}
+
 async fn coordinator(db: &str, fence: &str) -> (ChildProcess, String) {
     spawn_coordinator_process(
         db,
@@ -128,16 +151,10 @@ async fn an_agent_killed_mid_task_never_has_its_task_run_twice_at_once() {
     first.sigkill();
     first.wait_exit(Duration::from_secs(10)).await;
 
-    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
-    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
-    assert_eq!(task.attempts, 2);
-    let by_attempt = never_at_once(&file);
-    assert!(
-        !by_attempt[&1].iter().any(|(kind, _)| kind == "end"),
-        "the first attempt died with its agent: {by_attempt:?}"
-    );
+    let (stamps, attempts) = succeeded_one_at_a_time(&admin, task.id, &file).await;
+    stopped_midway(&stamps, 1);
     assert_eq!(
-        attempts(&admin, task.id).await,
+        attempts,
         [
             (AttemptOutcome::Lost, first_id),
             (AttemptOutcome::Succeeded, second_id)
@@ -175,15 +192,10 @@ async fn a_frozen_agent_kills_its_task_before_the_fence_lets_another_worker_run_
     started(&file, 2).await;
     // The agent comes back: told it is gone, it registers again.
     first.signal(Signal::SIGCONT);
-    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
-    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
-    let by_attempt = never_at_once(&file);
-    assert!(
-        !by_attempt[&1].iter().any(|(kind, _)| kind == "end"),
-        "the frozen agent's task was stopped: {by_attempt:?}"
-    );
+    let (stamps, attempts) = succeeded_one_at_a_time(&admin, task.id, &file).await;
+    stopped_midway(&stamps, 1);
     assert_eq!(
-        attempts(&admin, task.id).await,
+        attempts,
         [
             (AttemptOutcome::Lost, first_id),
             (AttemptOutcome::Succeeded, second_id)
@@ -229,10 +241,7 @@ async fn an_agent_restarted_after_a_crash_vouches_for_its_dead_tasks() {
     .await;
 
     let _agent = spawn_agent_process(&url, &["a"], 1, &extra);
-    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
-    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
-    never_at_once(&file);
-    let attempts = attempts(&admin, task.id).await;
+    let (_, attempts) = succeeded_one_at_a_time(&admin, task.id, &file).await;
     assert_eq!(attempts[0], (AttemptOutcome::Lost, first_id));
     assert_eq!(attempts[1].0, AttemptOutcome::Succeeded);
     assert_ne!(attempts[1].1, first_id, "a new registration ran it");
@@ -256,11 +265,9 @@ async fn an_agent_stopped_past_its_grace_interrupts_its_task_which_runs_again() 
 
     let _second = spawn_agent_process(&url, &["b"], 1, &[]);
     let second_id = worker_named(&admin, &["b"]).await;
-    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
-    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
-    never_at_once(&file);
+    let (_, attempts) = succeeded_one_at_a_time(&admin, task.id, &file).await;
     assert_eq!(
-        attempts(&admin, task.id).await,
+        attempts,
         [
             (AttemptOutcome::Interrupted, first_id),
             (AttemptOutcome::Succeeded, second_id)
@@ -299,10 +306,7 @@ async fn an_agent_restarted_before_it_is_missed_vouches_for_its_running_tasks() 
     agent.wait_exit(Duration::from_secs(10)).await;
 
     let _agent = spawn_agent_process(&url, &["a"], 1, &extra);
-    let task = sim::finished(&admin, task.id, Duration::from_secs(60)).await;
-    assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
-    never_at_once(&file);
-    let attempts = attempts(&admin, task.id).await;
+    let (_, attempts) = succeeded_one_at_a_time(&admin, task.id, &file).await;
     assert_eq!(attempts[0], (AttemptOutcome::Lost, first_id));
     assert_eq!(attempts[1].0, AttemptOutcome::Succeeded);
     let old = admin.worker(first_id).await.unwrap();

@@ -9,8 +9,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, Uid};
 use switchyard_protocol::{Client, Role, SubmitTask, TaskState, TaskView};
 use switchyard_tests::{
-    ChildProcess, admin_client, process_is_gone, spawn_coordinator_process, spawn_process_with_env,
-    test_database, wait_until,
+    ChildProcess, admin_client, process_is_gone, process_state, spawn_coordinator_process,
+    spawn_process_with_env, test_database, wait_until,
 };
 
 use crate::sim;
@@ -205,7 +205,7 @@ async fn an_agent_refuses_to_run_tasks_as_root_unless_told() {
     if !Uid::effective().is_root() {
         args.extend(["--run-as", "root"]);
     }
-    let mut agent = spawn_process_with_env("worker-agent", &args, &[]);
+    let mut agent = switchyard_tests::spawn_process("worker-agent", &args);
     let status = agent.wait_exit(Duration::from_secs(30)).await;
     assert!(!status.success());
     let said = format!("{}{}", agent.stdout(), agent.stderr());
@@ -309,25 +309,11 @@ async fn nothing_of_a_task_survives_its_timeout_its_cancellation_or_its_agent() 
     let dir = tempfile::tempdir().unwrap();
     admin.submit(&stubborn_task(dir.path())).await.unwrap();
     let running = pids(dir.path()).await;
-    let supervisor = std::fs::read_to_string(format!("/proc/{}/stat", running[0]))
-        .unwrap()
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<i32>()
-        .unwrap();
+    let (_, supervisor) = process_state(running[0]).expect("the task runs");
     agent.signal(Signal::SIGSTOP);
-    let agent_pid = agent.pid();
+    let agent_pid = i32::try_from(agent.pid()).unwrap();
     wait_until("the agent to stop", Duration::from_secs(10), || async {
-        let stat = std::fs::read_to_string(format!("/proc/{agent_pid}/stat")).unwrap_or_default();
-        stat.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('T')
+        process_state(agent_pid).is_some_and(|(state, _)| state == 'T')
     })
     .await;
     kill(Pid::from_raw(supervisor), Signal::SIGKILL).unwrap();

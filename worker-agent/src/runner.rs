@@ -196,14 +196,7 @@ async fn execute(
             return Err(StartError::Supervisor(e));
         }
     };
-    note(
-        isolation,
-        task,
-        attempt,
-        &supervised,
-        &spec,
-        work_dir.clone(),
-    );
+    note(isolation, task, attempt, &supervised, &spec);
 
     let gone = CancellationToken::new();
     let stdout = supervised.stdout.take();
@@ -293,15 +286,9 @@ fn lease_left(lease: &mut Lease) -> Option<u64> {
 }
 
 /// Records the running attempt in the state folder, for the clean-up after
-/// a crash.
-fn note(
-    isolation: &Isolation,
-    task: i64,
-    attempt: i32,
-    supervised: &Supervised,
-    spec: &Spec,
-    work_dir: Option<PathBuf>,
-) {
+/// a crash (which removes every working directory left in `work/`, so the
+/// record need not name one).
+fn note(isolation: &Isolation, task: i64, attempt: i32, supervised: &Supervised, spec: &Spec) {
     let Some(pid) = supervised.pid().and_then(|pid| i32::try_from(pid).ok()) else {
         return;
     };
@@ -309,7 +296,6 @@ fn note(
         supervisor_pid: pid,
         supervisor_start: proctree::stat(pid).map_or(0, |stat| stat.start_time),
         cgroup: spec.cgroup.clone(),
-        work_dir,
     };
     if let Err(error) = isolation.state.write_record(task, attempt, &record) {
         tracing::warn!(%error, "failed to record the running attempt");
@@ -374,13 +360,7 @@ where
 
 /// Cuts an error text to what the coordinator accepts, on a char boundary.
 fn clamp_error(mut text: String) -> String {
-    if text.len() > MAX_ERROR_BYTES {
-        let mut end = MAX_ERROR_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    switchyard_protocol::text::keep_head(&mut text, MAX_ERROR_BYTES);
     text
 }
 

@@ -1,8 +1,8 @@
 //! The agent's state folder:
 //!
-//! - `records/`: one file per attempt running now (its supervisor, cgroup
-//!   and working directory), so that an agent starting after a crash finds
-//!   and kills what the previous one left behind;
+//! - `records/`: one file per attempt running now (its supervisor and
+//!   cgroup), so that an agent starting after a crash finds and kills what
+//!   the previous one left behind;
 //! - `work/`: each attempt's fresh working directory, owned by the user the
 //!   task runs as;
 //! - `worker`: the id the agent last registered as (for people reading it);
@@ -43,8 +43,6 @@ pub(crate) struct Record {
     pub(crate) supervisor_pid: i32,
     pub(crate) supervisor_start: u64,
     pub(crate) cgroup: Option<PathBuf>,
-    /// The fresh working directory, when the agent made one.
-    pub(crate) work_dir: Option<PathBuf>,
 }
 
 impl StateDir {
@@ -278,7 +276,6 @@ mod tests {
             supervisor_pid: 10,
             supervisor_start: 20,
             cgroup: None,
-            work_dir: Some(PathBuf::from("/x")),
         };
         dir.write_record(1, 1, &record).unwrap();
         dir.write_record(2, 1, &record).unwrap();

@@ -124,15 +124,7 @@ fn is_dead(pid: Pid) -> bool {
     match kill(pid, None) {
         Err(Errno::ESRCH) => true,
         Err(e) => panic!("kill({pid}, 0): {e}"),
-        Ok(()) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| {
-                stat.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true),
+        Ok(()) => crate::proctree::stat(pid.as_raw()).is_none_or(|stat| stat.zombie),
     }
 }
 
