@@ -2,14 +2,14 @@
 //! for a request's head, serving requests, or idle between them; and
 //! therefore when it must be closed.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::admission::Admission;
+use super::admission::{Admission, Admitted, Occupant};
 use super::limits::HttpLimits;
 
 /// How long a connection asked to close may go without moving bytes
@@ -44,7 +44,7 @@ impl Expiry {
 
 /// One admitted connection's state, shared by its socket wrapper, its
 /// request service and its task. Dropping the last handle gives its place
-/// back to the [`Admission`] table.
+/// back to the [`Admission`] table, which sees it as an [`Occupant`].
 #[derive(Debug)]
 pub(super) struct Activity {
     phase: Mutex<Phase>,
@@ -79,8 +79,14 @@ struct Phase {
 }
 
 impl Activity {
+    /// Admits a connection accepted now into `admission`'s table (see
+    /// [`Admission::admit`]); `close` is its close token.
+    pub(super) fn admit(admission: &Arc<Admission>, close: CancellationToken) -> Admitted<Self> {
+        admission.admit(|admission| Self::new(admission, close))
+    }
+
     /// A connection accepted now; its first head is due within the header timeout.
-    pub(super) fn new(admission: Arc<Admission>, close: CancellationToken) -> Self {
+    fn new(admission: Arc<Admission>, close: CancellationToken) -> Self {
         let now = Instant::now();
         Self {
             phase: Mutex::new(Phase {
@@ -151,14 +157,8 @@ impl Activity {
             phase.epoch
         };
         self.changed.notify_one();
-        self.admission.waiting(Arc::downgrade(self), epoch);
-    }
-
-    /// Whether the connection waits for a request (or only waits out a
-    /// parked delay) since `epoch`, and may be evicted for a newcomer.
-    pub(super) fn evictable(&self, epoch: u64) -> bool {
-        let phase = self.phase();
-        phase.epoch == epoch && phase.in_flight == phase.parked && !self.close.is_cancelled()
+        let waiting: Weak<Self> = Arc::downgrade(self);
+        self.admission.waiting(waiting, epoch);
     }
 
     /// Waits `delay` in a request without holding the connection's place:
@@ -172,7 +172,8 @@ impl Activity {
             (phase.in_flight == phase.parked).then_some(phase.epoch)
         };
         if let Some(epoch) = evictable_since {
-            self.admission.waiting(Arc::downgrade(self), epoch);
+            let waiting: Weak<Self> = Arc::downgrade(self);
+            self.admission.waiting(waiting, epoch);
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
@@ -212,6 +213,19 @@ impl Activity {
     }
 }
 
+impl Occupant for Activity {
+    /// Whether the connection waits for a request (or only waits out a
+    /// parked delay) since `epoch`, and may be evicted for a newcomer.
+    fn evictable(&self, epoch: u64) -> bool {
+        let phase = self.phase();
+        phase.epoch == epoch && phase.in_flight == phase.parked && !self.close.is_cancelled()
+    }
+
+    fn evict(&self) {
+        self.close.cancel();
+    }
+}
+
 impl Drop for Activity {
     fn drop(&mut self) {
         self.admission.release();
@@ -246,7 +260,6 @@ impl Drop for RequestGuard {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::server::admission::Admitted;
 
     const LIMITS: HttpLimits = HttpLimits {
         header_timeout: Duration::from_secs(10),
@@ -256,9 +269,13 @@ mod tests {
     };
 
     fn connection() -> Arc<Activity> {
-        match Admission::new(8).admit(CancellationToken::new()) {
-            Admitted::Yes(activity) => activity,
-            Admitted::Full => panic!("an empty table is full"),
+        admit(&Admission::new(8)).expect("an empty table is full")
+    }
+
+    fn admit(admission: &Arc<Admission>) -> Option<Arc<Activity>> {
+        match Activity::admit(admission, CancellationToken::new()) {
+            Admitted::Yes(activity) => Some(activity),
+            Admitted::Full => None,
         }
     }
 
@@ -355,5 +372,46 @@ mod tests {
         activity.close_token().cancel();
         parked.await.unwrap();
         drop(busy);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_longest_waiting_connection() {
+        let admission = Admission::new(2);
+        let first = admit(&admission).unwrap();
+        let second = admit(&admission).unwrap();
+        let third = admit(&admission).unwrap();
+        assert!(first.close_token().is_cancelled(), "the oldest waiter goes");
+        assert!(!second.close_token().is_cancelled());
+        assert!(!third.close_token().is_cancelled());
+        drop(first);
+        assert_eq!(admission.open(), 2);
+    }
+
+    #[test]
+    fn busy_connections_are_never_evicted_and_a_full_busy_table_refuses() {
+        let admission = Admission::new(2);
+        let first = admit(&admission).unwrap();
+        let second = admit(&admission).unwrap();
+        let busy_first = first.request_started();
+        let busy_second = second.request_started();
+        assert!(admit(&admission).is_none(), "every connection is busy");
+        assert!(!first.close_token().is_cancelled());
+        drop(busy_first);
+        // `first` waits again (its request is answered): it makes room.
+        let third = admit(&admission).unwrap();
+        assert!(first.close_token().is_cancelled());
+        assert!(!second.close_token().is_cancelled());
+        drop((busy_second, third));
+    }
+
+    #[test]
+    fn stale_entries_do_not_pile_up() {
+        let admission = Admission::new(4);
+        let connection = admit(&admission).unwrap();
+        for _ in 0..1000 {
+            drop(connection.request_started());
+        }
+        // One open connection: the queue is swept past 2 × 1 + 64 entries.
+        assert!(admission.queued() <= 67);
     }
 }
