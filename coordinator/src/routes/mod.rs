@@ -39,11 +39,6 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(openapi::router())
 }
 
-/// The OpenAPI document of every route, as `/api/openapi.json` serves it.
-pub fn document() -> utoipa::openapi::OpenApi {
-    documented().into_openapi()
-}
-
 /// Every route of the API, with JSON answers for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
     let (routes, document) = documented().split_for_parts();
