@@ -7,7 +7,7 @@ use serde::Deserialize;
 use switchyard_protocol::{
     RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::Admin;
@@ -20,14 +20,15 @@ use crate::service::admin::DispatcherView;
 use crate::service::{AppState, admin, workers};
 
 /// The admin routes, with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(seed))
-        .routes(routes!(rebalance))
-        .routes(routes!(dispatcher))
-        .routes(routes!(admin_update_worker))
-        .routes(routes!(drain))
-        .routes(routes!(activate))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(seed),
+        routes!(rebalance),
+        routes!(dispatcher),
+        routes!(admin_update_worker),
+        routes!(drain),
+        routes!(activate),
+    ]
 }
 
 #[utoipa::path(

@@ -5,15 +5,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use switchyard_protocol::{HealthReport, HealthStatus};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::extract::Json;
 use crate::service::{AppState, health};
 
 /// The health route, with its documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(health)]
 }
 
 /// `healthy`, `degraded` or `unhealthy`, with the reasons.

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::MetricsAccess;
@@ -14,8 +14,8 @@ use crate::service::{AppState, stats};
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The metrics route, with its documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(metrics))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(metrics)]
 }
 
 /// Counters and histograms since start-up, and gauges read now.

@@ -1,6 +1,7 @@
-//! HTTP routes: one module per resource, each an `OpenApiRouter<AppState>`
-//! that registers its handlers with `routes!`, so a handler's
-//! `#[utoipa::path]` declares its path, method and documentation at once.
+//! HTTP routes: one module per resource, each handing out its handlers as
+//! utoipa-axum `routes!`, which take a handler's path and method from its
+//! `#[utoipa::path]`: a route and its documentation are declared once, and
+//! no module holds a router it could add an undocumented route to.
 //! Handlers only extract, call a service and answer; the logic lives in
 //! `service`.
 
@@ -28,15 +29,22 @@ use crate::service::AppState;
 
 /// Every route of the API with its documentation: the one list of routes.
 fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(tasks::router())
-        .merge(workers::router())
-        .merge(admin::router())
-        .merge(tokens::router())
-        .merge(health::router())
-        .merge(stats::router())
-        .merge(metrics::router())
-        .merge(openapi::router())
+    [
+        tasks::routes(),
+        workers::routes(),
+        admin::routes(),
+        tokens::routes(),
+        health::routes(),
+        stats::routes(),
+        metrics::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()),
+        OpenApiRouter::routes,
+    )
 }
 
 /// Every route of the API, with JSON answers for unknown routes and methods.

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use switchyard_protocol::ErrorBody;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::extract::Json;
@@ -61,8 +61,8 @@ impl Modify for AdminToken {
 /// The document route. It serves the [`Document`] that
 /// [`routes::router`](super::router) adds to each request once the whole
 /// document is known.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(openapi)]
 }
 
 /// The finished document, shared by every request for it.

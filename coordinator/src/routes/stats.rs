@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Html;
 use switchyard_protocol::{Stats, StatsQuery};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::StatsAccess;
@@ -15,10 +15,8 @@ use crate::error::ApiError;
 use crate::service::{AppState, stats};
 
 /// The dashboard routes, with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(stats_page))
-        .routes(routes!(stats_json))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(stats_page), routes!(stats_json)]
 }
 
 /// The dashboard: an HTML page that reloads itself every few seconds. An

@@ -6,7 +6,7 @@ use switchyard_protocol::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskId, TaskPage, TaskView,
     UpdateTask,
 };
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
@@ -19,13 +19,14 @@ use crate::error::ApiError;
 use crate::service::{AppState, submit, tasks};
 
 /// The task routes, each with its documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(submit_task, list_tasks))
-        .routes(routes!(submit_batch))
-        .routes(routes!(show_task, update_task))
-        .routes(routes!(cancel_task))
-        .routes(routes!(list_attempts))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(submit_task, list_tasks),
+        routes!(submit_batch),
+        routes!(show_task, update_task),
+        routes!(cancel_task),
+        routes!(list_attempts),
+    ]
 }
 
 /// 201 with the new task; 200 with the existing one when its idempotency

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use switchyard_protocol::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Admin, Caller};
@@ -18,13 +18,14 @@ use crate::error::ApiError;
 use crate::service::{AppState, auth};
 
 /// The principal and token routes, with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_principal))
-        .routes(routes!(create_token))
-        .routes(routes!(list_tokens))
-        .routes(routes!(revoke_token))
-        .routes(routes!(whoami))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(create_principal),
+        routes!(create_token),
+        routes!(list_tokens),
+        routes!(revoke_token),
+        routes!(whoami),
+    ]
 }
 
 #[utoipa::path(

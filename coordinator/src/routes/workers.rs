@@ -7,7 +7,7 @@ use switchyard_protocol::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
     ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
 };
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, Observer};
@@ -21,14 +21,15 @@ use crate::error::ApiError;
 use crate::service::{AppState, fetch, report, workers};
 
 /// The worker routes, with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register_worker, list_workers))
-        .routes(routes!(show_worker, update_worker, unregister_worker))
-        .routes(routes!(heartbeat))
-        .routes(routes!(fetch))
-        .routes(routes!(report))
-        .routes(routes!(report_batch))
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(register_worker, list_workers),
+        routes!(show_worker, update_worker, unregister_worker),
+        routes!(heartbeat),
+        routes!(fetch),
+        routes!(report),
+        routes!(report_batch),
+    ]
 }
 
 #[utoipa::path(

@@ -2,10 +2,11 @@
 //! routes the router serves, each with its request and response schemas.
 //!
 //! Routes are registered from their documentation (utoipa-axum's `routes!`
-//! takes each handler's path and method from its `#[utoipa::path]`), so a
-//! documented path the router lacks cannot happen by construction; what is
-//! left to check is that each documented operation answers (its handler,
-//! not the router's 404 or 405), and that no other method does.
+//! takes each handler's path and method from its `#[utoipa::path]`, and the
+//! route modules hand out nothing else), so the router and the document
+//! list the same routes by construction. What is left to check is that each
+//! documented operation answers (its handler, not the router's 404 or 405),
+//! and that no other method on its path does.
 
 use std::collections::BTreeSet;
 
