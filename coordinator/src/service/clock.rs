@@ -1,5 +1,5 @@
-//! The services' clock: the one place the timing decisions of the reaper,
-//! the retry back-off and the lost-attempt fence read the time from.
+//! The services' clock: where the reaper's grace, retry back-off timers,
+//! fetch deadlines and the "is it still backing off" checks read the time.
 //!
 //! It is the system clock when serving. A test can instead take a clock
 //! that follows tokio's: under `tokio::time::pause()` its wall time moves
