@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use switchyard_protocol::limits::MAX_BATCH;
 use switchyard_protocol::{
     ListTasksQuery, ReportOutcome, SubmitTask, TaskId, TaskState, WaitReason, WorkerId,
 };
@@ -13,15 +14,11 @@ use crate::admin;
 use crate::sim::{self, SimWorker};
 
 async fn submit_many(app: &TestApp, n: usize, tags: &[&str]) -> Vec<TaskId> {
+    let tasks = vec![sim::task(&["true"], tags); n];
     let mut ids = Vec::with_capacity(n);
-    for _ in 0..n {
-        ids.push(
-            app.client
-                .submit(&sim::task(&["true"], tags))
-                .await
-                .unwrap()
-                .id,
-        );
+    for batch in tasks.chunks(MAX_BATCH) {
+        let stored = app.client.submit_batch(batch).await.unwrap();
+        ids.extend(stored.tasks.iter().map(|task| task.id));
     }
     ids
 }
