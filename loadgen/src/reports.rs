@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use switchyard_protocol::{
-    Assignment, ClientError, ReportBatch, ReportOutcome, TaskId, TaskReport,
-};
+use switchyard_protocol::{Assignment, ClientError, ReportBatch, TaskId, TaskReport};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -81,17 +79,7 @@ pub(crate) async fn report_all(
 }
 
 fn succeeded(task: &Assignment) -> TaskReport {
-    TaskReport {
-        task_id: task.task_id,
-        attempt: task.attempt,
-        outcome: ReportOutcome::Succeeded,
-        exit_code: Some(0),
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        error: None,
-    }
+    TaskReport::succeeded(task.task_id, task.attempt)
 }
 
 /// Sends a report request up to [`REPORT_TRIES`] times: again when no answer

@@ -188,6 +188,23 @@ pub struct TaskReport {
     pub error: Option<String>,
 }
 
+impl TaskReport {
+    /// A report of an attempt that exited 0 and printed nothing.
+    pub fn succeeded(task_id: TaskId, attempt: i32) -> Self {
+        Self {
+            task_id,
+            attempt,
+            outcome: ReportOutcome::Succeeded,
+            exit_code: Some(0),
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            error: None,
+        }
+    }
+}
+
 /// Several attempts' ends in one request, so a worker that finishes many
 /// short tasks pays one round trip and one database statement for all of
 /// them. Each report is applied on its own: one the worker no longer holds

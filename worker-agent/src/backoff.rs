@@ -56,6 +56,26 @@ fn jitter(upto: Duration) -> Duration {
     Duration::from_nanos(random % nanos.saturating_add(1))
 }
 
+/// What a loop does after its call to the coordinator failed: `None` when
+/// the coordinator declared this worker gone (then `gone` is cancelled, so
+/// every loop of the session ends), otherwise the delay before it tries
+/// again. `what` names the call in the log.
+pub(crate) fn after_failure(
+    error: &ClientError,
+    what: &str,
+    backoff: &mut Backoff,
+    gone: &CancellationToken,
+) -> Option<Duration> {
+    if classify(error) == Failure::Gone {
+        tracing::warn!(error = %error_chain(error), "coordinator declared this worker gone");
+        gone.cancel();
+        return None;
+    }
+    let delay = backoff.next_delay();
+    tracing::warn!(error = %error_chain(error), retry_in = ?delay, "{what} failed; retrying");
+    Some(delay)
+}
+
 /// Calls `call` until it succeeds or fails for good, retrying transient
 /// failures with `backoff` for at most `window` (forever when `None`).
 ///

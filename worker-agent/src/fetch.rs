@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::{Backoff, Failure, classify, error_chain};
+use crate::backoff::{Backoff, after_failure};
 use crate::session::Session;
 
 /// First retry delay after a failed fetch.
@@ -58,16 +58,10 @@ pub(crate) async fn run(session: Arc<Session>, stop: CancellationToken) {
                 }
                 Duration::ZERO
             }
-            Err(e) if classify(&e) == Failure::Gone => {
-                tracing::warn!(error = %error_chain(&e), "coordinator declared this worker gone");
-                session.gone.cancel();
-                return;
-            }
-            Err(e) => {
-                let delay = backoff.next_delay();
-                tracing::warn!(error = %error_chain(&e), retry_in = ?delay, "fetch failed; retrying");
-                delay
-            }
+            Err(e) => match after_failure(&e, "fetch", &mut backoff, &session.gone) {
+                Some(delay) => delay,
+                None => return,
+            },
         };
         // Unused slots go back before the pause, so that nothing waits on them.
         drop(permits);

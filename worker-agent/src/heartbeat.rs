@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchyard_protocol::HeartbeatRequest;
 use tokio::time::Instant;
 
-use crate::backoff::{Backoff, Failure, classify, error_chain};
+use crate::backoff::{Backoff, after_failure};
 use crate::running::KillReason;
 use crate::session::Session;
 
@@ -47,16 +47,10 @@ pub(crate) async fn run(session: Arc<Session>) {
                     }
                 }
             }
-            Err(e) if classify(&e) == Failure::Gone => {
-                tracing::warn!(error = %error_chain(&e), "coordinator declared this worker gone");
-                session.gone.cancel();
-                return;
-            }
-            Err(e) => {
-                let delay = backoff.next_delay();
-                tracing::warn!(error = %error_chain(&e), retry_in = ?delay, "heartbeat failed; retrying");
-                next = Instant::now() + delay;
-            }
+            Err(e) => match after_failure(&e, "heartbeat", &mut backoff, &session.gone) {
+                Some(delay) => next = Instant::now() + delay,
+                None => return,
+            },
         }
     }
 }

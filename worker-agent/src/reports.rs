@@ -124,7 +124,7 @@ impl Reporter {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use switchyard_protocol::{ReportOutcome, TaskId};
+    use switchyard_protocol::TaskId;
 
     use super::*;
 
@@ -132,17 +132,7 @@ mod tests {
         let mut waiting = queue.waiting.lock().unwrap();
         for i in 0..n {
             let (sent, _) = oneshot::channel();
-            let report = TaskReport {
-                task_id: TaskId(i as i64),
-                attempt: 1,
-                outcome: ReportOutcome::Succeeded,
-                exit_code: Some(0),
-                stdout: String::new(),
-                stderr: String::new(),
-                stdout_truncated: false,
-                stderr_truncated: false,
-                error: None,
-            };
+            let report = TaskReport::succeeded(TaskId(i as i64), 1);
             waiting.push((report, sent));
         }
     }
