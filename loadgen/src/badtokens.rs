@@ -19,9 +19,9 @@ use crate::Bench;
 use crate::args::BadTokenKind;
 use crate::report::{BadTokens, Report};
 use crate::stats::{Samples, per_second};
-use crate::submitters;
+
 use crate::window::Window;
-use crate::workers::{Fleet, Shared};
+use crate::workers::Shared;
 
 /// Longest the bad clients may take to all be sending before measuring.
 const ATTACK_WARMUP: Duration = Duration::from_secs(10);
@@ -115,14 +115,8 @@ async fn honest(bench: &Bench, first: usize, count: usize) -> (Samples, u64) {
     let mut samples = Samples::new();
     let mut errors = 0;
     for index in first..first + count {
-        if bench.stop.is_cancelled() {
+        let Some((sent, answer)) = bench.submit_timed(index).await else {
             break;
-        }
-        let task = submitters::task(index as u64, &args.tag_sets, &args.priorities);
-        let sent = Instant::now();
-        let answer = tokio::select! {
-            () = bench.stop.cancelled() => break,
-            answer = bench.client.submit(&task) => answer,
         };
         match answer {
             Ok(_) => samples.push(sent.elapsed()),
@@ -142,10 +136,7 @@ async fn honest(bench: &Bench, first: usize, count: usize) -> (Samples, u64) {
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let args = &bench.args;
     let shared = Arc::new(Shared::default());
-    let plan = bench.fleet_plan();
-    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
-    fleet.start(&plan);
-    bench.warm_up().await;
+    let fleet = bench.start_fleet(shared.clone()).await?;
 
     let before = args.samples / 2;
     let (mut quiet, mut submit_errors) = honest(bench, 0, before).await;
@@ -192,10 +183,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     quiet.extend(after);
     submit_errors += errors;
     let timed_out = bench.stop.is_cancelled();
-    let outcomes = fleet.stop_fetching().await;
-    fleet.stop_heartbeats().await;
-    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
-    fleet.unregister().await;
+    let (outcomes, postgres) = bench.wind_down(fleet, &closed).await;
 
     if during.sent == 0 && !timed_out {
         anyhow::bail!(

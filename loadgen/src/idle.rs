@@ -7,16 +7,13 @@ use crate::Bench;
 use crate::report::Report;
 use crate::stats::{Samples, per_second};
 use crate::window::Window;
-use crate::workers::{Fleet, Shared};
+use crate::workers::Shared;
 
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let args = &bench.args;
     let shared = Arc::new(Shared::default());
-    let plan = bench.fleet_plan();
-    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
-    fleet.start(&plan);
-    bench.warm_up().await;
+    let fleet = bench.start_fleet(shared.clone()).await?;
 
     let window = Window::open(&bench.target).await;
     let before = shared.counters.snapshot();
@@ -27,10 +24,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let after = shared.counters.snapshot();
     let closed = window.close(&bench.target).await;
     let timed_out = bench.stop.is_cancelled();
-    let outcomes = fleet.stop_fetching().await;
-    fleet.stop_heartbeats().await;
-    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
-    fleet.unregister().await;
+    let (outcomes, postgres) = bench.wind_down(fleet, &closed).await;
 
     let mut fetch = Samples::new();
     for outcome in outcomes {

@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use crate::Bench;
 use crate::report::{Pickup, Report};
 use crate::stats::{Samples, per_second};
-use crate::submitters;
+
 use crate::window::Window;
-use crate::workers::{Event, Fleet, Shared};
+use crate::workers::{Event, Shared};
 
 /// Longest wait for one sample to be fetched and reported.
 const SAMPLE_DEADLINE: Duration = Duration::from_secs(10);
@@ -37,10 +37,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         events: Some(events),
         ..Shared::default()
     });
-    let plan = bench.fleet_plan();
-    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
-    fleet.start(&plan);
-    bench.warm_up().await;
+    let fleet = bench.start_fleet(shared.clone()).await?;
 
     let window = Window::open(&bench.target).await;
     let mut after_answer = Samples::new();
@@ -49,14 +46,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let mut missed = 0;
     let mut submit_errors = 0u64;
     for index in 0..args.samples {
-        if bench.stop.is_cancelled() {
+        let Some((sent, answer)) = bench.submit_timed(index).await else {
             break;
-        }
-        let task = submitters::task(index as u64, &args.tag_sets, &args.priorities);
-        let sent = Instant::now();
-        let answer = tokio::select! {
-            () = bench.stop.cancelled() => break,
-            answer = bench.client.submit(&task) => answer,
         };
         let answered = Instant::now();
         let id = match answer {
@@ -84,10 +75,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     }
     let closed = window.close(&bench.target).await;
     let timed_out = bench.stop.is_cancelled();
-    let outcomes = fleet.stop_fetching().await;
-    fleet.stop_heartbeats().await;
-    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
-    fleet.unregister().await;
+    let (outcomes, postgres) = bench.wind_down(fleet, &closed).await;
 
     if submit_errors > 0 {
         tracing::warn!(submit_errors, "some samples could not be submitted");

@@ -45,18 +45,23 @@ pub mod window;
 pub mod worker;
 pub mod workers;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use switchyard_protocol::Client;
+use switchyard_protocol::{Client, ClientError, TaskView};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{BenchArgs, Scenario};
 use crate::credentials::Credentials;
+use crate::pgstat::PgRates;
 use crate::report::{Report, Settings};
+use crate::submitters::SubmitPlan;
 use crate::target::Target;
 use crate::window::Closed;
-use crate::workers::{FleetCounts, FleetPlan};
+use crate::worker::WorkerOutcome;
+use crate::workers::{Fleet, FleetCounts, FleetPlan, Shared};
 
 /// One run: its settings, the system under test, and the stop signal.
 #[derive(Debug)]
@@ -95,6 +100,60 @@ impl Bench {
         tokio::select! {
             () = tokio::time::sleep(self.args.warmup) => {}
             () = self.stop.cancelled() => {}
+        }
+    }
+
+    /// Registers the fleet as the settings describe it, starts its loops
+    /// and waits out the warm-up.
+    pub async fn start_fleet(&self, shared: Arc<Shared>) -> anyhow::Result<Fleet> {
+        let plan = self.fleet_plan();
+        let mut fleet = Fleet::register(&self.args.url, &plan, shared).await?;
+        fleet.start(&plan);
+        self.warm_up().await;
+        Ok(fleet)
+    }
+
+    /// Stops the fleet after a measured window: its loops end, PostgreSQL's
+    /// rates over the window are read, and its workers unregister. Answers
+    /// what each worker did and those rates.
+    pub async fn wind_down(
+        &self,
+        mut fleet: Fleet,
+        closed: &Closed,
+    ) -> (Vec<WorkerOutcome>, Option<PgRates>) {
+        let outcomes = fleet.stop_fetching().await;
+        fleet.stop_heartbeats().await;
+        let postgres = closed.pg_rates(&self.target, self.args.pg_settle).await;
+        fleet.unregister().await;
+        (outcomes, postgres)
+    }
+
+    /// The batch submission the settings describe.
+    pub fn submit_plan(&self) -> SubmitPlan {
+        SubmitPlan {
+            total: self.args.tasks,
+            batch: self.args.batch,
+            rate: self.args.rate,
+            submitters: self.args.submitters,
+            tag_sets: self.args.tag_sets.clone(),
+            priorities: self.args.priorities.clone(),
+        }
+    }
+
+    /// Submits task number `index` alone; answers when it was sent and the
+    /// answer, or `None` when the run is stopped first.
+    pub async fn submit_timed(
+        &self,
+        index: usize,
+    ) -> Option<(Instant, Result<TaskView, ClientError>)> {
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        let task = submitters::task(index as u64, &self.args.tag_sets, &self.args.priorities);
+        let sent = Instant::now();
+        tokio::select! {
+            () = self.stop.cancelled() => None,
+            answer = self.client.submit(&task) => Some((sent, answer)),
         }
     }
 

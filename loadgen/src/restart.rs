@@ -30,7 +30,7 @@ use crate::dispatcher;
 use crate::procfs;
 use crate::report::{Report, Restart, RestartFigures};
 use crate::stats::per_second;
-use crate::submitters::{self, SubmitOutcome, SubmitPlan};
+use crate::submitters::{self, SubmitOutcome};
 use crate::window::{Closed, Window};
 use crate::workers::{Fleet, FleetPlan, Shared};
 
@@ -101,14 +101,7 @@ async fn measure(
     let submitted = if empty.is_some() {
         submitters::run(
             bench.client.clone(),
-            SubmitPlan {
-                total: args.tasks,
-                batch: args.batch,
-                rate: args.rate,
-                submitters: args.submitters,
-                tag_sets: args.tag_sets.clone(),
-                priorities: args.priorities.clone(),
-            },
+            bench.submit_plan(),
             bench.stop.clone(),
         )
         .await

@@ -10,9 +10,9 @@ use tokio::time::Instant;
 use crate::Bench;
 use crate::report::{Report, Throughput};
 use crate::stats::{Samples, per_second};
-use crate::submitters::{self, SubmitPlan};
+use crate::submitters;
 use crate::window::Window;
-use crate::workers::{Fleet, Shared, WorkerOutcome};
+use crate::workers::{Shared, WorkerOutcome};
 
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
@@ -21,23 +21,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         target: Some(args.tasks),
         ..Shared::default()
     });
-    let plan = bench.fleet_plan();
-    let mut fleet = Fleet::register(&args.url, &plan, shared.clone()).await?;
-    fleet.start(&plan);
-    bench.warm_up().await;
+    let fleet = bench.start_fleet(shared.clone()).await?;
 
     let window = Window::open(&bench.target).await;
     let opened = window.opened;
     let submitting = tokio::spawn(submitters::run(
         bench.client.clone(),
-        SubmitPlan {
-            total: args.tasks,
-            batch: args.batch,
-            rate: args.rate,
-            submitters: args.submitters,
-            tag_sets: args.tag_sets.clone(),
-            priorities: args.priorities.clone(),
-        },
+        bench.submit_plan(),
         bench.stop.clone(),
     ));
     tokio::select! {
@@ -51,10 +41,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         tracing::error!(%error, "the submitters failed");
         submitters::SubmitOutcome::default()
     });
-    let outcomes = fleet.stop_fetching().await;
-    fleet.stop_heartbeats().await;
-    let postgres = closed.pg_rates(&bench.target, args.pg_settle).await;
-    fleet.unregister().await;
+    let (outcomes, postgres) = bench.wind_down(fleet, &closed).await;
 
     let sent: HashMap<TaskId, Instant> = submitted
         .batches
