@@ -1,0 +1,24 @@
+-- storage::archive::move_finished: moves up to $2 tasks that finished more
+-- than $1 seconds ago from `tasks` into `tasks_archive`. Only rows in a final
+-- state are read, locked and deleted, and rows another transaction holds are
+-- skipped, so a move never waits for, nor makes wait, any statement on queued
+-- or running tasks. The predicate repeats the partial index
+-- `tasks_finished_at`'s, so the candidates come from that index in
+-- `finished_at` order.
+WITH moved AS (
+    DELETE FROM tasks WHERE id IN (
+        SELECT id FROM tasks
+        WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out')
+          AND finished_at < now() - make_interval(secs => $1)
+        ORDER BY finished_at LIMIT $2
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, owner, state, argv, env, working_dir, tags, labels, priority, timeout_secs,
+              max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code,
+              stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key,
+              created_at, started_at, finished_at)
+INSERT INTO tasks_archive (id, owner, state, argv, env, working_dir, tags, labels, priority,
+                           timeout_secs, max_attempts, attempts, worker_id, cancel_requested,
+                           not_before, exit_code, stdout, stderr, stdout_truncated,
+                           stderr_truncated, error, idempotency_key, created_at, started_at,
+                           finished_at)
+SELECT * FROM moved
