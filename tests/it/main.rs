@@ -15,6 +15,7 @@ mod matching;
 mod observability;
 mod priority;
 mod retention;
+mod schema;
 mod security;
 mod sim;
 mod support_smoke;
