@@ -13,6 +13,7 @@ mod isolation;
 mod lifecycle;
 mod matching;
 mod observability;
+mod pgbench;
 mod priority;
 mod retention;
 mod schema;

@@ -118,15 +118,7 @@ pub async fn empty_database() -> TestDatabase {
 /// A new database on this process's server, empty or a copy of `template`.
 async fn new_database(template: Option<&str>) -> TestDatabase {
     let name = unique_name();
-    let (server, shared_server) = match shared_server() {
-        Some(server) => (server.clone(), Some(server)),
-        None => (
-            private_cluster()
-                .expect("TEST_DATABASE_URL is unset")
-                .url("postgres"),
-            None,
-        ),
-    };
+    let server = server_url();
     let created = match template {
         Some(template) => devdb::clone_database_at(&server, &name, template).await,
         None => devdb::create_database_at(&server, &name).await,
@@ -135,7 +127,19 @@ async fn new_database(template: Option<&str>) -> TestDatabase {
     TestDatabase {
         url: devdb::database_url(&server, &name),
         name,
-        shared_server,
+        shared_server: shared_server(),
+    }
+}
+
+/// The URL of the server this process's databases live on (its `postgres`
+/// database): `TEST_DATABASE_URL`, or the private cluster, started on first
+/// call.
+pub fn server_url() -> String {
+    match shared_server() {
+        Some(server) => server,
+        None => private_cluster()
+            .expect("TEST_DATABASE_URL is unset")
+            .url("postgres"),
     }
 }
 
@@ -143,12 +147,7 @@ async fn new_database(template: Option<&str>) -> TestDatabase {
 /// answers its name. Runs on a thread of its own with its own runtime: it
 /// is called once, from whichever test's runtime comes first.
 fn build_template() -> Result<String, String> {
-    let server = match shared_server() {
-        Some(server) => server,
-        None => private_cluster()
-            .expect("TEST_DATABASE_URL is unset")
-            .url("postgres"),
-    };
+    let server = server_url();
     let name = template_name();
     let builder = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
