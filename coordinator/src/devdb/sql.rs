@@ -74,15 +74,23 @@ pub async fn create_database_at(server_url: &str, name: &str) -> Result<(), DevD
 /// still using it. Succeeds if it does not exist.
 pub async fn drop_database_at(server_url: &str, name: &str) -> Result<(), DevDbError> {
     validate_database_name(name)?;
+    execute_at(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("drop database `{name}`"),
+    )
+    .await
+}
+
+/// Runs `sql` on its own connection to the server at `server_url`; `action`
+/// says what it does, for the error.
+async fn execute_at(server_url: &str, sql: &str, action: String) -> Result<(), DevDbError> {
     let db = connect(server_url).await?;
     let result = db
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute_unprepared(sql)
         .await
         .map(|_| ())
-        .map_err(|source| DevDbError::Database {
-            action: format!("drop database `{name}`"),
-            source,
-        });
+        .map_err(|source| DevDbError::Database { action, source });
     let _ = db.close().await;
     result
 }
@@ -97,19 +105,12 @@ pub async fn clone_database_at(
 ) -> Result<(), DevDbError> {
     validate_database_name(name)?;
     validate_database_name(template)?;
-    let db = connect(server_url).await?;
-    let result = db
-        .execute_unprepared(&format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-        ))
-        .await
-        .map(|_| ())
-        .map_err(|source| DevDbError::Database {
-            action: format!("create database `{name}` from `{template}`"),
-            source,
-        });
-    let _ = db.close().await;
-    result
+    execute_at(
+        server_url,
+        &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        format!("create database `{name}` from `{template}`"),
+    )
+    .await
 }
 
 /// Makes sure database `name` exists on the server at `server_url`, built

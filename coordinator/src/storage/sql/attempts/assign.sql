@@ -22,8 +22,4 @@ assigned AS (
 recorded AS (
     INSERT INTO task_attempts (task_id, attempt, worker_id, started_at)
     SELECT id, attempts, worker_id, started_at FROM assigned)
-SELECT id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority,
-       timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before,
-       exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error,
-       idempotency_key, created_at, started_at, finished_at
-FROM assigned
+SELECT * FROM assigned

@@ -49,8 +49,4 @@ closed AS (
     UPDATE task_attempts a SET finished_at = now(), outcome = c.attempt_outcome,
         exit_code = c.exit_code, error = c.error
     FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
-SELECT id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority,
-       timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before,
-       exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error,
-       idempotency_key, created_at, started_at, finished_at
-FROM changed
+SELECT * FROM changed

@@ -2,4 +2,4 @@
 -- the name is taken.
 INSERT INTO principals (name, role) VALUES ($1, $2::principal_role)
 ON CONFLICT (name) DO NOTHING
-RETURNING id, name, role::text AS role
+RETURNING id, name, role

@@ -9,7 +9,7 @@ WITH t AS (
             CASE WHEN $8::bigint IS NULL THEN NULL
                  ELSE now() + make_interval(secs => $8::bigint) END)
     RETURNING *)
-SELECT t.id, t.principal_id, p.name AS principal, p.role::text AS role, t.kind, t.prefix,
+SELECT t.id, t.principal_id, p.name AS principal, p.role, t.kind, t.prefix,
        t.label, t.worker_id, t.registered_with, t.created_at, t.expires_at,
        EXTRACT(EPOCH FROM t.expires_at - now())::float8 AS expires_in_secs, t.revoked_at
 FROM t LEFT JOIN principals p ON p.id = t.principal_id

@@ -3,7 +3,7 @@
 -- registered it not revoked. The last two are also written into the token
 -- row when they happen (revoke.sql, workers/mark_gone.sql); checking them
 -- here as well closes the race with a worker token issued at the same moment.
-SELECT t.id, t.principal_id, p.name AS principal, p.role::text AS role, t.kind, t.prefix,
+SELECT t.id, t.principal_id, p.name AS principal, p.role, t.kind, t.prefix,
        t.label, t.worker_id, t.registered_with, t.created_at, t.expires_at,
        EXTRACT(EPOCH FROM t.expires_at - now())::float8 AS expires_in_secs, t.revoked_at
 FROM api_tokens t LEFT JOIN principals p ON p.id = t.principal_id

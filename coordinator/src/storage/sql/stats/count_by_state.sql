@@ -1,2 +1,2 @@
 -- storage::stats::count_by_state: tasks in each state (one scan of `tasks`).
-SELECT state::text AS state, count(*) AS n FROM tasks GROUP BY state
+SELECT state, count(*) AS n FROM tasks GROUP BY state

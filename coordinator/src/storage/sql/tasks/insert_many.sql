@@ -15,8 +15,5 @@ inserted AS (
            (t->>'max_attempts')::int, t->>'idempotency_key'
     FROM input ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority,
-              timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before,
-              exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error,
-              idempotency_key, created_at, started_at, finished_at)
+    RETURNING *)
 SELECT * FROM inserted ORDER BY id

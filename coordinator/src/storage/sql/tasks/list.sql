@@ -4,11 +4,7 @@
 -- required tag $2, label $3 and owner $6 (each when not NULL), below the id
 -- $4 (the cursor), at most $5. The table not asked for is not read: its
 -- branch's filter holds a parameter only.
-SELECT id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority,
-       timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before,
-       exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error,
-       idempotency_key, created_at, started_at, finished_at
-FROM (SELECT *, NULL::timestamptz AS archived_at FROM tasks WHERE NOT $7::bool
+SELECT * FROM (SELECT *, NULL::timestamptz AS archived_at FROM tasks WHERE NOT $7::bool
       UNION ALL
       SELECT * FROM tasks_archive WHERE $7::bool) AS t
 WHERE ($1::text IS NULL OR state = $1::task_state)

@@ -2,8 +2,7 @@
 -- and its live worker tokens are revoked in the same statement.
 WITH w AS (
     UPDATE workers SET state = 'gone', left_at = now() WHERE id = $1 AND state <> 'gone'
-    RETURNING id, name, tags, slots, state::text AS state, registered_at, last_heartbeat,
-              left_at),
+    RETURNING *),
 revoked AS (
     UPDATE api_tokens SET revoked_at = now()
     WHERE worker_id IN (SELECT id FROM w) AND revoked_at IS NULL)

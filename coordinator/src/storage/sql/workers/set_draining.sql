@@ -3,4 +3,4 @@
 UPDATE workers
 SET state = CASE WHEN $2 THEN 'draining'::worker_state ELSE 'active'::worker_state END
 WHERE id = $1 AND state <> 'gone'
-RETURNING id, name, tags, slots, state::text AS state, registered_at, last_heartbeat, left_at
+RETURNING *
