@@ -1,11 +1,13 @@
 //! Switchyard's own PostgreSQL schema: a database an earlier release made in
 //! `public` moves into it whole at start-up, and an application's tables of
-//! the same names in `public` are left alone.
+//! the same names in `public` are left alone; its rows are read strictly.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
 use switchyard_config::DatabaseUrl;
 use switchyard_migration::{Migrator, MigratorTrait};
-use switchyard_protocol::{Client, ListTasksQuery, Role, SubmitTask, TaskId, TaskState};
+use switchyard_protocol::{
+    Client, ListTasksQuery, Role, StatusCode, SubmitTask, TaskId, TaskState,
+};
 use switchyard_tests::{AppOptions, SCHEMA, empty_database, spawn_app, spawn_app_on};
 
 /// Every table the earlier release created, the migrator's own included.
@@ -262,4 +264,31 @@ async fn db_schema_names_where_everything_lives() {
         .await;
         assert_eq!(n, 1, "{table}");
     }
+}
+
+/// Rows are read strictly: a token whose kind this release does not know
+/// (written past the CHECK constraint, or by a later release) is an error
+/// wherever it is read, never taken for an API token.
+#[tokio::test]
+async fn a_token_of_an_unknown_kind_is_an_error_not_an_api_token() {
+    let app = spawn_app(AppOptions::new()).await;
+    let db = app.db.connect().await;
+    db.execute_unprepared(
+        "ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_kind_check; \
+         INSERT INTO principals (name, role) VALUES ('root', 'admin'); \
+         INSERT INTO api_tokens (principal_id, kind, token_hash, prefix) \
+         SELECT id, 'session', sha256(convert_to('sy_aliceAliceAliceAliceAliceAliceAliceAlice01A', 'UTF8')), \
+                'sy_aliceAl' FROM principals WHERE name = 'root';",
+    )
+    .await
+    .unwrap();
+    let refused = Client::new(&app.base_url)
+        .unwrap()
+        .with_token(ALICE_TOKEN)
+        .whoami()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    let listing = app.client.admin_tokens().await.unwrap_err();
+    assert_eq!(listing.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
 }
