@@ -59,6 +59,10 @@ pub async fn get(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>,
 
 /// A page of archived tasks matching `filter`, newest first: the same
 /// filters and cursor as a listing of live tasks.
+#[tracing::instrument(skip_all, err)]
 pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
-    super::tasks::list_of(db, true, filter).await
+    let sql = include_str!("sql/archive/list.sql");
+    Model::find_by_statement(stmt(sql, super::tasks::list_values(filter)))
+        .all(db)
+        .await
 }

@@ -116,31 +116,25 @@ pub struct ListFilter {
 }
 
 /// A page of tasks matching `filter`.
+#[tracing::instrument(skip_all, err)]
 pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
-    list_of(db, false, filter).await
+    let sql = include_str!("sql/tasks/list.sql");
+    Model::find_by_statement(stmt(sql, list_values(filter)))
+        .all(db)
+        .await
 }
 
-/// A page of the hot tasks, or of the archived ones, matching `filter`,
-/// newest first.
-#[tracing::instrument(skip(db, filter), err)]
-pub(super) async fn list_of(
-    db: &impl ConnectionTrait,
-    archived: bool,
-    filter: &ListFilter,
-) -> Result<Vec<Model>, DbErr> {
+/// The parameters of a listing (`sql/tasks/list.sql`, `sql/archive/list.sql`).
+pub(super) fn list_values(filter: &ListFilter) -> [Value; 6] {
     let state = filter.state.map(|s| s.to_value());
-    let values: [Value; 7] = [
+    [
         state.into(),
         filter.tag.clone().into(),
         filter.label.clone().into(),
         filter.before.into(),
         i64::try_from(filter.limit).unwrap_or(i64::MAX).into(),
         filter.owner.clone().into(),
-        archived.into(),
-    ];
-    Model::find_by_statement(stmt(include_str!("sql/tasks/list.sql"), values))
-        .all(db)
-        .await
+    ]
 }
 
 /// Cancels a task that is still queued.

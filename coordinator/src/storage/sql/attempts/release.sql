@@ -30,9 +30,8 @@ changed AS (
                 END,
         finished_at = CASE WHEN t.cancel_requested OR t.attempts >= t.max_attempts + $1
                            THEN now() ELSE NULL END
-    FROM doomed d
-    WHERE t.id = d.id AND t.state = 'running' AND t.worker_id = d.worker_id
-      AND t.attempts = d.attempts
+    WHERE t.state = 'running'
+      AND (t.id, t.worker_id, t.attempts) IN (SELECT id, worker_id, attempts FROM doomed)
     RETURNING t.*),
 closed AS (
     UPDATE task_attempts a SET finished_at = now(),
