@@ -15,6 +15,7 @@ mod matching;
 mod observability;
 mod pgbench;
 mod priority;
+mod rebuild;
 mod retention;
 mod schema;
 mod security;

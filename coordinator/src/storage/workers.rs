@@ -53,6 +53,14 @@ pub async fn touch(db: &impl ConnectionTrait, workers: &[WorkerId]) -> Result<()
     Ok(())
 }
 
+/// Restarts every live worker's heartbeat clock (see
+/// `sql/workers/touch_live.sql`).
+pub async fn touch_live(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_raw(stmt(include_str!("sql/workers/touch_live.sql"), []))
+        .await?;
+    Ok(())
+}
+
 /// Marks a worker gone and, in the same statement, revokes its worker
 /// tokens; `None` when it was unknown or already gone.
 pub async fn mark_gone(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
