@@ -8,8 +8,10 @@
 //! - [`args`]: the command line; [`tags`]: the tag mix; [`credentials`]:
 //!   the tokens the run acts with.
 //! - [`submitters`]: batch submission, as fast as possible or paced.
-//! - [`workers`]: the simulated fleet; [`reports`]: its reports;
-//!   [`shared`]: its signals and counters.
+//! - [`workers`]: the simulated fleet and its loops, over [`reports`]: a
+//!   worker's reports; [`worker`]: one simulated worker and what it
+//!   recorded; [`plan`]: how the fleet behaves; [`shared`]: its signals
+//!   and counters.
 //! - [`throughput`], [`latency`], [`idle`], [`restart`], [`badtokens`]:
 //!   the scenarios.
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
@@ -27,6 +29,7 @@ pub mod idle;
 pub mod latency;
 pub mod monitor;
 pub mod pgstat;
+pub mod plan;
 pub mod procfs;
 pub mod report;
 pub mod reports;
@@ -39,6 +42,7 @@ pub mod tags;
 pub mod target;
 pub mod throughput;
 pub mod window;
+pub mod worker;
 pub mod workers;
 
 use std::time::SystemTime;

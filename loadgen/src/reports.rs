@@ -10,8 +10,9 @@ use switchyard_protocol::{
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::plan::FleetPlan;
 use crate::shared::{Event, Shared};
-use crate::workers::{FleetPlan, Handled, SimWorker};
+use crate::worker::{Handled, SimWorker};
 
 /// Tries of one report when the coordinator does not answer.
 const REPORT_TRIES: u32 = 3;

@@ -3,105 +3,28 @@
 //! succeeded at once (no process is spawned), and unregisters at the end —
 //! the worker protocol without the work.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use switchyard_protocol::{
     Assignment, Client, ClientError, FetchRequest, HeartbeatRequest, RegisterWorker, StatusCode,
-    TaskId, WorkerId,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub use crate::plan::FleetPlan;
 use crate::reports::report_all;
 pub use crate::shared::{Counters, Event, FleetCounts, Shared};
-use crate::stats::Samples;
-use crate::tags::TagSets;
+use crate::worker::SimWorker;
+pub use crate::worker::{Handled, WorkerOutcome};
 
 /// Registrations sent at once when the fleet starts.
 const REGISTER_CONCURRENCY: usize = 32;
 /// Pause after a failed fetch before the next one.
 const FETCH_RETRY: Duration = Duration::from_millis(100);
-
-/// How the fleet behaves.
-#[derive(Debug, Clone)]
-pub struct FleetPlan {
-    /// How many workers.
-    pub workers: usize,
-    /// Worker `i` offers set `i mod n`.
-    pub tag_sets: TagSets,
-    /// Slots each registers with.
-    pub slots: u32,
-    /// Most tasks one fetch asks for.
-    pub fetch_max: u32,
-    /// Long-poll wait of a fetch.
-    pub fetch_wait: Duration,
-    /// Report requests each worker has in flight at once.
-    pub report_concurrency: usize,
-    /// Reports per request (1: each alone).
-    pub report_batch: usize,
-    /// One HTTP client for all workers instead of one each.
-    pub shared_client: bool,
-    /// Token to register with.
-    pub registration_token: Option<String>,
-}
-
-/// One task on one worker: when its fetch returned and its report was answered.
-#[derive(Debug, Clone, Copy)]
-pub struct Handled {
-    /// The task.
-    pub task: TaskId,
-    /// When the fetch that brought it returned.
-    pub fetched: Instant,
-    /// When its report was answered.
-    pub reported: Instant,
-}
-
-/// What one worker's fetch loop recorded.
-#[derive(Debug, Default)]
-pub struct WorkerOutcome {
-    /// Tasks it reported as succeeded.
-    pub handled: Vec<Handled>,
-    /// Request → answer of each fetch that brought tasks.
-    pub fetch_latency: Samples,
-}
-
-/// One registered simulated worker.
-#[derive(Debug)]
-pub(crate) struct SimWorker {
-    /// Its id, from the registration.
-    pub(crate) id: WorkerId,
-    index: usize,
-    /// Its HTTP client, carrying its worker token.
-    pub(crate) client: Client,
-    heartbeat_every: Duration,
-    /// Tasks fetched and not yet reported, listed in each heartbeat as an
-    /// agent lists what it runs. The lock is never held across an `.await`.
-    running: Mutex<HashSet<TaskId>>,
-}
-
-impl SimWorker {
-    fn running_now(&self) -> Vec<TaskId> {
-        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running.iter().copied().collect()
-    }
-
-    /// Marks `tasks` as running (fetched) or no longer (reported).
-    pub(crate) fn set_running(&self, tasks: &[Assignment], running: bool) {
-        let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        for task in tasks {
-            if running {
-                set.insert(task.task_id);
-            } else {
-                set.remove(&task.task_id);
-            }
-        }
-    }
-}
 
 /// A registered fleet and its running loops.
 #[derive(Debug)]
@@ -147,15 +70,12 @@ impl Fleet {
                     Some(token) => client.with_token(token),
                     None => client,
                 };
-                Ok::<_, ClientError>(SimWorker {
-                    id: view.id,
+                Ok::<_, ClientError>(SimWorker::new(
+                    view.id,
                     index,
                     client,
-                    heartbeat_every: Duration::from_secs_f64(
-                        view.heartbeat_interval_secs.clamp(0.1, 3600.0),
-                    ),
-                    running: Mutex::default(),
-                })
+                    Duration::from_secs_f64(view.heartbeat_interval_secs.clamp(0.1, 3600.0)),
+                ))
             });
         }
         let mut workers = Vec::with_capacity(plan.workers);

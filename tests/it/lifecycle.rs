@@ -529,26 +529,33 @@ async fn with_aging_a_low_priority_task_is_not_starved_by_a_stream_of_high_prior
         })
         .await
         .unwrap();
-    let mut ran_before_low = Vec::new();
-    let started = std::time::Instant::now();
-    let mut next = 20;
-    loop {
-        for _ in 0..2 {
-            let view = app.client.submit(&high(next)).await.unwrap();
-            submitted.insert(view.id, view.created_at);
-            next += 1;
-        }
-        let got = worker.fetch(1, 1.0).await.remove(0);
-        worker.report(&got, ReportOutcome::Succeeded, Some(0)).await;
-        if got.task_id == low.id {
-            break;
-        }
-        ran_before_low.push(got.task_id);
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the low-priority task starved"
-        );
-    }
+    let submitted = std::cell::RefCell::new(submitted);
+    let ran_before_low = std::cell::RefCell::new(Vec::new());
+    let next = std::cell::Cell::new(20);
+    wait_until(
+        "the low-priority task to run (it starved)",
+        Duration::from_secs(30),
+        || async {
+            for _ in 0..2 {
+                let view = app.client.submit(&high(next.get())).await.unwrap();
+                submitted.borrow_mut().insert(view.id, view.created_at);
+                next.set(next.get() + 1);
+            }
+            let got = worker.fetch(1, 1.0).await.remove(0);
+            worker.report(&got, ReportOutcome::Succeeded, Some(0)).await;
+            let low_ran = got.task_id == low.id;
+            if !low_ran {
+                ran_before_low.borrow_mut().push(got.task_id);
+            }
+            low_ran
+        },
+    )
+    .await;
+    let (submitted, ran_before_low, next) = (
+        submitted.into_inner(),
+        ran_before_low.into_inner(),
+        next.get(),
+    );
     // Nothing submitted more than 9 steps after it went first.
     let bound = low.created_at + chrono::Duration::milliseconds(9 * STEP_MS);
     for id in &ran_before_low {

@@ -16,7 +16,8 @@ use tracing::Instrument;
 use crate::backoff::{Backoff, retry};
 use crate::isolation::Isolation;
 use crate::leftovers;
-use crate::session::{Session, SessionEnd};
+use crate::registration::{self, SessionEnd};
+use crate::session::Session;
 
 /// A session that lasted this long was healthy: the next re-registration
 /// starts its back-off afresh.
@@ -140,8 +141,7 @@ async fn sessions(
         ));
         let span = tracing::info_span!("worker", worker_id = %worker.id);
         let started = Instant::now();
-        match session
-            .run(stop, config.shutdown_grace)
+        match registration::run(session, stop, config.shutdown_grace)
             .instrument(span)
             .await
         {

@@ -12,11 +12,15 @@
 //!
 //! # Layout
 //! - [`agent`](run): the outer loop: clean up after a crash, register, run
-//!   a session, register again when the coordinator forgets the worker.
-//! - `session`: one registration: the two loops, draining on shutdown,
-//!   abandoning tasks when the worker is declared gone, unregistering.
-//! - `heartbeat`, `fetch`, `reports`: the session's loops and its reports.
-//! - `task`: one assignment's life: wait for a slot, run it, report it.
+//!   a registration, register again when the coordinator forgets the worker.
+//! - `registration`: one registration's run: starts the heartbeat and fetch
+//!   loops, drains on shutdown, abandons tasks when the worker is declared
+//!   gone, unregisters.
+//! - `heartbeat`, `fetch`: the two loops; `task`: one assignment's life:
+//!   wait for a slot, run it, report it.
+//! - `session`: what a registration's loops and tasks share (client, slots,
+//!   running tasks, reports, the lease).
+//! - `reports`: the batched report queue and its sending.
 //! - `running`: the table of running attempts and why any was killed.
 //! - `runner`: running one attempt under its supervisor and describing how
 //!   it ended; `supervised`: the agent's side of a supervisor.
@@ -41,6 +45,7 @@ mod identity;
 mod isolation;
 mod leftovers;
 mod proctree;
+mod registration;
 mod reports;
 mod runner;
 mod running;

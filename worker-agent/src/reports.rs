@@ -8,11 +8,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use switchyard_protocol::limits::MAX_REPORT_BATCH;
-use switchyard_protocol::{ErrorCode, ReportBatch, TaskReport};
+use switchyard_protocol::{Client, ErrorCode, ReportBatch, TaskReport, WorkerId};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
-use crate::session::Session;
 
 /// How long a report keeps being retried while the coordinator is
 /// unreachable. After that the coordinator will have declared the worker
@@ -21,7 +21,7 @@ const REPORT_RETRY_WINDOW: Duration = Duration::from_secs(120);
 
 /// Reports waiting to be sent, and the right to send.
 #[derive(Debug, Default)]
-pub(crate) struct ReportQueue {
+struct ReportQueue {
     waiting: Mutex<Vec<(TaskReport, oneshot::Sender<()>)>>,
     /// Held while a request is on its way; whoever holds it sends everything
     /// waiting.
@@ -36,19 +36,40 @@ impl ReportQueue {
     }
 }
 
-impl Session {
+/// One worker's reports: its queue, and where and as whom they are sent.
+#[derive(Debug)]
+pub(crate) struct Reporter {
+    client: Client,
+    worker_id: WorkerId,
+    /// Fired when the coordinator forgets the worker: retries stop, and a
+    /// report whose answer says so fires it.
+    gone: CancellationToken,
+    queue: ReportQueue,
+}
+
+impl Reporter {
+    /// Reports of `worker_id`, sent with `client` until `gone` fires.
+    pub(crate) fn new(client: Client, worker_id: WorkerId, gone: CancellationToken) -> Self {
+        Self {
+            client,
+            worker_id,
+            gone,
+            queue: ReportQueue::default(),
+        }
+    }
+
     /// Reports an outcome (with whatever else is waiting), retrying while
     /// the coordinator is unreachable; returns once it was sent or given up.
     pub(crate) async fn report(&self, report: TaskReport) {
         let (sent, done) = oneshot::channel();
-        self.reports
+        self.queue
             .waiting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((report, sent));
         {
-            let _sending = self.reports.sending.lock().await;
-            let batch = self.reports.take();
+            let _sending = self.queue.sending.lock().await;
+            let batch = self.queue.take();
             if !batch.is_empty() {
                 self.send(batch).await;
             }

@@ -1,46 +1,28 @@
-//! One registration of this agent, from the register answer until shutdown
-//! or until the coordinator forgets the worker id.
+//! What one registration of this agent shares among its loops and tasks:
+//! the worker's client and id, its slots, the running tasks, the report
+//! queue, the tracker tasks run on, the signals that end it, and the lease.
 //!
-//! A session runs the heartbeat loop and the fetch loop side by side; the
-//! tasks they start run on the session's [`TaskTracker`]. On shutdown it
-//! stops fetching, gives running tasks the grace period, kills the rest
-//! (reported `interrupted`) and unregisters. When the coordinator declares
-//! the worker gone it kills its tasks without reporting them, since the
-//! coordinator has taken them back. Running tasks live on a lease that each
-//! answered heartbeat renews: an agent cut off from the coordinator kills
-//! them before the coordinator could hand them to another worker.
+//! Running tasks live on a lease that each answered heartbeat renews: an
+//! agent cut off from the coordinator kills them before the coordinator
+//! could hand them to another worker. Starting and ending the loops is
+//! `registration`'s business; this module only holds what they share.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_protocol::{Client, WorkerId, WorkerView};
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
-use crate::backoff::{Backoff, Failure, classify, error_chain, retry};
 use crate::isolation::Isolation;
-use crate::reports::ReportQueue;
+use crate::reports::Reporter;
 use crate::runner::Lease;
-use crate::running::{KillReason, RunningTasks};
+use crate::running::RunningTasks;
 
 /// Heartbeat interval used when the coordinator's answer makes no sense.
 const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-
-/// How long unregistering may keep retrying on the way out.
-const UNREGISTER_WINDOW: Duration = Duration::from_secs(10);
-
-/// How a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SessionEnd {
-    /// The agent was asked to shut down.
-    ShutDown,
-    /// The coordinator no longer knows this worker id; register again.
-    Gone,
-}
 
 /// State shared by a session's loops and tasks.
 #[derive(Debug)]
@@ -54,8 +36,8 @@ pub(crate) struct Session {
     /// One permit per slot; a running task holds one.
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) running: RunningTasks,
-    /// Reports waiting to be sent together.
-    pub(crate) reports: ReportQueue,
+    /// Reports waiting to be sent together, and the sending of them.
+    pub(crate) reports: Reporter,
     pub(crate) tasks: TaskTracker,
     /// Fired when the coordinator answers that it no longer knows this worker.
     pub(crate) gone: CancellationToken,
@@ -84,6 +66,7 @@ impl Session {
         Self {
             lease: watch::Sender::new(lease_length.map(|length| contacted + length)),
             lease_length,
+            reports: Reporter::new(client.clone(), worker.id, gone.clone()),
             client,
             worker_id: worker.id,
             isolation,
@@ -91,7 +74,6 @@ impl Session {
             fetch_wait,
             slots: Arc::new(Semaphore::new(slots)),
             running: RunningTasks::default(),
-            reports: ReportQueue::default(),
             tasks: TaskTracker::new(),
             closed: gone.child_token(),
             gone,
@@ -117,103 +99,6 @@ impl Session {
             }
             later
         });
-    }
-
-    /// Runs the session until `shutdown` fires (then drains within `grace`
-    /// and unregisters) or the coordinator forgets the worker.
-    pub(crate) async fn run(
-        self: Arc<Self>,
-        shutdown: &CancellationToken,
-        grace: Duration,
-    ) -> SessionEnd {
-        let fetching = self.closed.child_token();
-        let heartbeat = tokio::spawn(crate::heartbeat::run(self.clone()).in_current_span());
-        let fetch =
-            tokio::spawn(crate::fetch::run(self.clone(), fetching.clone()).in_current_span());
-        let end = tokio::select! {
-            () = shutdown.cancelled() => SessionEnd::ShutDown,
-            () = self.gone.cancelled() => SessionEnd::Gone,
-        };
-        // No task is started once the fetch loop has returned.
-        fetching.cancel();
-        join("fetch", fetch).await;
-        self.tasks.close();
-        let registered = match end {
-            SessionEnd::ShutDown => self.drain(grace).await,
-            SessionEnd::Gone => {
-                self.abandon().await;
-                false
-            }
-        };
-        self.closed.cancel();
-        join("heartbeat", heartbeat).await;
-        if registered {
-            self.unregister().await;
-        }
-        end
-    }
-
-    /// Lets running tasks finish within `grace`, then kills the rest. False
-    /// when the coordinator forgot the worker meanwhile.
-    async fn drain(&self, grace: Duration) -> bool {
-        let running = self.running.len();
-        if running > 0 {
-            tracing::info!(running, ?grace, "shutting down: waiting for running tasks");
-        } else {
-            tracing::info!("shutting down");
-        }
-        let finished = tokio::select! {
-            finished = tokio::time::timeout(grace, self.tasks.wait()) => finished.is_ok(),
-            () = self.gone.cancelled() => {
-                self.abandon().await;
-                return false;
-            }
-        };
-        if !finished {
-            tracing::warn!(
-                running = self.running.len(),
-                "shutdown grace is over; killing the remaining tasks"
-            );
-            self.running.kill_all(KillReason::ShutDown);
-            self.tasks.wait().await;
-        }
-        !self.gone.is_cancelled()
-    }
-
-    /// Kills every running task without reporting it and waits for them to go.
-    async fn abandon(&self) {
-        let running = self.running.len();
-        if running > 0 {
-            tracing::warn!(
-                running,
-                "worker gone: killing its tasks without reporting them"
-            );
-        }
-        self.running.kill_all(KillReason::Abandoned);
-        self.tasks.wait().await;
-    }
-
-    async fn unregister(&self) {
-        let never = CancellationToken::new();
-        let result = retry(
-            "unregister",
-            Backoff::new(Duration::from_millis(250), Duration::from_secs(2)),
-            Some(UNREGISTER_WINDOW),
-            &never,
-            || self.client.unregister(self.worker_id),
-        )
-        .await;
-        match result {
-            Some(Ok(_)) => tracing::info!("unregistered"),
-            Some(Err(e)) if classify(&e) == Failure::Gone => {
-                tracing::info!("already unregistered");
-            }
-            Some(Err(e)) => tracing::warn!(
-                error = %error_chain(&e),
-                "failed to unregister; the coordinator will declare this worker dead"
-            ),
-            None => {}
-        }
     }
 }
 
@@ -242,12 +127,6 @@ fn heartbeat_interval(secs: f64) -> Duration {
             );
             DEFAULT_HEARTBEAT_INTERVAL
         }
-    }
-}
-
-async fn join(name: &str, handle: JoinHandle<()>) {
-    if let Err(e) = handle.await {
-        tracing::error!(error = %e, "the {name} loop panicked");
     }
 }
 

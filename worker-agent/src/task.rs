@@ -61,7 +61,7 @@ impl Session {
                     ..report
                 };
                 tracing::info!("task killed at shutdown");
-                self.report(report).await;
+                self.reports.report(report).await;
             }
             _ => {
                 tracing::info!(
@@ -70,7 +70,7 @@ impl Session {
                     error = ?report.error,
                     "task finished"
                 );
-                self.report(report).await;
+                self.reports.report(report).await;
             }
         }
         self.running.finish(task_id, attempt);

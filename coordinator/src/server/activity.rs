@@ -2,14 +2,14 @@
 //! for a request's head, serving requests, or idle between them; and
 //! therefore when it must be closed.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::admission::Admission;
+use super::admission::{Admission, Admitted, Occupant};
 use super::limits::HttpLimits;
 
 /// How long a connection asked to close may go without moving bytes
@@ -44,7 +44,7 @@ impl Expiry {
 
 /// One admitted connection's state, shared by its socket wrapper, its
 /// request service and its task. Dropping the last handle gives its place
-/// back to the [`Admission`] table.
+/// back to the [`Admission`] table, which sees it as an [`Occupant`].
 #[derive(Debug)]
 pub(super) struct Activity {
     phase: Mutex<Phase>,
@@ -79,8 +79,14 @@ struct Phase {
 }
 
 impl Activity {
+    /// Admits a connection accepted now into `admission`'s table (see
+    /// [`Admission::admit`]); `close` is its close token.
+    pub(super) fn admit(admission: &Arc<Admission>, close: CancellationToken) -> Admitted<Self> {
+        admission.admit(|admission| Self::new(admission, close))
+    }
+
     /// A connection accepted now; its first head is due within the header timeout.
-    pub(super) fn new(admission: Arc<Admission>, close: CancellationToken) -> Self {
+    fn new(admission: Arc<Admission>, close: CancellationToken) -> Self {
         let now = Instant::now();
         Self {
             phase: Mutex::new(Phase {
@@ -151,14 +157,8 @@ impl Activity {
             phase.epoch
         };
         self.changed.notify_one();
-        self.admission.waiting(Arc::downgrade(self), epoch);
-    }
-
-    /// Whether the connection waits for a request (or only waits out a
-    /// parked delay) since `epoch`, and may be evicted for a newcomer.
-    pub(super) fn evictable(&self, epoch: u64) -> bool {
-        let phase = self.phase();
-        phase.epoch == epoch && phase.in_flight == phase.parked && !self.close.is_cancelled()
+        let waiting: Weak<Self> = Arc::downgrade(self);
+        self.admission.waiting(waiting, epoch);
     }
 
     /// Waits `delay` in a request without holding the connection's place:
@@ -172,7 +172,8 @@ impl Activity {
             (phase.in_flight == phase.parked).then_some(phase.epoch)
         };
         if let Some(epoch) = evictable_since {
-            self.admission.waiting(Arc::downgrade(self), epoch);
+            let waiting: Weak<Self> = Arc::downgrade(self);
+            self.admission.waiting(waiting, epoch);
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
@@ -212,6 +213,19 @@ impl Activity {
     }
 }
 
+impl Occupant for Activity {
+    /// Whether the connection waits for a request (or only waits out a
+    /// parked delay) since `epoch`, and may be evicted for a newcomer.
+    fn evictable(&self, epoch: u64) -> bool {
+        let phase = self.phase();
+        phase.epoch == epoch && phase.in_flight == phase.parked && !self.close.is_cancelled()
+    }
+
+    fn evict(&self) {
+        self.close.cancel();
+    }
+}
+
 impl Drop for Activity {
     fn drop(&mut self) {
         self.admission.release();
@@ -243,117 +257,4 @@ impl Drop for RequestGuard {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use crate::server::admission::Admitted;
-
-    const LIMITS: HttpLimits = HttpLimits {
-        header_timeout: Duration::from_secs(10),
-        body_timeout: Duration::from_secs(30),
-        idle_timeout: Duration::from_secs(75),
-        max_connections: 8,
-    };
-
-    fn connection() -> Arc<Activity> {
-        match Admission::new(8).admit(CancellationToken::new()) {
-            Admitted::Yes(activity) => activity,
-            Admitted::Full => panic!("an empty table is full"),
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_new_connection_has_the_header_timeout_and_a_busy_one_none() {
-        let activity = connection();
-        let (at, expiry) = activity.deadline(&LIMITS).unwrap();
-        assert_eq!(expiry, Expiry::Header);
-        assert_eq!(at, Instant::now() + LIMITS.header_timeout);
-        let busy = activity.request_started();
-        assert!(
-            activity.deadline(&LIMITS).is_none(),
-            "a long-poll is never cut"
-        );
-        tokio::time::advance(Duration::from_secs(120)).await;
-        drop(busy);
-        let (at, expiry) = activity.deadline(&LIMITS).unwrap();
-        assert_eq!(expiry, Expiry::Idle);
-        assert_eq!(at, Instant::now() + LIMITS.idle_timeout);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_header_timeout_counts_from_the_first_byte_and_is_not_reset_by_more() {
-        let activity = connection();
-        drop(activity.request_started());
-        tokio::time::advance(Duration::from_secs(5)).await;
-        activity.on_read();
-        let first_byte = Instant::now();
-        tokio::time::advance(Duration::from_secs(3)).await;
-        activity.on_read();
-        assert_eq!(
-            activity.deadline(&LIMITS),
-            Some((first_byte + LIMITS.header_timeout, Expiry::Header))
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_connection_asked_to_close_goes_now_unless_it_may_be_writing() {
-        let slow_head = connection();
-        slow_head.on_read();
-        slow_head.close_token().cancel();
-        assert_eq!(
-            slow_head.deadline(&LIMITS),
-            Some((Instant::now(), Expiry::Closing))
-        );
-        let answered = connection();
-        drop(answered.request_started());
-        answered.close_token().cancel();
-        assert_eq!(
-            answered.deadline(&LIMITS),
-            Some((Instant::now() + CLOSE_GRACE, Expiry::Closing))
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_reader_cannot_hold_a_closing_connection_past_the_limit() {
-        let reader = connection();
-        drop(reader.request_started());
-        reader.close_token().cancel();
-        let asked = Instant::now();
-        // The connection's task, woken by the token, looks at once.
-        assert!(reader.deadline(&LIMITS).is_some());
-        // A byte leaves every half second, for ever.
-        for _ in 0..40 {
-            tokio::time::advance(Duration::from_millis(500)).await;
-            reader.on_write();
-            let (at, expiry) = reader.deadline(&LIMITS).unwrap();
-            assert_eq!(expiry, Expiry::Closing);
-            assert!(
-                at <= asked + CLOSE_LIMIT,
-                "held open until {:?}",
-                at - asked
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_parked_request_leaves_its_connection_evictable() {
-        let activity = connection();
-        let busy = activity.request_started();
-        let epoch = activity.phase().epoch;
-        assert!(
-            !activity.evictable(epoch),
-            "a request in progress holds its place"
-        );
-        let parked = {
-            let activity = Arc::clone(&activity);
-            tokio::spawn(async move { activity.park(Duration::from_secs(60)).await })
-        };
-        tokio::task::yield_now().await;
-        let epoch = activity.phase().epoch;
-        assert!(activity.evictable(epoch), "a parked request gives it up");
-        // Evicting it ends the wait at once.
-        activity.close_token().cancel();
-        parked.await.unwrap();
-        drop(busy);
-    }
-}
+mod tests;

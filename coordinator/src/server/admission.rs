@@ -13,16 +13,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-use super::activity::Activity;
 use super::limits::CLOSING_SLACK;
+
+/// A connection as the table sees it. The table holds weak handles to its
+/// connections and knows them only through this; a connection tells the
+/// table when it starts waiting ([`Admission::waiting`]) and when it closes
+/// ([`Admission::release`]).
+pub(super) trait Occupant: Send + Sync {
+    /// Whether the connection waits for a request (or only waits out a
+    /// parked delay) as it did at `epoch`, and so may be evicted.
+    fn evictable(&self, epoch: u64) -> bool;
+
+    /// Asks the connection to close; a request in progress still finishes.
+    fn evict(&self);
+}
 
 /// What became of a new connection.
 #[derive(Debug)]
-pub(super) enum Admitted {
-    /// Serve it; dropping the last handle of its activity frees its place.
-    Yes(Arc<Activity>),
+pub(super) enum Admitted<C> {
+    /// Serve it; its place is free again once it calls [`Admission::release`].
+    Yes(Arc<C>),
     /// Every place is taken by a connection with a request in progress.
     Full,
 }
@@ -46,7 +57,7 @@ struct Table {
     /// Connections in the order they started waiting for a request. An
     /// entry goes stale when its connection starts a request or closes;
     /// stale entries are skipped, and swept when they pile up.
-    waiting: VecDeque<(Weak<Activity>, u64)>,
+    waiting: VecDeque<(Weak<dyn Occupant>, u64)>,
 }
 
 impl Admission {
@@ -65,24 +76,29 @@ impl Admission {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Admits a new connection, evicting the connection that has waited
-    /// longest for a request if the table is full. `close` is the new
-    /// connection's close token.
-    pub(super) fn admit(self: &Arc<Self>, close: CancellationToken) -> Admitted {
+    /// Admits a new connection, made by `open` from the table it joins,
+    /// evicting the connection that has waited longest for a request if
+    /// the table is full. A new connection waits for its first request
+    /// since epoch 0.
+    pub(super) fn admit<C: Occupant + 'static>(
+        self: &Arc<Self>,
+        open: impl FnOnce(Arc<Self>) -> C,
+    ) -> Admitted<C> {
         let mut table = self.table();
         if self.open.load(Ordering::Acquire) >= self.limit && !evict_oldest(&mut table) {
             return Admitted::Full;
         }
         self.open.fetch_add(1, Ordering::AcqRel);
-        let activity = Arc::new(Activity::new(Arc::clone(self), close));
-        table.waiting.push_back((Arc::downgrade(&activity), 0));
-        Admitted::Yes(activity)
+        let connection = Arc::new(open(Arc::clone(self)));
+        let waiting: Weak<C> = Arc::downgrade(&connection);
+        table.waiting.push_back((waiting, 0));
+        Admitted::Yes(connection)
     }
 
     /// Records that a connection waits for a request since `epoch`.
-    pub(super) fn waiting(&self, activity: Weak<Activity>, epoch: u64) {
+    pub(super) fn waiting(&self, connection: Weak<dyn Occupant>, epoch: u64) {
         let mut table = self.table();
-        table.waiting.push_back((activity, epoch));
+        table.waiting.push_back((connection, epoch));
         if table.waiting.len() > 2 * self.open() + 64 {
             table
                 .waiting
@@ -90,7 +106,7 @@ impl Admission {
         }
     }
 
-    /// A connection closed.
+    /// A connection closed: its place is free.
     pub(super) fn release(&self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         self.released.notify_one();
@@ -117,10 +133,10 @@ impl Admission {
 /// then the table holds one more than its limit.
 fn evict_oldest(table: &mut Table) -> bool {
     while let Some((weak, epoch)) = table.waiting.pop_front() {
-        if let Some(activity) = weak.upgrade()
-            && activity.evictable(epoch)
+        if let Some(connection) = weak.upgrade()
+            && connection.evictable(epoch)
         {
-            activity.close_token().cancel();
+            connection.evict();
             return true;
         }
     }
@@ -128,55 +144,9 @@ fn evict_oldest(table: &mut Table) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    fn admit(admission: &Arc<Admission>) -> Option<Arc<Activity>> {
-        match admission.admit(CancellationToken::new()) {
-            Admitted::Yes(activity) => Some(activity),
-            Admitted::Full => None,
-        }
-    }
-
-    #[test]
-    fn a_full_table_evicts_the_longest_waiting_connection() {
-        let admission = Admission::new(2);
-        let first = admit(&admission).unwrap();
-        let second = admit(&admission).unwrap();
-        let third = admit(&admission).unwrap();
-        assert!(first.close_token().is_cancelled(), "the oldest waiter goes");
-        assert!(!second.close_token().is_cancelled());
-        assert!(!third.close_token().is_cancelled());
-        drop(first);
-        assert_eq!(admission.open(), 2);
-    }
-
-    #[test]
-    fn busy_connections_are_never_evicted_and_a_full_busy_table_refuses() {
-        let admission = Admission::new(2);
-        let first = admit(&admission).unwrap();
-        let second = admit(&admission).unwrap();
-        let busy_first = first.request_started();
-        let busy_second = second.request_started();
-        assert!(admit(&admission).is_none(), "every connection is busy");
-        assert!(!first.close_token().is_cancelled());
-        drop(busy_first);
-        // `first` waits again (its request is answered): it makes room.
-        let third = admit(&admission).unwrap();
-        assert!(first.close_token().is_cancelled());
-        assert!(!second.close_token().is_cancelled());
-        drop((busy_second, third));
-    }
-
-    #[test]
-    fn stale_entries_do_not_pile_up() {
-        let admission = Admission::new(4);
-        let connection = admit(&admission).unwrap();
-        for _ in 0..1000 {
-            drop(connection.request_started());
-        }
-        // One open connection: the queue is swept past 2 × 1 + 64 entries.
-        assert!(admission.table().waiting.len() <= 67);
+impl Admission {
+    /// Entries in the waiting queue, stale ones included.
+    pub(super) fn queued(&self) -> usize {
+        self.table().waiting.len()
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //! - [`limits`]: the limits in force, sized from the open-file limit.
-//! - `admission`: the connection table: who gets in, who makes room.
 //! - `activity`: what one connection is doing, and when it must close.
+//! - `admission`: the connection table: who gets in, who makes room (it
+//!   knows connections only as occupants that `activity` implements).
 //! - `connection`: serving one connection.
 //! - `io`: the byte stream that reports activity.
 //! - `body`: the request-body deadline.
@@ -37,6 +38,7 @@ pub use activity::Parking;
 pub use body::is_body_timeout;
 pub use limits::{HttpLimits, raise_open_file_limit};
 
+use activity::Activity;
 use admission::{Admission, Admitted};
 use connection::Shared;
 
@@ -96,7 +98,7 @@ pub async fn serve(
                 continue;
             }
         };
-        match admission.admit(draining.child_token()) {
+        match Activity::admit(&admission, draining.child_token()) {
             Admitted::Yes(activity) => {
                 connections.spawn(connection::serve(stream, activity, Arc::clone(&shared)));
             }

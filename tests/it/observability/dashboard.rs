@@ -304,6 +304,71 @@ async fn the_dashboard_shows_mode_counts_and_every_worker_as_the_json_does() {
     assert_png(&screenshot);
 }
 
+/// A worker name and a task label that would be markup if the page did not
+/// escape them.
+const HOSTILE: &str = "<script>document.title='owned'</script><b>bold</b> & \"quoted\"";
+
+/// `HOSTILE` as it stands in the page's source once escaped.
+const HOSTILE_ESCAPED: &str = "&lt;script&gt;document.title='owned'&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;";
+
+#[tokio::test]
+async fn hostile_names_and_labels_are_shown_as_text() {
+    let app = spawn_app(
+        AppOptions::new()
+            .flag("--admin-token", TOKEN)
+            .arg("--public-stats"),
+    )
+    .await;
+    let worker = SimWorker::register(&app.client, HOSTILE, &["linux"], 1).await;
+    app.client
+        .submit(&switchyard_protocol::SubmitTask {
+            labels: vec![HOSTILE.to_owned()],
+            ..sim::task(&["true"], &["linux", "gpu"])
+        })
+        .await
+        .unwrap();
+
+    // The admin's page lists the task too: its label is escaped like the name.
+    let html = app
+        .http
+        .get(app.url("/stats"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("<b>bold"),
+        "{html}"
+    );
+    let row = worker_row(&html, worker.id.0);
+    assert_eq!(
+        text_after(row, "data-field=\"name\""),
+        HOSTILE_ESCAPED,
+        "{row}"
+    );
+    assert!(
+        html.contains(&format!("<td>{HOSTILE_ESCAPED}</td>")),
+        "{html}"
+    );
+
+    // Chromium reads the name as text: no script element, the cell's text
+    // is the name (which its serialiser escapes again, quotes aside).
+    let dom = browse(&app.url("/stats"), &["--dump-dom"]).await;
+    assert!(
+        !dom.contains("<script") && !dom.contains("<b>bold"),
+        "{dom}"
+    );
+    assert!(dom.contains("<title>Switchyard · stats</title>"), "{dom}");
+    let row = worker_row(&dom, worker.id.0);
+    assert_eq!(
+        text_after(row, "data-field=\"name\""),
+        HOSTILE_ESCAPED.replace("&quot;", "\""),
+        "{row}"
+    );
+}
+
 fn assert_png(path: &Path) {
     let bytes =
         std::fs::read(path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));

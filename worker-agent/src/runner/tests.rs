@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use switchyard_protocol::TaskId;
+use switchyard_wait::wait_until;
 
 use super::*;
 use crate::cgroup::Cgroups;
@@ -99,21 +100,11 @@ async fn run(argv: &[&str], timeout_secs: i64) -> TaskReport {
     run_task_here(&assignment(argv, timeout_secs), CancellationToken::new()).await
 }
 
-/// Waits until `condition` holds, failing the test after `limit`.
-async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The pid a task wrote to `file`, once it has.
 async fn pid_in(file: &Path) -> Pid {
-    let mut text = String::new();
-    wait_for(Duration::from_secs(10), "the pid file", || {
-        text = std::fs::read_to_string(file).unwrap_or_default();
-        text.ends_with('\n')
+    let text = wait_until("the pid file", Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.ends_with('\n').then_some(text)
     })
     .await;
     Pid::from_raw(text.trim().parse().unwrap())
@@ -188,7 +179,7 @@ async fn timeout_kills_grandchildren() {
         started.elapsed()
     );
     let grandchild = pid_in(&file).await;
-    wait_for(Duration::from_secs(5), "the grandchild to die", || {
+    wait_until("the grandchild to die", Duration::from_secs(5), || async {
         is_dead(grandchild)
     })
     .await;
@@ -210,7 +201,7 @@ async fn exit_kills_leftover_grandchildren_without_waiting_for_their_pipes() {
         started.elapsed()
     );
     let grandchild = pid_in(&file).await;
-    wait_for(Duration::from_secs(5), "the grandchild to die", || {
+    wait_until("the grandchild to die", Duration::from_secs(5), || async {
         is_dead(grandchild)
     })
     .await;

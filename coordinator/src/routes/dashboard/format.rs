@@ -1,31 +1,25 @@
-//! Small formatting helpers for the dashboard: escaping and human durations.
+//! Small formatting helpers for the dashboard: user text made visible, and
+//! human durations.
 
 use std::fmt;
 
 use switchyard_protocol::text::is_refused;
 
-/// Displays text with HTML's special characters escaped; everything that
-/// came from users (names, tags, labels) goes through it. Characters that
-/// names and labels may not hold (bidi overrides, zero-width, controls) are
-/// shown as their code point, `⟨U+202E⟩`: the coordinator refuses them, but
-/// rows stored before it did must not disguise themselves either.
+/// Text that came from users (names, tags, labels), with the characters
+/// they may not hold (bidi overrides, zero-width, controls) shown as their
+/// code point, `⟨U+202E⟩`: the coordinator refuses them, but rows stored
+/// before it did must not disguise themselves either. It is plain text:
+/// the page's templates escape it like every other value.
 #[derive(Debug, Clone, Copy)]
-pub struct Esc<'a>(pub &'a str);
+pub struct Visible<'a>(pub &'a str);
 
-impl fmt::Display for Esc<'_> {
+impl fmt::Display for Visible<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while let Some(i) = rest.find(|c: char| "&<>\"'".contains(c) || is_refused(c)) {
+        while let Some(i) = rest.find(is_refused) {
             f.write_str(&rest[..i])?;
             let c = rest[i..].chars().next().unwrap_or_default();
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                _ => write!(f, "⟨U+{:04X}⟩", u32::from(c))?,
-            }
+            write!(f, "⟨U+{:04X}⟩", u32::from(c))?;
             rest = &rest[i + c.len_utf8()..];
         }
         f.write_str(rest)
@@ -58,20 +52,27 @@ pub fn tags(tags: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use maud::html;
+
     use super::*;
 
     #[test]
-    fn escapes_markup() {
+    fn refused_characters_show_as_code_points() {
+        assert_eq!(Visible("plain").to_string(), "plain");
         assert_eq!(
-            Esc("<b>\"Tom\" & 'Jerry'</b>").to_string(),
-            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+            Visible("txt\u{202E}exe.<i>").to_string(),
+            "txt⟨U+202E⟩exe.<i>"
         );
-        assert_eq!(Esc("plain").to_string(), "plain");
+        assert_eq!(Visible("a\u{200B}b\nc").to_string(), "a⟨U+200B⟩b⟨U+000A⟩c");
+    }
+
+    #[test]
+    fn visible_text_is_escaped_on_the_page() {
+        let name = "<b>\"Tom\" & 'Jerry'</b>\u{202E}";
         assert_eq!(
-            Esc("txt\u{202E}exe.<i>").to_string(),
-            "txt⟨U+202E⟩exe.&lt;i&gt;"
+            html! { td { (Visible(name)) } }.into_string(),
+            "<td>&lt;b&gt;&quot;Tom&quot; &amp; 'Jerry'&lt;/b&gt;⟨U+202E⟩</td>"
         );
-        assert_eq!(Esc("a\u{200B}b\nc").to_string(), "a⟨U+200B⟩b⟨U+000A⟩c");
     }
 
     #[test]

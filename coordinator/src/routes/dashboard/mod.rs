@@ -3,6 +3,12 @@
 //! reloads itself every few seconds (a meta refresh keeps the page and its
 //! `?page=` as they are).
 //!
+//! The page is written with [`maud`]: every value put into it is escaped,
+//! and only our own stylesheet goes in as it is ([`PreEscaped`]). Text that
+//! came from users (names, tags, labels) also goes through
+//! [`format::Visible`], which shows characters they may not hold as their
+//! code points.
+//!
 //! Elements a program may look for carry ids or `data-` attributes:
 //! `#mode`, `#strategy`, `#scope`, `#count-<state>`, `#queued-total`,
 //! `#oldest-age`, `#unplaced`, one `<tr data-worker-id>` per worker whose
@@ -15,11 +21,10 @@ mod chart;
 mod format;
 mod tables;
 
-use std::fmt::Write;
-
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use switchyard_protocol::stats::{Stats, StatsScope};
 
-use self::format::Esc;
+use self::format::Visible;
 
 /// Seconds between reloads of the page.
 pub const REFRESH_SECS: u32 = 5;
@@ -28,103 +33,241 @@ const STYLE: &str = include_str!("style.css");
 
 /// The whole page.
 pub fn page(stats: &Stats) -> String {
-    let mut html = String::with_capacity(32 * 1024);
-    let _ = write!(
-        html,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Switchyard · stats</title><style>{STYLE}</style></head><body>"
-    );
-    header(&mut html, stats);
-    html.push_str("<main>");
-    counts(&mut html, stats);
-    let _ = write!(
-        html,
-        "<section class=\"panel\"><h2>Throughput</h2>{}</section>",
-        chart::render(&stats.throughput)
-    );
-    tables::workers(&mut html, stats);
-    tables::groups(&mut html, &stats.worker_groups);
-    if stats.scope == StatsScope::None {
-        tables::no_tasks(&mut html);
-    } else {
-        tables::backlog(&mut html, stats.scope, &stats.tag_sets);
-        tables::top_queued(&mut html, stats.scope, &stats.top_queued);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content=(REFRESH_SECS);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Switchyard · stats" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (header(stats))
+                main {
+                    (counts(stats))
+                    section.panel {
+                        h2 { "Throughput" }
+                        (chart::render(&stats.throughput))
+                    }
+                    (tables::workers(stats))
+                    (tables::groups(&stats.worker_groups))
+                    @if stats.scope == StatsScope::None {
+                        (tables::no_tasks())
+                    } @else {
+                        (tables::backlog(stats.scope, &stats.tag_sets))
+                        (tables::top_queued(stats.scope, &stats.top_queued))
+                    }
+                }
+                footer {
+                    "Generated " (stats.generated_at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    " · reloads every " (REFRESH_SECS) " s · "
+                    a href="/api/v1/stats" { "JSON" } " · "
+                    a href="/metrics" { "metrics" } " · "
+                    a href="/health" { "health" } " · "
+                    a href="/api/openapi.json" { "API" }
+                }
+            }
+        }
     }
-    let _ = write!(
-        html,
-        "</main><footer>Generated {} · reloads every {REFRESH_SECS} s · \
-         <a href=\"/api/v1/stats\">JSON</a> · <a href=\"/metrics\">metrics</a> · \
-         <a href=\"/health\">health</a> · <a href=\"/api/openapi.json\">API</a></footer>\
-         </body></html>",
-        stats.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
-    );
-    html
+    .into_string()
 }
 
-fn header(html: &mut String, stats: &Stats) {
-    let strategy = if stats.mode == "balanced" {
-        format!(
-            " <span class=\"muted\">strategy</span> <span class=\"badge\" id=\"strategy\">{}</span>",
-            Esc(&stats.strategy)
-        )
-    } else {
-        format!(
-            " <span class=\"muted\">strategy</span> <span class=\"badge dim\" id=\"strategy\" \
-             title=\"used in balanced mode only\">{}</span>",
-            Esc(&stats.strategy)
-        )
-    };
+fn header(stats: &Stats) -> Markup {
     let scope = match stats.scope {
         StatsScope::All => "all tasks",
         StatsScope::Own => "your tasks",
         StatsScope::None => "no tasks",
     };
-    let _ = write!(
-        html,
-        "<header><h1>Switchyard</h1><div class=\"dispatch\"><span class=\"muted\">dispatch</span> \
-         <span class=\"badge mode\" id=\"mode\">{}</span>{strategy}</div>\
-         <div><span class=\"muted\">showing</span> \
-         <span class=\"badge\" id=\"scope\">{scope}</span></div></header>",
-        Esc(&stats.mode)
-    );
+    html! {
+        header {
+            h1 { "Switchyard" }
+            div.dispatch {
+                span.muted { "dispatch" } " "
+                span.badge.mode #mode { (Visible(&stats.mode)) }
+                " " span.muted { "strategy" } " "
+                @if stats.mode == "balanced" {
+                    span.badge #strategy { (Visible(&stats.strategy)) }
+                } @else {
+                    span.badge.dim #strategy title="used in balanced mode only" {
+                        (Visible(&stats.strategy))
+                    }
+                }
+            }
+            div {
+                span.muted { "showing" } " "
+                span.badge #scope { (scope) }
+            }
+        }
+    }
 }
 
-fn counts(html: &mut String, stats: &Stats) {
+fn counts(stats: &Stats) -> Markup {
     let t = &stats.tasks;
     let q = &stats.queue;
-    html.push_str("<section class=\"cards\">");
-    for (state, n) in [
-        ("queued", t.queued),
-        ("running", t.running),
-        ("succeeded", t.succeeded),
-        ("failed", t.failed),
-        ("cancelled", t.cancelled),
-        ("timed_out", t.timed_out),
-    ] {
-        let _ = write!(
-            html,
-            "<div class=\"card state-{state}\"><div class=\"label\">{}</div>\
-             <div class=\"value\" id=\"count-{state}\">{n}</div></div>",
-            state.replace('_', " ")
-        );
-    }
     let oldest = q
         .oldest_age_secs
         .map_or_else(|| "—".to_owned(), format::duration);
-    let unplaced_class = if q.unplaced > 0 { " warn" } else { "" };
-    let _ = write!(
-        html,
-        "</section><section class=\"cards\">\
-         <div class=\"card\"><div class=\"label\">queued total</div>\
-         <div class=\"value\" id=\"queued-total\">{}</div></div>\
-         <div class=\"card\"><div class=\"label\">oldest queued</div>\
-         <div class=\"value\" id=\"oldest-age\">{oldest}</div></div>\
-         <div class=\"card{unplaced_class}\"><div class=\"label\">no matching worker</div>\
-         <div class=\"value\" id=\"unplaced\">{}</div></div>\
-         <div class=\"card\"><div class=\"label\">workers listed</div>\
-         <div class=\"value\" id=\"workers-total\">{}</div></div></section>",
-        q.total, q.unplaced, stats.workers.total
-    );
+    html! {
+        section.cards {
+            @for (state, n) in [
+                ("queued", t.queued),
+                ("running", t.running),
+                ("succeeded", t.succeeded),
+                ("failed", t.failed),
+                ("cancelled", t.cancelled),
+                ("timed_out", t.timed_out),
+            ] {
+                div class={ "card state-" (state) } {
+                    div.label { (state.replace('_', " ")) }
+                    div.value id={ "count-" (state) } { (n) }
+                }
+            }
+        }
+        section.cards {
+            div.card {
+                div.label { "queued total" }
+                div.value #queued-total { (q.total) }
+            }
+            div.card {
+                div.label { "oldest queued" }
+                div.value #oldest-age { (oldest) }
+            }
+            div.card.warn[q.unplaced > 0] {
+                div.label { "no matching worker" }
+                div.value #unplaced { (q.unplaced) }
+            }
+            div.card {
+                div.label { "workers listed" }
+                div.value #workers-total { (stats.workers.total) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use switchyard_protocol::stats::{
+        QueueStats, QueuedTaskSummary, TagSetBacklog, TaskCounts, Throughput, ThroughputInterval,
+        WorkerGroup, WorkerPage, WorkerSummary,
+    };
+    use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
+
+    use super::*;
+
+    /// A page with a bit of everything, and `name` as a worker's name and
+    /// a task's label.
+    fn stats(scope: StatsScope, name: &str) -> Stats {
+        let at = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+        let worker = |id: i64, state, late| WorkerSummary {
+            id: WorkerId(id),
+            name: name.to_owned(),
+            tags: vec!["gpu".into(), "linux".into()],
+            state,
+            slots: 4,
+            queued: 2,
+            running: 1,
+            last_heartbeat: at,
+            heartbeat_age_secs: 3.5,
+            late,
+        };
+        let task = |id: i64, waiting| QueuedTaskSummary {
+            id: TaskId(id),
+            priority: 5,
+            tags: vec!["linux".into()],
+            labels: vec![name.to_owned(), "nightly".into()],
+            created_at: at,
+            age_secs: 184.0,
+            attempts: 1,
+            waiting,
+        };
+        Stats {
+            generated_at: at,
+            scope,
+            mode: "balanced".into(),
+            strategy: "round-robin".into(),
+            tasks: TaskCounts {
+                queued: 4,
+                running: 1,
+                succeeded: 2,
+                failed: 1,
+                cancelled: 1,
+                timed_out: 1,
+            },
+            queue: QueueStats {
+                total: 4,
+                oldest_age_secs: Some(7500.0),
+                unplaced: 1,
+            },
+            throughput: Throughput {
+                interval_secs: 10,
+                intervals: (0..30u64)
+                    .map(|i| ThroughputInterval {
+                        started_secs_ago: (30 - i) * 10,
+                        submitted: i % 7,
+                        started: i % 3,
+                        finished: i % 5,
+                    })
+                    .collect(),
+            },
+            workers: WorkerPage {
+                total: 7,
+                page: 2,
+                per_page: 3,
+                pages: 3,
+                items: vec![
+                    worker(1, WorkerState::Active, false),
+                    worker(2, WorkerState::Active, true),
+                    worker(3, WorkerState::Draining, false),
+                    worker(4, WorkerState::Gone, false),
+                ],
+            },
+            worker_groups: vec![WorkerGroup {
+                tags: vec![],
+                workers: 3,
+                draining: 1,
+                slots: 12,
+                queued: 2,
+                running: 1,
+            }],
+            tag_sets: vec![
+                TagSetBacklog {
+                    tags: vec!["linux".into()],
+                    queued: 3,
+                    candidates: 2,
+                },
+                TagSetBacklog {
+                    tags: vec!["arm64".into()],
+                    queued: 1,
+                    candidates: 0,
+                },
+            ],
+            top_queued: vec![
+                task(10, Some(WaitReason::WaitingForSlot)),
+                task(11, Some(WaitReason::NoMatchingWorker)),
+                task(12, Some(WaitReason::BackingOff)),
+                task(13, Some(WaitReason::LostAttemptFence)),
+                task(14, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn user_text_is_escaped_and_shown_as_it_is_everywhere_on_the_page() {
+        let hostile = "<script>alert('x')</script>\u{202E}";
+        let shown = "&lt;script&gt;alert('x')&lt;/script&gt;⟨U+202E⟩";
+        for (scope, tasks) in [
+            (StatsScope::All, 5),
+            (StatsScope::Own, 5),
+            (StatsScope::None, 0),
+        ] {
+            let html = page(&stats(scope, hostile));
+            assert!(!html.contains("<script"), "{html}");
+            assert!(!html.contains('\u{202E}'), "{html}");
+            // Four worker names, and a label of each listed task.
+            assert_eq!(html.matches(shown).count(), 4 + tasks, "{scope:?}: {html}");
+        }
+    }
 }
