@@ -3,17 +3,22 @@
 # lifecycle (submit, assign, finish), on this machine, now.
 #
 # Creates a scratch database on a server, applies Switchyard's own schema
-# with `coordinator migrate`, runs pgbench with the lifecycle scripts beside
-# this file, prints task lifecycles per second, and drops the database again.
-# Modes (comma-separated; `both` is batched,single; `all` is all three):
-#   batched     lifecycle-batched.sql: submit, assign, finish, --batch tasks per statement
-#   single      lifecycle-single.sql: the same, one task per statement
-#   per-fetch   lifecycle-per-fetch.sql: the coordinator's pattern for one worker
-#               alone (batched submit, --fetch tasks per assign and per finish)
+# with `coordinator migrate`, runs pgbench with lifecycle.sql beside this file
+# (built from the coordinator's own statements, the files under
+# coordinator/src/storage/sql/), prints task lifecycles per second, and drops
+# the database again. Modes (comma-separated; `both` is batched,single; `all`
+# is all three):
+#   batched     submit, assign, finish, --batch tasks per statement
+#   single      the same, one task per statement
+#   per-fetch   the coordinator's pattern for one worker alone (batched
+#               submit, --fetch tasks per assign and per finish)
 #
 #   bench/pgbench/run.sh --server-url postgres://postgres@127.0.0.1:5432 \
 #       [--mode batched] [--batch 500] [--fetch 32] [-c 8] [-j 2] [-T 20] \
-#       [--coordinator target/release/coordinator] [--json FILE]
+#       [--coordinator target/release/coordinator] [--json FILE] [--script-only FILE]
+#
+# --script-only FILE writes the pgbench script of the modes' statements to
+# FILE and stops (no server needed): what the tests check.
 #
 # Prints one line per mode, also in a fixed form for scripts:
 #   RESULT mode=batched batch=500 clients=8 tps=110.2 lifecycles_per_sec=55100
@@ -31,6 +36,7 @@ threads=2
 seconds=20
 coordinator=""
 json=""
+script_only=""
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
@@ -48,6 +54,7 @@ while [[ $# -gt 0 ]]; do
         -T|--seconds) seconds="$2"; shift 2 ;;
         --coordinator) coordinator="$2"; shift 2 ;;
         --json) json="$2"; shift 2 ;;
+        --script-only) script_only="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "unknown argument: $1" >&2; usage 2 ;;
     esac
@@ -55,7 +62,6 @@ done
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
-[[ -n "$server_url" ]] || die "--server-url is required (postgres://user@127.0.0.1:PORT)"
 case "$mode" in both) mode="batched,single" ;; all) mode="batched,single,per-fetch" ;; esac
 for m in ${mode//,/ }; do
     case "$m" in batched|single|per-fetch) ;; *) die "unknown mode $m (batched, single, per-fetch, both, all)" ;; esac
@@ -63,6 +69,59 @@ done
 [[ "$fetch" =~ ^[0-9]+$ ]] && (( fetch >= 1 && fetch <= 256 )) || die "--fetch must be 1 to 256"
 [[ "$batch" =~ ^[0-9]+$ ]] && (( batch >= 1 && batch <= 800 )) \
     || die "--batch must be 1 to 800 (the batch travels as one pgbench argument)"
+
+# The coordinator's statements: one file each, read by the coordinator with
+# include_str! and here. A line `--@ run NAME` of lifecycle.sql stands for
+# sql/NAME.sql without its comment lines; each `--@ $N EXPR` line after it
+# binds parameter $N to the pgbench expression EXPR. Every parameter must be
+# bound, and every binding used.
+statements="$root/coordinator/src/storage/sql"
+assemble() {
+    awk -v dir="$statements" '
+        function flush(   text, n, expr, file, line, count) {
+            if (name == "") return
+            file = dir "/" name ".sql"
+            text = ""
+            count = 0
+            while ((getline line < file) > 0) {
+                count++
+                if (line !~ /^[ \t]*--/) text = text line "\n"
+            }
+            close(file)
+            if (count == 0) { print "run.sh: no statement " file > "/dev/stderr"; failed = 1 }
+            # Highest first, so that $1 does not take the start of $10.
+            for (n = 20; n >= 1; n--) {
+                if (!(n in bound)) continue
+                expr = bound[n]
+                gsub(/&/, "\\\\&", expr)
+                if (!gsub("\\$" n, "(" expr ")", text)) {
+                    print "run.sh: " name ".sql has no $" n > "/dev/stderr"; failed = 1
+                }
+            }
+            if (text ~ /\$[0-9]/) {
+                print "run.sh: " name ".sql has parameters left unbound" > "/dev/stderr"; failed = 1
+            }
+            printf "%s;\n", text
+            name = ""
+            delete bound
+        }
+        /^--@ run / { flush(); name = $3; next }
+        /^--@ \$[0-9]+ / {
+            if (name == "") { print "run.sh: a binding outside a statement: " $0 > "/dev/stderr"; failed = 1 }
+            n = substr($2, 2) + 0
+            bound[n] = substr($0, index($0, $3))
+            next
+        }
+        { flush(); print }
+        END { flush(); exit failed }' "$here/lifecycle.sql"
+}
+
+if [[ -n "$script_only" ]]; then
+    assemble >"$script_only" || die "could not build the pgbench script"
+    exit 0
+fi
+
+[[ -n "$server_url" ]] || die "--server-url is required (postgres://user@127.0.0.1:PORT)"
 
 # postgres://user[:password]@host[:port][/db][?options] -> without /db and options.
 server="${server_url%%\?*}"
@@ -102,36 +161,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The coordinator's statements are written once, in statements/; a script's
-# line `--@ NAME | IDS | RETURNING` stands for statements/NAME.sql with
-# @IDS@ and @RETURNING@ filled in, @COLUMNS@ being a task row's columns.
-columns="id, owner, state::text AS state, argv, env, working_dir, tags, labels, priority, timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code, stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, created_at, started_at, finished_at"
-assemble() {
-    awk -v dir="$here/statements" -v columns="$columns" '
-        function fill(text, ids, returning) {
-            gsub(/@RETURNING@/, returning, text)
-            gsub(/@IDS@/, ids, text)
-            gsub(/@COLUMNS@/, columns, text)
-            return text
-        }
-        /^--@ / {
-            n = split(substr($0, 5), part, / \| /)
-            file = dir "/" part[1] ".sql"
-            found = 0
-            while ((getline line < file) > 0) {
-                found = 1
-                if (line !~ /^--/) print fill(line, part[2], part[3])
-            }
-            close(file)
-            if (!found) { print "no statement " file > "/dev/stderr"; exit 1 }
-            next
-        }
-        { print }' "$here/lifecycle-$1.sql" >"$scripts/lifecycle-$1.sql"
-}
-
 "$psql" -X -q -v ON_ERROR_STOP=1 "$admin_url" -c "CREATE DATABASE $db" >/dev/null
-"$coordinator" migrate --database-url "$db_url" >/dev/null 2>&1 \
+"$coordinator" migrate --database-url "$db_url" --db-schema switchyard >/dev/null 2>&1 \
     || die "coordinator migrate failed on the scratch database"
+# psql and pgbench search Switchyard's schema, as the coordinator does.
+export PGOPTIONS="-c search_path=switchyard"
 # One worker row per client, with the tags the tasks need (ids 1..clients).
 "$psql" -X -q -v ON_ERROR_STOP=1 "$db_url" -c \
     "INSERT INTO workers (name, tags, slots) SELECT 'pgbench-' || i, '{linux}', 1024 FROM generate_series(1, $clients) AS i" \
@@ -152,13 +186,12 @@ echo "pgbench: -M prepared -c $clients -j $threads -T $seconds (scratch database
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 
 results=()
-# run_mode NAME TASKS_IN_JSON TASKS_PER_TRANSACTION NOTE [pgbench -D settings...]
+assemble >"$scripts/lifecycle.sql" || die "could not build the pgbench script"
+# run_mode NAME TASKS_IN_JSON TASKS_PER_TRANSACTION CYCLE FETCH NOTE
 run_mode() {
-    local which="$1" n="$2" per="$3" note="$4" out tps lifecycles
-    shift 4
-    assemble "$which" || die "could not assemble lifecycle-$which.sql"
-    out="$("$pgbench" -n -M prepared -f "$scripts/lifecycle-$which.sql" \
-        -D tasks_json="$(tasks_json "$n")" "$@" \
+    local which="$1" n="$2" per="$3" cycle="$4" fetch_n="$5" note="$6" out tps lifecycles
+    out="$("$pgbench" -n -M prepared -f "$scripts/lifecycle.sql" \
+        -D tasks_json="$(tasks_json "$n")" -D cycle="$cycle" -D fetch="$fetch_n" -D k=0 \
         -c "$clients" -j "$threads" -T "$seconds" "$db_url" 2>&1)" \
         || { echo "$out" >&2; die "pgbench failed ($which)"; }
     tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)"
@@ -172,11 +205,11 @@ run_mode() {
 
 for m in ${mode//,/ }; do
     case "$m" in
-        batched) run_mode batched "$batch" "$batch" "$batch tasks per statement, 3 commits per $batch tasks" ;;
-        single) run_mode single 1 1 "1 task per statement, 3 commits per task" ;;
-        per-fetch) run_mode per-fetch "$batch" 1 \
-            "submit $batch per statement, assign and finish $fetch per statement" \
-            -D batch="$batch" -D fetch="$fetch" -D k=0 ;;
+        batched) run_mode batched "$batch" "$batch" 1 "$batch" \
+            "$batch tasks per statement, 3 commits per $batch tasks" ;;
+        single) run_mode single 1 1 1 1 "1 task per statement, 3 commits per task" ;;
+        per-fetch) run_mode per-fetch "$batch" 1 "$batch" "$fetch" \
+            "submit $batch per statement, assign and finish $fetch per statement" ;;
     esac
 done
 

@@ -73,6 +73,13 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<DatabaseUrl>,
 
+    /// PostgreSQL schema that holds every table, type and index Switchyard
+    /// creates, so it can share a database with other applications. Created
+    /// when missing; what a release before this setting made in `public` is
+    /// moved into it.
+    #[arg(long, env = "SWITCHYARD_DB_SCHEMA", default_value = DEFAULT_DB_SCHEMA, value_parser = parse_db_schema)]
+    pub db_schema: String,
+
     /// Do not apply migrations at start-up.
     #[arg(long, env = "SWITCHYARD_NO_MIGRATE")]
     pub no_migrate: bool,
@@ -294,6 +301,39 @@ pub struct MigrateArgs {
     /// PostgreSQL URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: DatabaseUrl,
+
+    /// PostgreSQL schema that holds every table Switchyard creates.
+    #[arg(long, env = "SWITCHYARD_DB_SCHEMA", default_value = DEFAULT_DB_SCHEMA, value_parser = parse_db_schema)]
+    pub db_schema: String,
+}
+
+/// The schema Switchyard's tables live in unless told otherwise.
+pub const DEFAULT_DB_SCHEMA: &str = "switchyard";
+
+/// A schema name for `--db-schema`: a plain PostgreSQL identifier (a
+/// lowercase letter or `_`, then lowercase letters, digits or `_`, at most
+/// 63 bytes), so it needs no quoting anywhere, and not one of PostgreSQL's
+/// own (`pg_…`, `information_schema`). It is created when missing; the
+/// connections search it alone, so Switchyard's tables never meet an
+/// application's tables of the same names in other schemas.
+pub fn parse_db_schema(text: &str) -> Result<String, String> {
+    let mut bytes = text.bytes();
+    let plain = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && text.len() <= 63;
+    if !plain {
+        return Err(
+            "must be a plain identifier: a lowercase letter or `_`, then lowercase letters, \
+             digits or `_`, at most 63 characters"
+                .to_owned(),
+        );
+    }
+    if text.starts_with("pg_") || text == "information_schema" {
+        return Err("is PostgreSQL's own schema".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 /// Settings of `coordinator dev`.
@@ -453,5 +493,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--db-max-connections"), "{err}");
+    }
+
+    #[test]
+    fn the_db_schema_is_a_plain_identifier() {
+        let serve_with = |extra: &[&str]| {
+            let mut list = vec!["coordinator", "serve"];
+            list.extend(extra);
+            CoordinatorCli::load_from(args(&list)).map(serve)
+        };
+        assert_eq!(serve_with(&[]).unwrap().db_schema, "switchyard");
+        assert_eq!(
+            serve_with(&["--db-schema", "queue_2"]).unwrap().db_schema,
+            "queue_2"
+        );
+        for bad in [
+            "",
+            "Jobs",
+            "2jobs",
+            "a-b",
+            "a.b",
+            "x\"y",
+            "pg_temp",
+            "information_schema",
+        ] {
+            let err = serve_with(&["--db-schema", bad]).unwrap_err().to_string();
+            assert!(err.contains("--db-schema"), "{bad}: {err}");
+        }
+        assert!(parse_db_schema(&"s".repeat(63)).is_ok());
+        assert!(parse_db_schema(&"s".repeat(64)).is_err());
+        let migrate = CoordinatorCli::load_from(args(&[
+            "coordinator",
+            "migrate",
+            "--database-url",
+            "postgres://u@h/d",
+            "--db-schema",
+            "other",
+        ]))
+        .unwrap();
+        match migrate.command {
+            CoordinatorCommand::Migrate(m) => assert_eq!(m.db_schema, "other"),
+            other => panic!("expected migrate, got {other:?}"),
+        }
     }
 }

@@ -51,8 +51,8 @@ async fn run() -> anyhow::Result<()> {
         }
         CoordinatorCommand::Migrate(args) => {
             telemetry::init(LogFormat::Text);
-            let db = startup::connect(&args.database_url, 1).await?;
-            startup::migrate(&db).await?;
+            let db = startup::connect(&args.database_url, 1, &args.db_schema).await?;
+            startup::migrate(&db, &args.db_schema).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::MatchedPath;
 use axum::http::Request;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait};
 use switchyard_config::{DatabaseUrl, ServeArgs};
 use switchyard_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
@@ -20,6 +20,7 @@ use crate::routes;
 use crate::server::tls::{self, CertStore};
 use crate::server::{self, HttpLimits};
 use crate::service::{AppState, Settings, liveness, reaper, rebuild, retention, seed};
+use crate::storage;
 
 /// How long background work may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,13 +29,18 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// coordinators starting at the same time.
 const MIGRATION_LOCK: i64 = 0x5377_6974_6368;
 
-/// Opens a connection pool.
+/// Opens a connection pool whose connections search the schema `schema`
+/// alone (`--db-schema`, a plain identifier), so statements name tables
+/// unqualified and never reach another application's tables of the same
+/// names elsewhere in the database.
 pub async fn connect(
     url: &DatabaseUrl,
     max_connections: u32,
+    schema: &str,
 ) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.expose());
     options
+        .set_schema_search_path(schema)
         .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
@@ -45,15 +51,31 @@ pub async fn connect(
         .with_context(|| format!("failed to connect to the database at {url}"))
 }
 
-/// Applies pending migrations, one coordinator at a time.
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+/// Applies pending migrations in `schema` (the schema `db`'s connections
+/// search), one coordinator at a time, in one transaction: creates the
+/// schema when missing, first moves into it what a release before the
+/// schema option created in `public`, then runs the migrator.
+pub async fn migrate(db: &DatabaseConnection, schema: &str) -> anyhow::Result<()> {
     let txn = db
         .begin()
         .await
         .context("failed to begin the migration transaction")?;
-    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+    storage::schema::lock(&txn, MIGRATION_LOCK)
         .await
         .context("failed to take the migration lock")?;
+    let ours: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect();
+    let legacy = storage::schema::prepare(&txn, schema, &ours)
+        .await
+        .with_context(|| format!("failed to prepare the database schema `{schema}`"))?;
+    if legacy == storage::schema::Legacy::Moved {
+        tracing::info!(
+            schema,
+            "moved the tables of an earlier release from `public` into the schema"
+        );
+    }
     Migrator::up(&txn, None)
         .await
         .context("failed to apply migrations")?;
@@ -89,9 +111,9 @@ pub async fn run_observed(
         Some((cert, key)) => Some(CertStore::load(cert, key).context("failed to set up TLS")?),
         None => None,
     };
-    let db = connect(url, config.db_max_connections).await?;
+    let db = connect(url, config.db_max_connections, &config.db_schema).await?;
     if !config.no_migrate {
-        migrate(&db).await?;
+        migrate(&db, &config.db_schema).await?;
     }
     let cancel = CancellationToken::new();
     let dispatcher = TaskDispatcher::new(config.dispatch_mode, config.balance_strategy);

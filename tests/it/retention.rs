@@ -444,7 +444,8 @@ struct ColumnRow {
 async fn columns(db: &DatabaseConnection, table: &str) -> Vec<(String, String)> {
     ColumnRow::find_by_statement(stmt(
         "SELECT column_name::text AS column_name, udt_name::text AS udt_name \
-         FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position",
+         FROM information_schema.columns WHERE table_schema = current_schema() \
+           AND table_name = $1 ORDER BY ordinal_position",
         [table.into()],
     ))
     .all(db)
@@ -461,7 +462,6 @@ async fn columns(db: &DatabaseConnection, table: &str) -> Vec<(String, String)> 
 async fn the_archive_has_every_column_of_tasks() {
     let database = test_database().await;
     let db = database.connect().await;
-    switchyard_coordinator::startup::migrate(&db).await.unwrap();
     let mut archive = columns(&db, "tasks_archive").await;
     assert_eq!(
         archive.pop(),

@@ -124,8 +124,8 @@ struct Server {
     state: Arc<OnceLock<AppState>>,
 }
 
-/// Starts a coordinator on a fresh database (migrated unless the options
-/// say `--no-migrate`) and waits until it answers `GET /health`.
+/// Starts a coordinator on a fresh, migrated database and waits until it
+/// answers `GET /health`.
 pub async fn spawn_app(options: AppOptions) -> TestApp {
     spawn_app_on(test_database().await, options).await
 }

@@ -1,4 +1,5 @@
-//! A fresh, empty PostgreSQL database for every test.
+//! A fresh PostgreSQL database for every test: migrated ([`test_database`])
+//! or empty ([`empty_database`]).
 //!
 //! With `TEST_DATABASE_URL` set (a server URL such as
 //! `postgres://postgres@127.0.0.1:5432/postgres`; the user must be allowed to
@@ -7,18 +8,37 @@
 //! Otherwise the test process starts one private throw-away cluster on first
 //! use and creates every database in it; the cluster and its databases
 //! vanish when the process exits.
+//!
+//! A migrated database is a copy (`CREATE DATABASE … TEMPLATE …`) of one
+//! template database per server, migrated once: copying takes a fraction of
+//! the time migrating does. The template is named after the migrations it
+//! holds, so a new migration gets a new template, and it is built under an
+//! advisory lock, so test processes sharing a server build it once. (A
+//! migration edited in place keeps its name: on a shared server, drop the
+//! `switchyard_template_…` databases after such an edit.)
 
+use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use switchyard_config::DatabaseUrl;
+use switchyard_config::coordinator::DEFAULT_DB_SCHEMA;
 use switchyard_coordinator::devdb::{self, PgCluster};
+use switchyard_migration::{Migrator, MigratorTrait};
 
 /// The private cluster, started once per test process. Only the outcome is
 /// kept here: no pool or other runtime-bound object, since every
 /// `#[tokio::test]` has its own runtime. A failure is kept too, so every test
 /// reports it at once instead of each trying again.
 static PRIVATE_CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
+
+/// The migrated template's name, once this process made sure it exists (on
+/// the one server this process uses), or why it could not.
+static TEMPLATE: OnceLock<Result<String, String>> = OnceLock::new();
+
+/// The schema test coordinators use: the default one.
+pub const SCHEMA: &str = DEFAULT_DB_SCHEMA;
 
 /// One test's database. Dropping it drops the database when it lives on a
 /// shared server (`TEST_DATABASE_URL`).
@@ -34,10 +54,21 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// A sea-orm connection (small pool) to this database, for tests that
-    /// look at or arrange rows directly.
+    /// look at or arrange rows directly: it searches Switchyard's schema
+    /// ([`SCHEMA`]), as the coordinator's connections do.
     pub async fn connect(&self) -> sea_orm::DatabaseConnection {
+        self.connect_in(SCHEMA).await
+    }
+
+    /// A connection like [`connect`](Self::connect) whose `search_path` is
+    /// `search_path` (`"public"`: as releases before the schema option had
+    /// it).
+    pub async fn connect_in(&self, search_path: &str) -> sea_orm::DatabaseConnection {
         let mut options = sea_orm::ConnectOptions::new(self.url.clone());
-        options.max_connections(4).sqlx_logging(false);
+        options
+            .set_schema_search_path(search_path)
+            .max_connections(4)
+            .sqlx_logging(false);
         sea_orm::Database::connect(options)
             .await
             .unwrap_or_else(|e| panic!("failed to connect to test database {}: {e}", self.name))
@@ -68,35 +99,95 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Creates a fresh, uniquely named, empty database for one test (no
-/// migrations: `spawn_app` or the test applies what it needs).
+/// Creates a fresh, uniquely named database for one test, with every
+/// migration applied in [`SCHEMA`] (a copy of the template).
 pub async fn test_database() -> TestDatabase {
+    let template = match TEMPLATE.get_or_init(build_template) {
+        Ok(name) => name.clone(),
+        Err(message) => panic!("{message}"),
+    };
+    new_database(Some(&template)).await
+}
+
+/// Creates a fresh, uniquely named, empty database for one test (no
+/// schema, no migrations: the test applies what it needs).
+pub async fn empty_database() -> TestDatabase {
+    new_database(None).await
+}
+
+/// A new database on this process's server, empty or a copy of `template`.
+async fn new_database(template: Option<&str>) -> TestDatabase {
     let name = unique_name();
-    match shared_server() {
-        Some(server) => {
-            devdb::create_database_at(&server, &name)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("failed to create test database {name} on TEST_DATABASE_URL: {e}")
-                });
-            TestDatabase {
-                url: devdb::database_url(&server, &name),
-                name,
-                shared_server: Some(server),
-            }
-        }
-        None => {
-            let cluster = private_cluster().expect("TEST_DATABASE_URL is unset");
-            cluster.create_database(&name).await.unwrap_or_else(|e| {
-                panic!("failed to create test database {name} in the private cluster: {e}")
-            });
-            TestDatabase {
-                url: cluster.url(&name),
-                name,
-                shared_server: None,
-            }
-        }
+    let server = server_url();
+    let created = match template {
+        Some(template) => devdb::clone_database_at(&server, &name, template).await,
+        None => devdb::create_database_at(&server, &name).await,
+    };
+    created.unwrap_or_else(|e| panic!("failed to create test database {name}: {e}"));
+    TestDatabase {
+        url: devdb::database_url(&server, &name),
+        name,
+        shared_server: shared_server(),
     }
+}
+
+/// The URL of the server this process's databases live on (its `postgres`
+/// database): `TEST_DATABASE_URL`, or the private cluster, started on first
+/// call.
+pub fn server_url() -> String {
+    match shared_server() {
+        Some(server) => server,
+        None => private_cluster()
+            .expect("TEST_DATABASE_URL is unset")
+            .url("postgres"),
+    }
+}
+
+/// Makes sure the migrated template exists on this process's server and
+/// answers its name. Runs on a thread of its own with its own runtime: it
+/// is called once, from whichever test's runtime comes first.
+fn build_template() -> Result<String, String> {
+    let server = server_url();
+    let name = template_name();
+    let builder = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime
+            .block_on(devdb::ensure_database_at(&server, &name, migrate))
+            .map_err(|e| format!("failed to build the template test database {name}: {e}"))?;
+        Ok(name)
+    });
+    builder
+        .join()
+        .unwrap_or_else(|_| Err("the thread building the template database panicked".to_owned()))
+}
+
+/// Applies every migration to the database at `url`, as `coordinator serve`
+/// does at start-up.
+async fn migrate(url: String) -> Result<(), String> {
+    let url = DatabaseUrl::new(url);
+    let db = switchyard_coordinator::startup::connect(&url, 1, SCHEMA)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let migrated = switchyard_coordinator::startup::migrate(&db, SCHEMA)
+        .await
+        .map_err(|e| format!("{e:#}"));
+    // No connection may stay on a template.
+    db.close().await.map_err(|e| e.to_string())?;
+    migrated
+}
+
+/// `switchyard_template_<hash>`, the hash of the schema and the migrations'
+/// names.
+fn template_name() -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    SCHEMA.hash(&mut hasher);
+    for migration in Migrator::migrations() {
+        migration.name().hash(&mut hasher);
+    }
+    format!("switchyard_template_{:016x}", hasher.finish())
 }
 
 /// The private cluster this process uses, started on first call; `None` when

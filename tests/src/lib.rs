@@ -1,6 +1,7 @@
 //! Test support shared by Switchyard's integration and end-to-end tests.
 //!
-//! Every test gets its own empty PostgreSQL database ([`test_database`]): on
+//! Every test gets its own PostgreSQL database, migrated ([`test_database`])
+//! or empty ([`empty_database`]): on
 //! the server named by `TEST_DATABASE_URL` when that is set, otherwise in a
 //! private throw-away cluster that this test process starts from the
 //! machine's PostgreSQL binaries. On top of that, [`spawn_app`] runs the real
@@ -28,7 +29,7 @@ pub use app::{AppOptions, TestApp, admin_client, serve_args, spawn_app, spawn_ap
 /// The bootstrap admin token every test coordinator runs with (unless a
 /// test names another), and that test agents register with.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
-pub use db::{TestDatabase, private_cluster, test_database};
+pub use db::{SCHEMA, TestDatabase, empty_database, private_cluster, server_url, test_database};
 pub use process::{
     ChildProcess, binary, process_is_gone, process_state, spawn_agent_process,
     spawn_coordinator_process, spawn_coordinator_process_with_open_files, spawn_process,

@@ -99,6 +99,10 @@ pub enum DevDbError {
         #[source]
         source: sea_orm::DbErr,
     },
+
+    /// Building the contents of a database failed.
+    #[error("failed to build database `{database}`: {message}")]
+    Build { database: String, message: String },
 }
 
 impl DevDbError {

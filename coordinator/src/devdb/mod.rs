@@ -20,7 +20,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 pub use error::DevDbError;
-pub use sql::{create_database_at, database_url, drop_database_at, validate_database_name};
+pub use sql::{
+    clone_database_at, create_database_at, database_url, drop_database_at, ensure_database_at,
+    validate_database_name,
+};
 
 use binaries::{PgBinaries, RunAs, tail, version_matches};
 use layout::{Kind, free_port, postmaster_port, reject_unsupported_path};

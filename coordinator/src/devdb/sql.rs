@@ -74,15 +74,99 @@ pub async fn create_database_at(server_url: &str, name: &str) -> Result<(), DevD
 /// still using it. Succeeds if it does not exist.
 pub async fn drop_database_at(server_url: &str, name: &str) -> Result<(), DevDbError> {
     validate_database_name(name)?;
+    execute_at(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("drop database `{name}`"),
+    )
+    .await
+}
+
+/// Runs `sql` on its own connection to the server at `server_url`; `action`
+/// says what it does, for the error.
+async fn execute_at(server_url: &str, sql: &str, action: String) -> Result<(), DevDbError> {
     let db = connect(server_url).await?;
     let result = db
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute_unprepared(sql)
         .await
         .map(|_| ())
-        .map_err(|source| DevDbError::Database {
-            action: format!("drop database `{name}`"),
-            source,
-        });
+        .map_err(|source| DevDbError::Database { action, source });
+    let _ = db.close().await;
+    result
+}
+
+/// Creates database `name` on the server at `server_url` as a copy of the
+/// database `template` (`CREATE DATABASE … TEMPLATE …`), which nobody may
+/// be connected to.
+pub async fn clone_database_at(
+    server_url: &str,
+    name: &str,
+    template: &str,
+) -> Result<(), DevDbError> {
+    validate_database_name(name)?;
+    validate_database_name(template)?;
+    execute_at(
+        server_url,
+        &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        format!("create database `{name}` from `{template}`"),
+    )
+    .await
+}
+
+/// Makes sure database `name` exists on the server at `server_url`, built
+/// by `build` (given the URL of an empty database) when it does not. Safe
+/// against other processes doing the same at the same time: one builds,
+/// under an advisory lock, into a database of another name that becomes
+/// `name` only once `build` succeeded, and the others wait for it.
+pub async fn ensure_database_at<F, Fut>(
+    server_url: &str,
+    name: &str,
+    build: F,
+) -> Result<(), DevDbError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    validate_database_name(name)?;
+    let building = format!("{name}_new");
+    validate_database_name(&building)?;
+    let db = connect(server_url).await?;
+    let result = async {
+        let failed = |action: String| move |source| DevDbError::Database { action, source };
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_lock(hashtext($1))",
+            [name.into()],
+        ))
+        .await
+        .map_err(failed(format!("lock the building of `{name}`")))?;
+        if exists(&db, name).await? {
+            return Ok(());
+        }
+        // What a builder that died left.
+        db.execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .await
+        .map_err(failed(format!("drop database `{building}`")))?;
+        db.execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
+            .await
+            .map_err(failed(format!("create database `{building}`")))?;
+        build(database_url(server_url, &building))
+            .await
+            .map_err(|message| DevDbError::Build {
+                database: name.to_owned(),
+                message,
+            })?;
+        db.execute_unprepared(&format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+        ))
+        .await
+        .map_err(failed(format!("rename database `{building}` to `{name}`")))?;
+        Ok(())
+    }
+    .await;
+    // Closing the connection releases the lock.
     let _ = db.close().await;
     result
 }

@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use switchyard_protocol::limits::{MAX_ERROR_BYTES, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{
-    ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskId, TaskReport, TaskView,
-    WorkerId,
+    ReportBatch, ReportBatchResponse, ReportResult, TaskId, TaskReport, TaskView, WorkerId,
 };
 
 use super::dispatch::enqueue_at;
@@ -35,13 +34,7 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
         task: report.task_id,
         worker,
         attempt: report.attempt,
-        outcome: match report.outcome {
-            ReportOutcome::Succeeded => "succeeded",
-            ReportOutcome::Failed => "failed",
-            ReportOutcome::TimedOut => "timed_out",
-            ReportOutcome::Cancelled => "cancelled",
-            ReportOutcome::Interrupted => "interrupted",
-        },
+        outcome: report.outcome.into(),
         exit_code: report.exit_code,
         stdout,
         stderr,

@@ -42,10 +42,7 @@ pub async fn read_workers(db: &impl ConnectionTrait) -> Result<Vec<LoadedWorker>
 /// start-up. Workers' heartbeat clocks restart: time the coordinator was
 /// down is not theirs.
 pub async fn load_workers(state: &AppState) -> Result<usize, DbErr> {
-    state
-        .db()
-        .execute_unprepared("UPDATE workers SET last_heartbeat = now() WHERE state <> 'gone'")
-        .await?;
+    storage::workers::touch_live(state.db()).await?;
     let workers = read_workers(state.db()).await?;
     let loaded = workers.len();
     state.dispatch().load(workers);

@@ -175,11 +175,7 @@ fn worker_summary(
     now: DateTime<Utc>,
     late_after: f64,
 ) -> WorkerSummary {
-    let state = match row.state.as_str() {
-        "active" => WorkerState::Active,
-        "draining" => WorkerState::Draining,
-        _ => WorkerState::Gone,
-    };
+    let state = WorkerState::from(row.state);
     let age = secs_since(row.last_heartbeat, now);
     WorkerSummary {
         id: WorkerId(row.id),

@@ -1,7 +1,7 @@
 //! Reading, listing, changing and cancelling tasks.
 
 use switchyard_protocol::{
-    AttemptOutcome, AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
+    AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
 };
 
 use super::auth::Principal;
@@ -183,15 +183,7 @@ pub async fn attempts(
             worker_id: WorkerId(row.worker_id),
             started_at: row.started_at,
             finished_at: row.finished_at,
-            outcome: row.outcome.as_deref().and_then(|outcome| match outcome {
-                "succeeded" => Some(AttemptOutcome::Succeeded),
-                "failed" => Some(AttemptOutcome::Failed),
-                "timed_out" => Some(AttemptOutcome::TimedOut),
-                "cancelled" => Some(AttemptOutcome::Cancelled),
-                "lost" => Some(AttemptOutcome::Lost),
-                "interrupted" => Some(AttemptOutcome::Interrupted),
-                _ => None,
-            }),
+            outcome: row.outcome.map(Into::into),
             exit_code: row.exit_code,
             error: row.error,
         })

@@ -9,13 +9,7 @@ use switchyard_protocol::TaskId;
 
 use super::entities::task::Model;
 use super::stmt;
-use super::tasks::{COLUMNS, ListFilter};
-
-/// Every column of a task row, in table order: what a move copies.
-const MOVED: &str = "id, owner, state, argv, env, working_dir, tags, labels, priority, \
-    timeout_secs, max_attempts, attempts, worker_id, cancel_requested, not_before, exit_code, \
-    stdout, stderr, stdout_truncated, stderr_truncated, error, idempotency_key, created_at, \
-    started_at, finished_at";
+use super::tasks::ListFilter;
 
 /// Moves up to `limit` tasks that finished more than `age_secs` ago from
 /// `tasks` into `tasks_archive`, in one statement, and returns how many
@@ -31,21 +25,10 @@ pub async fn move_finished(
     age_secs: f64,
     limit: u32,
 ) -> Result<u64, DbErr> {
-    // The predicate repeats the partial index `tasks_finished_at`'s, so the
-    // candidates come from that index in `finished_at` order.
-    let sql = format!(
-        "WITH moved AS ( \
-             DELETE FROM tasks WHERE id IN ( \
-                 SELECT id FROM tasks \
-                 WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out') \
-                   AND finished_at < now() - make_interval(secs => $1) \
-                 ORDER BY finished_at LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED) \
-             RETURNING {MOVED}) \
-         INSERT INTO tasks_archive ({MOVED}) SELECT {MOVED} FROM moved"
-    );
     let values: [Value; 2] = [age_secs.into(), i64::from(limit).into()];
-    let result = db.execute_raw(stmt(&sql, values)).await?;
+    let result = db
+        .execute_raw(stmt(include_str!("sql/archive/move_finished.sql"), values))
+        .await?;
     Ok(result.rows_affected())
 }
 
@@ -60,7 +43,7 @@ pub async fn move_finished_unsynced(
     limit: u32,
 ) -> Result<u64, DbErr> {
     let txn = db.begin().await?;
-    txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+    txn.execute_unprepared(include_str!("sql/archive/unsynced.sql"))
         .await?;
     let moved = move_finished(&txn, age_secs, limit).await?;
     txn.commit().await?;
@@ -69,14 +52,17 @@ pub async fn move_finished_unsynced(
 
 /// One archived task by id.
 pub async fn get(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>, DbErr> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks_archive WHERE id = $1");
-    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+    Model::find_by_statement(stmt(include_str!("sql/archive/get.sql"), [id.0.into()]))
         .one(db)
         .await
 }
 
 /// A page of archived tasks matching `filter`, newest first: the same
 /// filters and cursor as a listing of live tasks.
+#[tracing::instrument(skip_all, err)]
 pub async fn list(db: &impl ConnectionTrait, filter: &ListFilter) -> Result<Vec<Model>, DbErr> {
-    super::tasks::list_from(db, "tasks_archive", filter).await
+    let sql = include_str!("sql/archive/list.sql");
+    Model::find_by_statement(stmt(sql, super::tasks::list_values(filter)))
+        .all(db)
+        .await
 }

@@ -2,16 +2,17 @@
 //! SHA-256 of the secret; the secret itself is never stored.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Value};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, FromQueryResult, Value};
 
 use super::stmt;
+use crate::domain::{Role, TokenKind};
 
 /// A principal row.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct PrincipalRow {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// A token row joined with its principal.
@@ -22,8 +23,9 @@ pub struct TokenRow {
     pub principal_id: Option<i64>,
     /// The principal's name and role; `None` with `principal_id`.
     pub principal: Option<String>,
-    pub role: Option<String>,
-    pub kind: String,
+    pub role: Option<Role>,
+    /// Read strictly: a kind this release does not know fails the read.
+    pub kind: TokenKind,
     pub prefix: String,
     pub label: Option<String>,
     pub worker_id: Option<i64>,
@@ -37,20 +39,15 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-const TOKEN_COLUMNS: &str = "t.id, t.principal_id, p.name AS principal, p.role::text AS role, \
-    t.kind, t.prefix, t.label, t.worker_id, t.registered_with, t.created_at, t.expires_at, \
-    EXTRACT(EPOCH FROM t.expires_at - now())::float8 AS expires_in_secs, t.revoked_at";
-
 /// Creates a principal; `None` when the name is taken.
 pub async fn create_principal(
     db: &impl ConnectionTrait,
     name: &str,
-    role: &str,
+    role: Role,
 ) -> Result<Option<PrincipalRow>, DbErr> {
     PrincipalRow::find_by_statement(stmt(
-        "INSERT INTO principals (name, role) VALUES ($1, $2::principal_role) \
-         ON CONFLICT (name) DO NOTHING RETURNING id, name, role::text AS role",
-        [name.into(), role.into()],
+        include_str!("sql/principals/create_principal.sql"),
+        [name.into(), role.to_value().into()],
     ))
     .one(db)
     .await
@@ -62,7 +59,7 @@ pub async fn principal_by_name(
     name: &str,
 ) -> Result<Option<PrincipalRow>, DbErr> {
     PrincipalRow::find_by_statement(stmt(
-        "SELECT id, name, role::text AS role FROM principals WHERE name = $1",
+        include_str!("sql/principals/principal_by_name.sql"),
         [name.into()],
     ))
     .one(db)
@@ -71,10 +68,10 @@ pub async fn principal_by_name(
 
 /// What a new token row holds.
 #[derive(Debug, Clone)]
-pub struct NewToken<'a> {
+pub struct NewToken {
     /// `None` only for a worker token the bootstrap admin registered.
     pub principal_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: TokenKind,
     pub hash: Vec<u8>,
     pub prefix: String,
     pub label: Option<String>,
@@ -85,23 +82,10 @@ pub struct NewToken<'a> {
 }
 
 /// Stores a token's hash.
-pub async fn insert_token(
-    db: &impl ConnectionTrait,
-    token: NewToken<'_>,
-) -> Result<TokenRow, DbErr> {
-    let sql = format!(
-        "WITH t AS ( \
-             INSERT INTO api_tokens (principal_id, kind, token_hash, prefix, label, worker_id, \
-                                     registered_with, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                     CASE WHEN $8::bigint IS NULL THEN NULL \
-                          ELSE now() + make_interval(secs => $8::bigint) END) \
-             RETURNING *) \
-         SELECT {TOKEN_COLUMNS} FROM t LEFT JOIN principals p ON p.id = t.principal_id"
-    );
+pub async fn insert_token(db: &impl ConnectionTrait, token: NewToken) -> Result<TokenRow, DbErr> {
     let values: [Value; 8] = [
         token.principal_id.into(),
-        token.kind.into(),
+        token.kind.to_value().into(),
         token.hash.into(),
         token.prefix.into(),
         token.label.into(),
@@ -109,10 +93,13 @@ pub async fn insert_token(
         token.registered_with.into(),
         token.expires_in_secs.into(),
     ];
-    TokenRow::find_by_statement(stmt(&sql, values))
-        .one(db)
-        .await?
-        .ok_or(DbErr::RecordNotInserted)
+    TokenRow::find_by_statement(stmt(
+        include_str!("sql/principals/insert_token.sql"),
+        values,
+    ))
+    .one(db)
+    .await?
+    .ok_or(DbErr::RecordNotInserted)
 }
 
 /// The live token with this hash: not revoked, not expired, and for a
@@ -121,27 +108,19 @@ pub async fn insert_token(
 /// happen ([`revoke`], `workers::mark_gone`); checking them here as well
 /// closes the race with a worker token issued at the same moment.
 pub async fn live_token(db: &impl ConnectionTrait, hash: &[u8]) -> Result<Option<TokenRow>, DbErr> {
-    let sql = format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN principals p ON p.id = t.principal_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-           AND (t.expires_at IS NULL OR t.expires_at > now()) \
-           AND (t.worker_id IS NULL OR EXISTS ( \
-                SELECT 1 FROM workers w WHERE w.id = t.worker_id AND w.state <> 'gone')) \
-           AND (t.registered_with IS NULL OR EXISTS ( \
-                SELECT 1 FROM api_tokens r WHERE r.id = t.registered_with AND r.revoked_at IS NULL))"
-    );
-    TokenRow::find_by_statement(stmt(&sql, [hash.to_vec().into()]))
-        .one(db)
-        .await
+    TokenRow::find_by_statement(stmt(
+        include_str!("sql/principals/live_token.sql"),
+        [hash.to_vec().into()],
+    ))
+    .one(db)
+    .await
 }
 
 /// Every token, newest first.
 pub async fn tokens(db: &impl ConnectionTrait) -> Result<Vec<TokenRow>, DbErr> {
-    let sql = format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN principals p ON p.id = t.principal_id \
-         ORDER BY t.id DESC"
-    );
-    TokenRow::find_by_statement(stmt(&sql, [])).all(db).await
+    TokenRow::find_by_statement(stmt(include_str!("sql/principals/tokens.sql"), []))
+        .all(db)
+        .await
 }
 
 /// A revoked token, and how many worker tokens registered with it were
@@ -163,19 +142,10 @@ struct RevokedRow {
 /// registered with it; `None` when there is no such token. Revoking twice
 /// keeps the first time.
 pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Result<Option<Revoked>, DbErr> {
-    let sql = format!(
-        "WITH t AS ( \
-             UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 \
-             RETURNING *), \
-         made AS ( \
-             UPDATE api_tokens SET revoked_at = now() \
-             WHERE registered_with = $1 AND revoked_at IS NULL RETURNING id) \
-         SELECT {TOKEN_COLUMNS}, (SELECT count(*) FROM made) AS cascaded \
-         FROM t LEFT JOIN principals p ON p.id = t.principal_id"
-    );
-    let row = RevokedRow::find_by_statement(stmt(&sql, [id.into()]))
-        .one(db)
-        .await?;
+    let row =
+        RevokedRow::find_by_statement(stmt(include_str!("sql/principals/revoke.sql"), [id.into()]))
+            .one(db)
+            .await?;
     Ok(row.map(|row| Revoked {
         token: row.token,
         cascaded: row.cascaded,

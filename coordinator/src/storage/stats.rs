@@ -7,32 +7,34 @@ use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 use switchyard_protocol::stats::TaskCounts;
 
 use super::stmt;
+use crate::domain::{TaskState, WorkerState};
 
 #[derive(Debug, FromQueryResult)]
 struct StateCount {
-    state: String,
+    state: TaskState,
     n: i64,
 }
 
 fn add(counts: &mut TaskCounts, rows: Vec<StateCount>) {
     for StateCount { state, n } in rows {
         let n = u64::try_from(n).unwrap_or(0);
-        match state.as_str() {
-            "queued" => counts.queued = n,
-            "running" => counts.running = n,
-            "succeeded" => counts.succeeded = n,
-            "failed" => counts.failed = n,
-            "cancelled" => counts.cancelled = n,
-            "timed_out" => counts.timed_out = n,
-            _ => {}
+        match state {
+            TaskState::Queued => counts.queued = n,
+            TaskState::Running => counts.running = n,
+            TaskState::Succeeded => counts.succeeded = n,
+            TaskState::Failed => counts.failed = n,
+            TaskState::Cancelled => counts.cancelled = n,
+            TaskState::TimedOut => counts.timed_out = n,
         }
     }
 }
 
 /// Tasks in each state.
 pub async fn count_by_state(db: &impl ConnectionTrait) -> Result<TaskCounts, DbErr> {
-    let sql = "SELECT state::text AS state, count(*) AS n FROM tasks GROUP BY state";
-    let rows = StateCount::find_by_statement(stmt(sql, [])).all(db).await?;
+    let rows =
+        StateCount::find_by_statement(stmt(include_str!("sql/stats/count_by_state.sql"), []))
+            .all(db)
+            .await?;
     let mut counts = TaskCounts::default();
     add(&mut counts, rows);
     Ok(counts)
@@ -41,9 +43,9 @@ pub async fn count_by_state(db: &impl ConnectionTrait) -> Result<TaskCounts, DbE
 /// Tasks queued and running only (the other fields stay 0): cheap enough
 /// for every scrape and health probe.
 pub async fn count_active(db: &impl ConnectionTrait) -> Result<TaskCounts, DbErr> {
-    let sql = "SELECT state::text AS state, count(*) AS n FROM tasks \
-               WHERE state IN ('queued', 'running') GROUP BY state";
-    let rows = StateCount::find_by_statement(stmt(sql, [])).all(db).await?;
+    let rows = StateCount::find_by_statement(stmt(include_str!("sql/stats/count_active.sql"), []))
+        .all(db)
+        .await?;
     let mut counts = TaskCounts::default();
     add(&mut counts, rows);
     Ok(counts)
@@ -56,8 +58,9 @@ struct Oldest {
 
 /// When the oldest queued task was submitted (ids grow with submission).
 pub async fn oldest_queued(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let sql = "SELECT created_at FROM tasks WHERE state = 'queued' ORDER BY id LIMIT 1";
-    let row = Oldest::find_by_statement(stmt(sql, [])).one(db).await?;
+    let row = Oldest::find_by_statement(stmt(include_str!("sql/stats/oldest_queued.sql"), []))
+        .one(db)
+        .await?;
     Ok(row.map(|row| row.created_at))
 }
 
@@ -80,25 +83,13 @@ pub async fn top_queued(
     owner: Option<&str>,
     limit: u64,
 ) -> Result<Vec<QueuedSummaryRow>, DbErr> {
-    const COLUMNS: &str = "id, priority, tags, labels, created_at, attempts, not_before";
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let statement = match owner {
-        None => stmt(
-            &format!(
-                "SELECT {COLUMNS} FROM tasks WHERE state = 'queued' \
-                 ORDER BY priority DESC, id LIMIT $1"
-            ),
-            [limit.into()],
-        ),
-        Some(owner) => stmt(
-            &format!(
-                "SELECT {COLUMNS} FROM tasks WHERE state = 'queued' AND owner = $2 \
-                 ORDER BY priority DESC, id LIMIT $1"
-            ),
-            [limit.into(), owner.into()],
-        ),
-    };
-    QueuedSummaryRow::find_by_statement(statement).all(db).await
+    QueuedSummaryRow::find_by_statement(stmt(
+        include_str!("sql/stats/top_queued.sql"),
+        [limit.into(), owner.map(str::to_owned).into()],
+    ))
+    .all(db)
+    .await
 }
 
 /// A worker, with what the dashboard shows of it.
@@ -108,7 +99,7 @@ pub struct WorkerSummaryRow {
     pub name: String,
     pub tags: Vec<String>,
     pub slots: i32,
-    pub state: String,
+    pub state: WorkerState,
     pub last_heartbeat: DateTime<Utc>,
 }
 
@@ -117,11 +108,12 @@ pub async fn dashboard_workers(
     db: &impl ConnectionTrait,
     recent_secs: f64,
 ) -> Result<Vec<WorkerSummaryRow>, DbErr> {
-    let sql = "SELECT id, name, tags, slots, state::text AS state, last_heartbeat FROM workers \
-               WHERE state <> 'gone' OR left_at > now() - make_interval(secs => $1) ORDER BY id";
-    WorkerSummaryRow::find_by_statement(stmt(sql, [recent_secs.into()]))
-        .all(db)
-        .await
+    WorkerSummaryRow::find_by_statement(stmt(
+        include_str!("sql/stats/dashboard_workers.sql"),
+        [recent_secs.into()],
+    ))
+    .all(db)
+    .await
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -132,16 +124,19 @@ struct Count {
 /// Queued tasks, counted up to `cap + 1` at most: enough to tell whether
 /// the backlog is over `cap`, at a bounded cost however long it is.
 pub async fn queued_up_to(db: &impl ConnectionTrait, cap: u64) -> Result<u64, DbErr> {
-    let sql = "SELECT count(*) AS n FROM \
-               (SELECT 1 FROM tasks WHERE state = 'queued' LIMIT $1) AS capped";
     let limit = i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX);
-    let row = Count::find_by_statement(stmt(sql, [limit.into()]))
-        .one(db)
-        .await?;
+    let row = Count::find_by_statement(stmt(
+        include_str!("sql/stats/queued_up_to.sql"),
+        [limit.into()],
+    ))
+    .one(db)
+    .await?;
     Ok(row.map_or(0, |row| u64::try_from(row.n).unwrap_or(0)))
 }
 
 /// A trivial round trip, to see whether the database answers and how fast.
 pub async fn ping(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    db.execute_unprepared("SELECT 1").await.map(|_| ())
+    db.execute_unprepared(include_str!("sql/stats/ping.sql"))
+        .await
+        .map(|_| ())
 }

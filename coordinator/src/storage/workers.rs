@@ -7,9 +7,6 @@ use super::entities::worker::Model;
 use super::stmt;
 use crate::domain::NewWorker;
 
-const COLUMNS: &str =
-    "id, name, tags, slots, state::text AS state, registered_at, last_heartbeat, left_at";
-
 /// Records a newly registered, active worker, with the hash of its agent's
 /// instance key when it gave one.
 #[tracing::instrument(skip_all, err)]
@@ -18,12 +15,8 @@ pub async fn insert(
     worker: &NewWorker,
     instance_hash: Option<&[u8]>,
 ) -> Result<Model, DbErr> {
-    let sql = format!(
-        "INSERT INTO workers (name, tags, slots, instance_hash) VALUES ($1, $2, $3, $4) \
-         RETURNING {COLUMNS}"
-    );
     Model::find_by_statement(stmt(
-        &sql,
+        include_str!("sql/workers/insert.sql"),
         [
             worker.name.clone().into(),
             worker.tags.clone().into(),
@@ -38,16 +31,16 @@ pub async fn insert(
 
 /// One worker by id, gone or not.
 pub async fn get(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
-    let sql = format!("SELECT {COLUMNS} FROM workers WHERE id = $1");
-    Model::find_by_statement(stmt(&sql, [id.0.into()]))
+    Model::find_by_statement(stmt(include_str!("sql/workers/get.sql"), [id.0.into()]))
         .one(db)
         .await
 }
 
 /// Every worker that has not gone, oldest first.
 pub async fn live(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
-    let sql = format!("SELECT {COLUMNS} FROM workers WHERE state <> 'gone' ORDER BY id");
-    Model::find_by_statement(stmt(&sql, [])).all(db).await
+    Model::find_by_statement(stmt(include_str!("sql/workers/live.sql"), []))
+        .all(db)
+        .await
 }
 
 /// Notes that `workers` were heard from just now, in one statement; gone
@@ -55,29 +48,28 @@ pub async fn live(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
 #[tracing::instrument(skip_all, fields(n = workers.len()), err)]
 pub async fn touch(db: &impl ConnectionTrait, workers: &[WorkerId]) -> Result<(), DbErr> {
     let ids: Vec<i64> = workers.iter().map(|id| id.0).collect();
-    db.execute_raw(stmt(
-        "UPDATE workers SET last_heartbeat = now() WHERE id = ANY($1) AND state <> 'gone'",
-        [ids.into()],
-    ))
-    .await?;
+    db.execute_raw(stmt(include_str!("sql/workers/touch.sql"), [ids.into()]))
+        .await?;
+    Ok(())
+}
+
+/// Restarts every live worker's heartbeat clock (see
+/// `sql/workers/touch_live.sql`).
+pub async fn touch_live(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_raw(stmt(include_str!("sql/workers/touch_live.sql"), []))
+        .await?;
     Ok(())
 }
 
 /// Marks a worker gone and, in the same statement, revokes its worker
 /// tokens; `None` when it was unknown or already gone.
 pub async fn mark_gone(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
-    let sql = format!(
-        "WITH w AS ( \
-             UPDATE workers SET state = 'gone', left_at = now() WHERE id = $1 AND state <> 'gone' \
-             RETURNING {COLUMNS}), \
-         revoked AS ( \
-             UPDATE api_tokens SET revoked_at = now() \
-             WHERE worker_id IN (SELECT id FROM w) AND revoked_at IS NULL) \
-         SELECT * FROM w"
-    );
-    Model::find_by_statement(stmt(&sql, [id.0.into()]))
-        .one(db)
-        .await
+    Model::find_by_statement(stmt(
+        include_str!("sql/workers/mark_gone.sql"),
+        [id.0.into()],
+    ))
+    .one(db)
+    .await
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -91,8 +83,7 @@ pub async fn silent_since(
     timeout_secs: f64,
 ) -> Result<Vec<WorkerId>, DbErr> {
     let rows = IdRow::find_by_statement(stmt(
-        "SELECT id FROM workers WHERE state <> 'gone' \
-         AND last_heartbeat < now() - make_interval(secs => $1)",
+        include_str!("sql/workers/silent_since.sql"),
         [timeout_secs.into()],
     ))
     .all(db)
@@ -110,8 +101,7 @@ pub async fn earlier_selves(
     window_secs: f64,
 ) -> Result<Vec<WorkerId>, DbErr> {
     let rows = IdRow::find_by_statement(stmt(
-        "SELECT id FROM workers WHERE instance_hash = $1 AND id <> $2 \
-         AND (state <> 'gone' OR left_at > now() - make_interval(secs => $3)) ORDER BY id",
+        include_str!("sql/workers/earlier_selves.sql"),
         [
             instance_hash.to_vec().into(),
             except.0.into(),
@@ -130,12 +120,8 @@ pub async fn update(
     tags: &[String],
     slots: i32,
 ) -> Result<Option<Model>, DbErr> {
-    let sql = format!(
-        "UPDATE workers SET tags = $2, slots = $3 WHERE id = $1 AND state <> 'gone' \
-         RETURNING {COLUMNS}"
-    );
     Model::find_by_statement(stmt(
-        &sql,
+        include_str!("sql/workers/update.sql"),
         [id.0.into(), tags.to_vec().into(), slots.into()],
     ))
     .one(db)
@@ -148,12 +134,10 @@ pub async fn set_draining(
     id: WorkerId,
     draining: bool,
 ) -> Result<Option<Model>, DbErr> {
-    let sql = format!(
-        "UPDATE workers SET state = CASE WHEN $2 THEN 'draining'::worker_state \
-                                         ELSE 'active'::worker_state END \
-         WHERE id = $1 AND state <> 'gone' RETURNING {COLUMNS}"
-    );
-    Model::find_by_statement(stmt(&sql, [id.0.into(), draining.into()]))
-        .one(db)
-        .await
+    Model::find_by_statement(stmt(
+        include_str!("sql/workers/set_draining.sql"),
+        [id.0.into(), draining.into()],
+    ))
+    .one(db)
+    .await
 }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement};
 use switchyard_migration::{Migrator, MigratorTrait};
 use switchyard_protocol::Role;
-use switchyard_tests::{ADMIN_TOKEN, AppOptions, spawn_app_on, test_database};
+use switchyard_tests::{ADMIN_TOKEN, AppOptions, SCHEMA, empty_database, spawn_app_on};
 
 use super::{client, register, unknown_token};
 
@@ -53,8 +53,11 @@ fn row(prefix: &str, principal: &str, worker: Option<&str>, revoked: bool) -> To
 
 #[tokio::test]
 async fn existing_tokens_migrate_forward_scoped_and_without_loss() {
-    let database = test_database().await;
+    let database = empty_database().await;
     let db = database.connect().await;
+    db.execute_unprepared(&format!("CREATE SCHEMA {SCHEMA}"))
+        .await
+        .unwrap();
     Migrator::up(&db, Some(BEFORE)).await.unwrap();
     // What an older coordinator left: an admin's API token and the worker
     // token it got for a worker it registered, a fleet's registration

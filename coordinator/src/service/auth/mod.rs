@@ -24,9 +24,7 @@ pub mod secret;
 
 use std::time::{Duration, Instant};
 
-use switchyard_protocol::{
-    CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, WorkerId,
-};
+use switchyard_protocol::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, WorkerId};
 
 use sea_orm::ConnectionTrait;
 
@@ -44,29 +42,11 @@ pub use switchyard_protocol::text::BOOTSTRAP_ADMIN;
 /// What every refused token is told: nothing about why.
 const REFUSED: ApiError = ApiError::Unauthorized("invalid, expired or revoked token");
 
-fn role(text: &str) -> Option<Role> {
-    match text {
-        "admin" => Some(Role::Admin),
-        "worker" => Some(Role::Worker),
-        "user" => Some(Role::User),
-        _ => None,
-    }
-}
-
-fn kind(text: &str) -> Option<TokenKind> {
-    match text {
-        "api" => Some(TokenKind::Api),
-        "registration" => Some(TokenKind::Registration),
-        "worker" => Some(TokenKind::Worker),
-        _ => None,
-    }
-}
-
 /// The scope a token row grants; `None` for a row no issued token has.
 fn scope_of(row: &TokenRow) -> Option<Scope> {
     Scope::of(
-        kind(&row.kind)?,
-        row.role.as_deref().and_then(role),
+        row.kind.into(),
+        row.role.map(Role::from),
         row.worker_id.map(WorkerId),
     )
 }
@@ -89,11 +69,8 @@ fn info(row: TokenRow) -> TokenInfo {
         id: row.id,
         // What the token acts as; a row no token is issued with shows its
         // principal's role (and is refused when presented).
-        role: scope.map_or_else(
-            || row.role.as_deref().and_then(role).unwrap_or(Role::User),
-            Scope::role,
-        ),
-        kind: kind(&row.kind).unwrap_or(TokenKind::Api),
+        role: scope.map_or_else(|| row.role.map_or(Role::User, Role::from), Scope::role),
+        kind: row.kind.into(),
         principal: row.principal.unwrap_or_else(|| BOOTSTRAP_ADMIN.to_owned()),
         prefix: row.prefix,
         label: row.label,
@@ -164,7 +141,7 @@ async fn look_up(state: &AppState, hash: TokenHash) -> Result<Principal, ApiErro
     let Some((row, scope)) = row.and_then(|row| match scope_of(&row) {
         Some(scope) => Some((row, scope)),
         None => {
-            tracing::warn!(token_id = row.id, kind = %row.kind, "refused a token whose row no issued token has");
+            tracing::warn!(token_id = row.id, kind = ?row.kind, "refused a token whose row no issued token has");
             None
         }
     }) else {
@@ -213,7 +190,7 @@ async fn issue(
         db,
         NewToken {
             principal_id: principal.as_ref().map(|(id, _)| *id),
-            kind: scope.kind().as_str(),
+            kind: scope.kind().into(),
             hash: hash.to_vec(),
             prefix: token.chars().take(10).collect(),
             label,
@@ -260,10 +237,9 @@ pub async fn create_principal(
     request: CreatePrincipal,
 ) -> Result<IssuedToken, ApiError> {
     validate::principal_name(&request.name)?;
-    let row =
-        storage::principals::create_principal(state.db(), &request.name, request.role.as_str())
-            .await?
-            .ok_or_else(|| ApiError::PrincipalExists(request.name.clone()))?;
+    let row = storage::principals::create_principal(state.db(), &request.name, request.role.into())
+        .await?
+        .ok_or_else(|| ApiError::PrincipalExists(request.name.clone()))?;
     let scope = scope_for(request.role);
     let (token, issued) = issue(
         state,
@@ -292,9 +268,7 @@ pub async fn create_token(
     let row = storage::principals::principal_by_name(state.db(), name)
         .await?
         .ok_or_else(|| ApiError::PrincipalNotFound(name.to_owned()))?;
-    let role = role(&row.role).ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("principal {name} has an unknown role"))
-    })?;
+    let role = Role::from(row.role);
     let (token, issued) = issue(
         state,
         state.db(),

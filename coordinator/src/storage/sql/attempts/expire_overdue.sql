@@ -1,0 +1,26 @@
+-- storage::attempts::expire_overdue: running tasks whose timeout plus $1
+-- seconds has passed with no report (their agent is hung or cut off). Each
+-- is retried after a back-off from $2 seconds, doubling per attempt, capped
+-- at $3, plus up to a quarter of jitter, when attempts are left, and ends
+-- `timed_out` otherwise (`cancelled` when a user asked). The attempts are
+-- closed the same way. Answers the tasks.
+WITH changed AS (
+    UPDATE tasks SET
+        state = CASE WHEN attempts < max_attempts AND NOT cancel_requested
+                     THEN 'queued'::task_state
+                     WHEN cancel_requested THEN 'cancelled'::task_state
+                     ELSE 'timed_out'::task_state END,
+        not_before = CASE WHEN attempts < max_attempts AND NOT cancel_requested
+            THEN now() + make_interval(secs =>
+                LEAST($3, $2 * power(2, attempts - 1)) * (1 + random() / 4)) END,
+        finished_at = now(), exit_code = NULL,
+        error = 'no report within the timeout plus ' || $1::text || 's: presumed hung'
+    WHERE state = 'running'
+      AND started_at + make_interval(secs => timeout_secs + $1) < now()
+    RETURNING *),
+closed AS (
+    UPDATE task_attempts a SET finished_at = now(),
+        outcome = CASE WHEN c.state = 'cancelled' THEN 'cancelled' ELSE 'timed_out' END,
+        exit_code = NULL, error = c.error
+    FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
+SELECT * FROM changed

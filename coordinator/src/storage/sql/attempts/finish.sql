@@ -1,0 +1,52 @@
+-- storage::attempts::finish: ends each reported attempt that its worker still
+-- holds, in one statement, and closes its `task_attempts` row. $1 is a JSON
+-- array of reports (see `finish_values`); a failed or timed-out attempt with
+-- attempts left is retried after a back-off from $2 seconds, doubling per
+-- attempt, capped at $3, plus up to a quarter of jitter; an interrupted one
+-- runs again at once within the allowance of $5 lost attempts beyond
+-- `max_attempts`. $4 repeats the reports' task ids.
+--
+-- The task's new state: `succeeded`; `cancelled` when the worker or a user
+-- cancelled it; `queued` for a retry; `failed` or `timed_out` otherwise. The
+-- attempt is closed with the reported outcome (`cancelled` when a user asked,
+-- whatever the process did, unless it succeeded). Reports whose attempt the
+-- worker no longer holds change nothing and are absent from the answer.
+--
+-- The ids again as an array, and the state compared as text, keep the
+-- planner on the primary key (see assign.sql); otherwise it scans every
+-- running task to join them with the reports.
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+        AS i(r_id bigint, r_worker bigint, r_attempt int, r_outcome text,
+             r_exit_code int, r_stdout text, r_stderr text,
+             r_stdout_truncated bool, r_stderr_truncated bool, r_error text)),
+changed AS (
+    UPDATE tasks t SET
+        state = CASE WHEN i.r_outcome = 'succeeded' THEN 'succeeded'
+                     WHEN t.cancel_requested OR i.r_outcome = 'cancelled' THEN 'cancelled'
+                     -- A retry (this condition again in `not_before`):
+                     WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
+                          AND i.r_outcome IN ('failed', 'timed_out') THEN 'queued'
+                     -- Interrupted by its agent, not by its own doing: again at once.
+                     WHEN NOT t.cancel_requested AND i.r_outcome = 'interrupted'
+                          AND t.attempts < t.max_attempts + $5 THEN 'queued'
+                     WHEN i.r_outcome = 'timed_out' THEN 'timed_out'
+                     ELSE 'failed' END::task_state,
+        not_before = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
+                               AND i.r_outcome IN ('failed', 'timed_out')
+                          THEN now() + make_interval(secs =>
+                              LEAST($3, $2 * power(2, LEAST(t.attempts - 1, 20)))
+                              * (1 + random() / 4)) END,
+        exit_code = i.r_exit_code, stdout = i.r_stdout, stderr = i.r_stderr,
+        stdout_truncated = i.r_stdout_truncated, stderr_truncated = i.r_stderr_truncated,
+        error = i.r_error, finished_at = now()
+    FROM input i
+    WHERE t.id = ANY($4) AND t.id = i.r_id AND t.worker_id = i.r_worker
+      AND t.attempts = i.r_attempt AND t.state::text = 'running'
+    RETURNING t.*, CASE WHEN t.cancel_requested AND i.r_outcome <> 'succeeded'
+                        THEN 'cancelled' ELSE i.r_outcome END AS attempt_outcome),
+closed AS (
+    UPDATE task_attempts a SET finished_at = now(), outcome = c.attempt_outcome,
+        exit_code = c.exit_code, error = c.error
+    FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
+SELECT * FROM changed

@@ -1,0 +1,41 @@
+-- storage::attempts::release: takes running tasks back from a worker that
+-- lost them. Which ones: with $3 a worker, its running tasks except those
+-- in $4 (the ones its agent says it runs) handed over more than $5 seconds
+-- ago (any time ago when $5 is NULL); with $3 NULL, every running task of a
+-- worker that is gone (it left while a hand-over was in flight). The branch
+-- not asked for is not read: its filter holds parameters only.
+--
+-- Each goes back to `queued` (its attempt stays counted) and waits $2
+-- seconds (the lost-attempt fence; none when 0); `failed` once it has been
+-- lost $1 attempts beyond its `max_attempts` (a task that kills its machine
+-- must not loop forever); `cancelled` when a user asked for that. The
+-- attempts are closed as `lost` (or `cancelled`). Answers the tasks.
+WITH doomed AS (
+    SELECT id, worker_id, attempts FROM tasks
+    WHERE worker_id = $3 AND state = 'running' AND NOT (id = ANY($4))
+      AND ($5::float8 IS NULL OR started_at < now() - make_interval(secs => $5))
+    UNION ALL
+    SELECT t.id, t.worker_id, t.attempts FROM tasks t JOIN workers w ON w.id = t.worker_id
+    WHERE $3::bigint IS NULL AND t.state = 'running' AND w.state = 'gone'),
+changed AS (
+    UPDATE tasks t SET
+        state = CASE WHEN t.cancel_requested THEN 'cancelled'::task_state
+                     WHEN t.attempts >= t.max_attempts + $1 THEN 'failed'::task_state
+                     ELSE 'queued'::task_state END,
+        not_before = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts + $1
+                               AND $2 > 0
+                          THEN now() + make_interval(secs => $2) END,
+        error = CASE WHEN t.cancel_requested THEN t.error
+                     ELSE 'worker ' || t.worker_id::text || ' was lost while running this task'
+                END,
+        finished_at = CASE WHEN t.cancel_requested OR t.attempts >= t.max_attempts + $1
+                           THEN now() ELSE NULL END
+    WHERE t.state = 'running'
+      AND (t.id, t.worker_id, t.attempts) IN (SELECT id, worker_id, attempts FROM doomed)
+    RETURNING t.*),
+closed AS (
+    UPDATE task_attempts a SET finished_at = now(),
+        outcome = CASE WHEN c.cancel_requested THEN 'cancelled' ELSE 'lost' END,
+        exit_code = NULL, error = c.error
+    FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
+SELECT * FROM changed

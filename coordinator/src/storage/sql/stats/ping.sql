@@ -1,0 +1,2 @@
+-- storage::stats::ping: a trivial round trip.
+SELECT 1
