@@ -7,13 +7,12 @@ use axum::extract::State;
 use axum::routing::{get, patch, post};
 use serde::Deserialize;
 use switchyard_protocol::{
-    RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
+    DispatcherView, RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::auth::Admin;
 use super::extract::{Json, Path, Query};
 use crate::error::ApiError;
-use crate::service::admin::DispatcherView;
 use crate::service::{AppState, admin, workers};
 
 /// The admin routes.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use oas3::spec::{MediaType, Spec};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use switchyard_coordinator::dispatcher::TaskDispatcher;
+use switchyard_coordinator::dispatcher_edge;
 use switchyard_coordinator::service::{AppState, Settings};
 use switchyard_tests::{AppOptions, TestApp, serve_args, spawn_app};
 use tokio_util::sync::CancellationToken;
@@ -30,7 +30,7 @@ async fn router_paths(app: &TestApp) -> BTreeSet<String> {
     let config = serve_args(&app.db.url, app.addr, &AppOptions::new());
     let state = AppState::new(
         app.db.connect().await,
-        TaskDispatcher::new(config.dispatch_mode, config.balance_strategy),
+        dispatcher_edge::from_config(config.dispatch_mode, config.balance_strategy),
         Settings::from_config(&config),
         CancellationToken::new(),
     );
