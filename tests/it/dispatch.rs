@@ -78,7 +78,7 @@ async fn restart_with_1000_queued_tasks_seeds_every_one_and_runs_each_once() {
         let lengths = admin::queue_lengths(&app).await;
         assert_eq!(lengths.len(), 3);
         let snapshot = admin::snapshot(&app).await;
-        assert_eq!(snapshot["queued_total"], 1000, "{mode}");
+        assert_eq!(snapshot.queued_total, 1000, "{mode}");
         match mode {
             "balanced" => {
                 let total: u64 = lengths.iter().map(|(_, n)| n).sum();
@@ -259,7 +259,7 @@ async fn seeding_twice_duplicates_nothing() {
             "balanced" => assert_eq!(total, 100, "{lengths:?}"),
             _ => assert_eq!(total, 200, "{lengths:?}"),
         }
-        assert_eq!(admin::snapshot(&app).await["queued_total"], 100);
+        assert_eq!(admin::snapshot(&app).await.queued_total, 100);
         sim::run_all(&workers, 100).await;
         all_succeeded_once(&app, 100).await;
     }
