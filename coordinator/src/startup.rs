@@ -19,7 +19,7 @@ use crate::dispatcher_edge;
 use crate::routes;
 use crate::server::tls::{self, CertStore};
 use crate::server::{self, HttpLimits};
-use crate::service::{AppState, Settings, liveness, reaper, retention, seed};
+use crate::service::{AppState, Settings, liveness, reaper, rebuild, retention, seed};
 
 /// How long background work may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,6 +70,19 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_observed(config, listener, shutdown, |_| {}).await
+}
+
+/// [`run`], handing `observe` the coordinator's state once the dispatcher
+/// is ready and before anything is served. The in-process tests reach the
+/// app's internals this way (its test hooks); nothing over HTTP does.
+#[doc(hidden)]
+pub async fn run_observed(
+    config: ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    observe: impl FnOnce(&AppState),
+) -> anyhow::Result<()> {
     let url = config.require_database_url()?;
     // Unusable certificate files stop the start before anything else.
     let certificates = match config.http.tls_files() {
@@ -102,7 +115,10 @@ pub async fn run(
         "dispatcher ready"
     );
 
+    observe(&state);
+
     let loops = TaskTracker::new();
+    loops.spawn(rebuild::run(state.clone()));
     loops.spawn(reaper::run(state.clone()));
     loops.spawn(liveness::run(state.clone()));
     loops.spawn(retention::run(state.clone()));

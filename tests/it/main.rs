@@ -14,6 +14,7 @@ mod lifecycle;
 mod matching;
 mod observability;
 mod priority;
+mod rebuild;
 mod retention;
 mod security;
 mod sim;

@@ -1,9 +1,11 @@
 //! The real coordinator, in-process, on a free port and a fresh database.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use switchyard_config::{CoordinatorCli, CoordinatorCommand, ServeArgs};
+use switchyard_coordinator::service::AppState;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -118,6 +120,8 @@ pub struct TestApp {
 struct Server {
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
+    /// The coordinator's state, set before it serves.
+    state: Arc<OnceLock<AppState>>,
 }
 
 /// Starts a coordinator on a fresh database (migrated unless the options
@@ -150,6 +154,15 @@ impl TestApp {
     /// `base_url` + `path` (`/api/v1/tasks`), for raw requests.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The running coordinator's state, for tests that need its internals
+    /// (test hooks no route reaches).
+    pub fn state(&self) -> AppState {
+        self.server
+            .as_ref()
+            .and_then(|server| server.state.get().cloned())
+            .expect("the coordinator is not running")
     }
 
     /// Whether the coordinator is running (not stopped, not crashed).
@@ -221,10 +234,15 @@ async fn start_server(database_url: &str, options: &AppOptions) -> (SocketAddr, 
     let addr = listener.local_addr().expect("listener has no address");
     let config = serve_args(database_url, addr, options);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(switchyard_coordinator::startup::run(
+    let state = Arc::new(OnceLock::new());
+    let built = Arc::clone(&state);
+    let task = tokio::spawn(switchyard_coordinator::startup::run_observed(
         config,
         listener,
         shutdown.clone().cancelled_owned(),
+        move |app: &AppState| {
+            let _ = built.set(app.clone());
+        },
     ));
     let base_url = format!("http://{addr}");
     let healthy = wait_for_health(&base_url, || task.is_finished()).await;
@@ -236,7 +254,14 @@ async fn start_server(database_url: &str, options: &AppOptions) -> (SocketAddr, 
             Err(e) => panic!("coordinator task failed during start-up: {e}"),
         }
     }
-    (addr, Server { shutdown, task })
+    (
+        addr,
+        Server {
+            shutdown,
+            task,
+            state,
+        },
+    )
 }
 
 /// Waits until `GET {base_url}/health` answers 200 (`true`) or `stopped`

@@ -51,6 +51,7 @@ pub struct Metrics {
     finished: [Counter; 4],
     retries: Counter,
     redistributed: Counter,
+    rebuilds: Counter,
     queue_wait: Histogram,
     fetch_with_tasks: Histogram,
     fetch_empty: Histogram,
@@ -91,6 +92,7 @@ impl Metrics {
             finished,
             retries: counter(names::TASKS_RETRIES, Vec::new()),
             redistributed: counter(names::TASKS_REDISTRIBUTED, Vec::new()),
+            rebuilds: counter(names::DISPATCHER_REBUILDS, Vec::new()),
             queue_wait: histogram(names::TASK_QUEUE_WAIT, Vec::new()),
             fetch_with_tasks: histogram(names::FETCH_DURATION, vec![Label::new("result", "tasks")]),
             fetch_empty: histogram(names::FETCH_DURATION, vec![Label::new("result", "empty")]),
@@ -138,6 +140,11 @@ impl Metrics {
         if n > 0 {
             self.redistributed.increment(n);
         }
+    }
+
+    /// The dispatcher was rebuilt from the database after a panic.
+    pub fn dispatcher_rebuilt(&self) {
+        self.rebuilds.increment(1);
     }
 
     /// A worker fetch ended after `elapsed`, with tasks or empty.

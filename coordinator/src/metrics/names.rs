@@ -12,6 +12,8 @@ pub const TASKS_FINISHED: &str = "switchyard_tasks_finished_total";
 pub const TASKS_RETRIES: &str = "switchyard_tasks_retries_total";
 /// Tasks taken off one worker and offered to others.
 pub const TASKS_REDISTRIBUTED: &str = "switchyard_tasks_redistributed_total";
+/// Rebuilds of the dispatcher from the database after a panic.
+pub const DISPATCHER_REBUILDS: &str = "switchyard_dispatcher_rebuilds_total";
 /// Submit → start of first attempts.
 pub const TASK_QUEUE_WAIT: &str = "switchyard_task_queue_wait_seconds";
 /// How long worker fetches took, by `result`.
@@ -33,6 +35,8 @@ pub const WORKERS_DRAINING: &str = "switchyard_workers_draining";
 pub const QUEUE_DEPTH: &str = "switchyard_dispatcher_queue_depth";
 /// Gauge: distinct tasks the dispatcher holds as queued.
 pub const DISPATCHER_QUEUED: &str = "switchyard_dispatcher_queued_tasks";
+/// Gauge: 1 while the dispatcher is rebuilt after a panic, else 0.
+pub const DISPATCHER_REBUILDING: &str = "switchyard_dispatcher_rebuilding";
 /// Gauge: queued tasks no live worker can run.
 pub const UNPLACED: &str = "switchyard_dispatcher_unplaced_tasks";
 /// Gauge: queued tasks per required tag set.
@@ -44,7 +48,7 @@ pub const TAG_SET_CANDIDATES: &str = "switchyard_dispatcher_tag_set_candidates";
 pub const OUTCOMES: [&str; 4] = ["succeeded", "failed", "timed_out", "cancelled"];
 
 /// Help text of the recorded metrics.
-pub const DESCRIPTIONS: [(&str, &str); 9] = [
+pub const DESCRIPTIONS: [(&str, &str); 10] = [
     (TASKS_SUBMITTED, "Tasks submitted."),
     (TASKS_STARTED, "Task attempts handed to a worker."),
     (
@@ -58,6 +62,10 @@ pub const DESCRIPTIONS: [(&str, &str); 9] = [
     (
         TASKS_REDISTRIBUTED,
         "Tasks taken off a worker (it left, died, or lost an assignment; or a rebalance) and offered to others.",
+    ),
+    (
+        DISPATCHER_REBUILDS,
+        "Times the dispatcher was rebuilt from the database after a panic interrupted it.",
     ),
     (
         TASK_QUEUE_WAIT,

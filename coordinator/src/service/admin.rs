@@ -20,8 +20,7 @@ pub async fn seed(state: &AppState) -> Result<SeedResult, ApiError> {
 /// candidates. Does nothing in Fanout mode, where every candidate holds
 /// every task.
 pub fn rebalance(state: &AppState) -> RebalanceResult {
-    let rebalanced = state.dispatcher().rebalance();
-    state.wakers().wake(&rebalanced.woken);
+    let rebalanced = state.dispatch().rebalance();
     state.metrics().tasks_redistributed(rebalanced.moved as u64);
     tracing::info!(moved = rebalanced.moved, "rebalanced");
     RebalanceResult {
@@ -31,13 +30,12 @@ pub fn rebalance(state: &AppState) -> RebalanceResult {
 
 /// A read-only look at the dispatcher.
 pub fn snapshot(state: &AppState, task: Option<TaskId>) -> DispatcherView {
-    let dispatcher = state.dispatcher();
-    DispatcherView {
+    state.dispatch().read(|dispatcher| DispatcherView {
         snapshot: dispatcher_edge::snapshot_view(dispatcher.snapshot()),
         task: task.map(|id| TaskHolders {
             id,
             queued: dispatcher.is_queued(id),
             holders: dispatcher.holders(id),
         }),
-    }
+    })
 }

@@ -1,36 +1,13 @@
 //! Handing work to workers: a long-polling fetch served from the dispatcher,
 //! each hand-over confirmed by the database.
 
-use std::time::Duration;
-
-use switchyard_protocol::limits::{MAX_FETCH, MAX_FETCH_WAIT_SECS};
 use switchyard_protocol::{Assignment, FetchRequest, FetchResponse, TaskId, WorkerId};
-use tokio::time::Instant;
 
 use super::AppState;
+use super::handle::Fetched;
 use super::workers::not_served;
-use crate::domain::ValidationError;
+use crate::domain::validate;
 use crate::error::ApiError;
-
-fn check_fetch(request: &FetchRequest) -> Result<(usize, Duration), ValidationError> {
-    if !(1..=MAX_FETCH).contains(&request.max_tasks) {
-        return Err(ValidationError {
-            field: "max_tasks".into(),
-            message: format!("must be 1 to {MAX_FETCH}"),
-        });
-    }
-    if !(request.wait_secs.is_finite() && (0.0..=MAX_FETCH_WAIT_SECS).contains(&request.wait_secs))
-    {
-        return Err(ValidationError {
-            field: "wait_secs".into(),
-            message: format!("must be 0 to {MAX_FETCH_WAIT_SECS}"),
-        });
-    }
-    Ok((
-        request.max_tasks as usize,
-        Duration::from_secs_f64(request.wait_secs),
-    ))
-}
 
 /// Hands the worker up to `max_tasks` tasks from its queue, waiting up to
 /// `wait_secs` for work to arrive. The dispatcher proposes; the database's
@@ -55,23 +32,21 @@ async fn long_poll(
     id: WorkerId,
     request: FetchRequest,
 ) -> Result<FetchResponse, ApiError> {
-    let (max, wait) = check_fetch(&request)?;
-    let deadline = Instant::now() + wait;
-    let notify = state.wakers().get(id);
+    let (max, wait) = validate::fetch(&request)?;
+    let deadline = state.clock().instant() + wait;
+    let notify = state.dispatch().waker(id);
     loop {
         let notified = notify.notified();
         tokio::pin!(notified);
         // Register interest before looking, so a wake-up between the look
         // and the wait is not lost.
         notified.as_mut().enable();
-        let popped = {
-            let mut dispatcher = state.dispatcher();
-            dispatcher
-                .contains_worker(id)
-                .then(|| dispatcher.fetch(id, max))
-        };
-        let Some(popped) = popped else {
-            return Err(not_served(state, id).await);
+        // While the dispatcher is rebuilt nothing is handed out: the fetch
+        // waits, and the end of the rebuild wakes it.
+        let popped = match state.dispatch().fetch(id, max) {
+            Fetched::Tasks(popped) => popped,
+            Fetched::Rebuilding => Vec::new(),
+            Fetched::NotServed => return Err(not_served(state, id).await),
         };
         if !popped.is_empty() {
             let tasks = hand_over(state, id, popped).await?;

@@ -12,12 +12,12 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use sea_orm::{DbErr, RuntimeErr};
+use sea_orm::DbErr;
 use switchyard_protocol::{TaskId, WorkerId};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::AppState;
-use super::dispatch::enqueue_row;
+use super::dispatch::enqueue_rows;
 use crate::error::ApiError;
 use crate::storage;
 use crate::storage::entities::task::Model;
@@ -27,30 +27,12 @@ const IN_FLIGHT: usize = 3;
 /// Most tasks one statement hands over.
 const MAX_TASKS: usize = 2048;
 
-/// Why a coalesced hand-over failed, kept so every fetch in the group can
-/// answer with the right error.
-#[derive(Debug, Clone)]
-struct Failure {
-    unavailable: bool,
-    message: String,
-}
-
-impl From<&DbErr> for Failure {
-    fn from(error: &DbErr) -> Self {
-        Self {
-            unavailable: matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)),
-            message: error.to_string(),
-        }
-    }
-}
-
-impl From<Failure> for ApiError {
-    fn from(failure: Failure) -> Self {
-        if failure.unavailable {
-            Self::Unavailable(DbErr::Conn(RuntimeErr::Internal(failure.message)))
-        } else {
-            Self::Internal(anyhow::anyhow!(failure.message).context("hand-over failed"))
-        }
+/// Why a coalesced hand-over failed: the database's own error, which every
+/// fetch of the group answers with (a `DbErr` clones cheaply).
+fn failure(error: DbErr) -> ApiError {
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::Unavailable(error),
+        other => ApiError::Internal(anyhow::Error::new(other).context("hand-over failed")),
     }
 }
 
@@ -59,7 +41,7 @@ impl From<Failure> for ApiError {
 struct Pending {
     worker: WorkerId,
     tasks: Vec<TaskId>,
-    answer: oneshot::Sender<Result<Vec<Model>, Failure>>,
+    answer: oneshot::Sender<Result<Vec<Model>, DbErr>>,
 }
 
 /// The queue of hand-overs and the slots of running statements.
@@ -116,10 +98,12 @@ pub async fn hand_over(
             tasks,
             answer,
         });
+    // On the shutdown tracker: a drain in progress finishes before the
+    // coordinator closes the database.
     let drainer = state.clone();
-    tokio::spawn(async move { drain(&drainer).await });
+    state.tracker().spawn(async move { drain(&drainer).await });
     match answered.await {
-        Ok(result) => result.map_err(ApiError::from),
+        Ok(result) => result.map_err(failure),
         Err(_) => Err(ApiError::Internal(anyhow::anyhow!(
             "the hand-over ended without an answer"
         ))),
@@ -143,12 +127,14 @@ async fn drain(state: &AppState) {
     match storage::attempts::assign(state.db(), &pairs).await {
         Ok(rows) => settle(state, group, rows).await,
         Err(error) => {
-            let failure = Failure::from(&error);
             tracing::warn!(%error, n = pairs.len(), "hand-over failed; tasks go back to their queues");
+            let failed: Vec<(WorkerId, Vec<TaskId>)> = group
+                .iter()
+                .map(|pending| (pending.worker, pending.tasks.clone()))
+                .collect();
+            state.dispatch().restore(&failed);
             for pending in group {
-                let woken = state.dispatcher().restore(pending.worker, &pending.tasks);
-                state.wakers().wake(&woken);
-                let _ = pending.answer.send(Err(failure.clone()));
+                let _ = pending.answer.send(Err(error.clone()));
             }
         }
     }
@@ -160,6 +146,8 @@ async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
     let mut confirmed_rows: std::collections::HashMap<TaskId, Model> =
         rows.into_iter().map(|row| (TaskId(row.id), row)).collect();
     let mut refused = Vec::new();
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut answers = Vec::with_capacity(group.len());
     for pending in group {
         let mut rows = Vec::with_capacity(pending.tasks.len());
         let mut confirmed = Vec::with_capacity(pending.tasks.len());
@@ -174,15 +162,16 @@ async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
                 None => abandoned.push(*task),
             }
         }
-        {
-            let mut dispatcher = state.dispatcher();
-            dispatcher.confirm(pending.worker, &confirmed);
-            dispatcher.abandon(pending.worker, &abandoned);
-        }
-        refused.extend(abandoned);
+        refused.extend_from_slice(&abandoned);
+        outcomes.push((pending.worker, confirmed, abandoned));
+        answers.push((pending.answer, rows));
+    }
+    // One lock for the whole group, then the answers.
+    state.dispatch().settle(&outcomes);
+    for (answer, rows) in answers {
         // A fetch that has gone (its client hung up) leaves its tasks
         // running; its agent's heartbeat gives them back.
-        let _ = pending.answer.send(Ok(rows));
+        let _ = answer.send(Ok(rows));
     }
     if !refused.is_empty() {
         offer_again(state, &refused).await;
@@ -194,11 +183,7 @@ async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
 /// fetch) are offered again, so none is stranded outside the dispatcher.
 async fn offer_again(state: &AppState, tasks: &[TaskId]) {
     match storage::tasks::queued_among(state.db(), tasks).await {
-        Ok(rows) => {
-            for row in rows {
-                enqueue_row(state, &row);
-            }
-        }
+        Ok(rows) => enqueue_rows(state, &rows),
         // They stay queued in the database; the next seed places them.
         Err(error) => tracing::error!(%error, "failed to re-read refused tasks"),
     }

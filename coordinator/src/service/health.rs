@@ -8,12 +8,12 @@
 //!   their tags;
 //! - **healthy** otherwise.
 
-use std::sync::TryLockError;
 use std::time::{Duration, Instant};
 
 use switchyard_protocol::{HealthReport, HealthStatus};
 
 use super::AppState;
+use super::handle::Look;
 use crate::storage;
 
 /// A database round trip slower than this makes the coordinator degraded.
@@ -102,31 +102,22 @@ async fn check_database(state: &AppState, findings: &mut Findings) {
     }
 }
 
-/// What one try of the dispatcher's lock found.
-enum Look {
-    Unplaced(usize),
-    Poisoned,
-    Busy,
-}
+/// What the health check reports while the dispatcher is rebuilt.
+pub const REBUILDING: &str =
+    "dispatcher rebuilding after a panic: tasks are recorded, none is handed out until it is done";
 
 /// Looks at the dispatcher without blocking the executor: tries its lock
 /// until [`DISPATCHER_STUCK`] has passed.
 async fn check_dispatcher(state: &AppState, findings: &mut Findings) {
     let deadline = Instant::now() + DISPATCHER_STUCK;
     let unplaced = loop {
-        // Decided before any `.await`, so the guard is gone by then.
-        let look = match state.try_dispatcher() {
-            Ok(dispatcher) => Look::Unplaced(dispatcher.unplaced()),
-            Err(TryLockError::Poisoned(_)) => Look::Poisoned,
-            Err(TryLockError::WouldBlock) => Look::Busy,
-        };
-        match look {
-            Look::Unplaced(unplaced) => break unplaced,
-            Look::Poisoned => {
-                findings.unhealthy.push(
-                    "dispatcher not running: a panic interrupted it; restart the coordinator"
-                        .to_owned(),
-                );
+        match state
+            .dispatch()
+            .try_read(|dispatcher| dispatcher.unplaced())
+        {
+            Look::Ready(unplaced) => break unplaced,
+            Look::Rebuilding => {
+                findings.degraded.push(REBUILDING.to_owned());
                 return;
             }
             Look::Busy if Instant::now() >= deadline => {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use switchyard_protocol::WorkerId;
 
 use super::AppState;
+use super::loops::{Doing, log_failure};
 use crate::storage;
 
 /// The longest a heartbeat waits in memory before it is written.
@@ -70,11 +71,11 @@ pub async fn run(state: AppState) {
             _ = tick.tick() => {}
             () = state.shutdown().cancelled() => break,
         }
-        if let Err(error) = flush(&state).await {
-            tracing::warn!(%error, "failed to record heartbeats; retrying");
+        if let Err(error) = flush(&state).await.doing("record heartbeats") {
+            log_failure("heartbeat writer", &error);
         }
     }
-    if let Err(error) = flush(&state).await {
-        tracing::warn!(%error, "failed to record the last heartbeats");
+    if let Err(error) = flush(&state).await.doing("record the last heartbeats") {
+        log_failure("heartbeat writer", &error);
     }
 }

@@ -1,17 +1,24 @@
 //! Services: what each request does. They validate input, run the database
 //! statements (in a transaction where several must agree), and keep the
 //! in-memory dispatcher in step with the database, which is the truth.
+//! The dispatcher is reached only through its handle ([`handle::Dispatch`],
+//! `state.dispatch()`); background loops report failures as
+//! [`loops::LoopError`]; time is read from [`clock::Clock`].
 
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod clock;
 pub mod dispatch;
 pub mod fence;
 pub mod fetch;
+pub mod handle;
 pub mod handover;
 pub mod health;
 pub mod liveness;
+pub mod loops;
 pub mod reaper;
+pub mod rebuild;
 pub mod report;
 pub mod retention;
 pub mod seed;

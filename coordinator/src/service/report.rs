@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use switchyard_protocol::limits::{MAX_ERROR_BYTES, MAX_REPORT_BATCH, OUTPUT_TAIL_BYTES};
+use switchyard_protocol::limits::{MAX_ERROR_BYTES, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{
     ReportBatch, ReportBatchResponse, ReportOutcome, ReportResult, TaskId, TaskReport, TaskView,
     WorkerId,
@@ -12,7 +12,7 @@ use switchyard_protocol::{
 
 use super::dispatch::enqueue_at;
 use super::{AppState, views};
-use crate::domain::{TaskState, ValidationError, validate};
+use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
 use crate::storage::{self, attempts::Backoff, attempts::Finish};
 
@@ -59,27 +59,26 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
 type Ended = (TaskId, TaskState, Option<DateTime<Utc>>);
 
 /// Settles what the database recorded: the worker's slots are free again
-/// (one dispatcher lock for all), retries wait for their back-off, and the
-/// worker's long-poll may go on.
+/// (one dispatcher lock for all) and its long-poll may go on, and retries
+/// wait for their back-off.
 fn settle(state: &AppState, worker: WorkerId, ended: &[Ended]) {
     if ended.is_empty() {
         return;
     }
-    {
-        let mut dispatcher = state.dispatcher();
-        for (task, _, _) in ended {
-            dispatcher.finish(worker, *task);
-        }
-    }
+    let freed: Vec<(WorkerId, TaskId)> = ended.iter().map(|&(task, _, _)| (worker, task)).collect();
+    state.dispatch().release(&freed, Vec::new());
     for &(task, new_state, not_before) in ended {
         state.metrics().attempt_reported(new_state);
         // A retry waits for its back-off; an interrupted attempt's task
         // goes back at once.
         if new_state == TaskState::Queued {
-            enqueue_at(state, task, not_before.unwrap_or_else(Utc::now));
+            enqueue_at(
+                state,
+                task,
+                not_before.unwrap_or_else(|| state.clock().now()),
+            );
         }
     }
-    state.wakers().wake(&[worker]);
 }
 
 /// Records how one attempt ended: its final state, or a retry after a
@@ -125,29 +124,6 @@ fn refusal(worker: WorkerId, report: &TaskReport, exists: bool) -> ApiError {
     }
 }
 
-fn check_batch(batch: &ReportBatch) -> Result<(), ValidationError> {
-    if batch.reports.is_empty() || batch.reports.len() > MAX_REPORT_BATCH {
-        return Err(ValidationError {
-            field: "reports".into(),
-            message: format!("must hold 1 to {MAX_REPORT_BATCH} reports"),
-        });
-    }
-    let mut seen = HashSet::with_capacity(batch.reports.len());
-    for (i, report) in batch.reports.iter().enumerate() {
-        validate::report(report).map_err(|e| ValidationError {
-            field: format!("reports[{i}].{}", e.field),
-            message: e.message,
-        })?;
-        if !seen.insert(report.task_id) {
-            return Err(ValidationError {
-                field: format!("reports[{i}].task_id"),
-                message: format!("task {} is reported twice", report.task_id),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Records how several attempts ended, in one statement. Each report stands
 /// alone: those the worker no longer holds are refused in the answer, the
 /// others recorded. A malformed report refuses the whole batch, unwritten.
@@ -157,7 +133,7 @@ pub async fn report_batch(
     worker: WorkerId,
     batch: ReportBatch,
 ) -> Result<ReportBatchResponse, ApiError> {
-    check_batch(&batch)?;
+    validate::report_batch(&batch)?;
     let finishes: Vec<Finish> = batch
         .reports
         .iter()

@@ -13,6 +13,7 @@ use switchyard_config::ServeArgs;
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
+use super::loops::{Doing, log_failure};
 use crate::storage;
 
 /// When and how finished tasks are archived.
@@ -102,7 +103,10 @@ pub async fn run(state: AppState) {
             _ = tick.tick() => {}
             () = state.shutdown().cancelled() => return,
         }
-        match sweep(state.db(), &retention, state.shutdown()).await {
+        let swept = sweep(state.db(), &retention, state.shutdown())
+            .await
+            .doing("archive finished tasks");
+        match swept {
             Ok(done) if done.moved > 0 => tracing::info!(
                 moved = done.moved,
                 batches = done.batches,
@@ -110,9 +114,7 @@ pub async fn run(state: AppState) {
                 "archived finished tasks"
             ),
             Ok(_) => {}
-            Err(error) => {
-                tracing::error!(%error, "retention sweep failed; retrying next interval");
-            }
+            Err(error) => log_failure("retention sweep", &error),
         }
     }
 }

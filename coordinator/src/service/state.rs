@@ -1,6 +1,6 @@
 //! The state every request handler shares.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockResult};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -11,11 +11,12 @@ use tokio_util::task::TaskTracker;
 use super::admission::Admission;
 use super::auth::TokenCache;
 use super::auth::secret::{TokenHash, hash};
+use super::clock::Clock;
 use super::fence::Fences;
+use super::handle::Dispatch;
 use super::handover::Handovers;
 use super::liveness::Liveness;
 use super::retention::Retention;
-use super::wakers::Wakers;
 use crate::dispatcher::TaskDispatcher;
 use crate::metrics::Metrics;
 
@@ -102,8 +103,8 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     db: DatabaseConnection,
-    dispatcher: Mutex<TaskDispatcher>,
-    wakers: Wakers,
+    dispatch: Dispatch,
+    clock: Clock,
     admission: Admission,
     tokens: TokenCache,
     handovers: Handovers,
@@ -120,18 +121,30 @@ struct Inner {
 }
 
 impl AppState {
-    /// State over a connected database and an empty dispatcher.
+    /// State over a connected database and an empty dispatcher, on the
+    /// system clock.
     pub fn new(
         db: DatabaseConnection,
         dispatcher: TaskDispatcher,
         settings: Settings,
         shutdown: CancellationToken,
     ) -> Self {
+        Self::with_clock(db, dispatcher, settings, shutdown, Clock::system())
+    }
+
+    /// [`Self::new`] on another clock (tests: one that follows tokio's).
+    pub fn with_clock(
+        db: DatabaseConnection,
+        dispatcher: TaskDispatcher,
+        settings: Settings,
+        shutdown: CancellationToken,
+        clock: Clock,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
-                dispatcher: Mutex::new(dispatcher),
-                wakers: Wakers::default(),
+                dispatch: Dispatch::new(dispatcher),
+                clock,
                 admission: Admission::default(),
                 tokens: TokenCache::new(
                     settings.auth_lookup_concurrency,
@@ -154,30 +167,20 @@ impl AppState {
         &self.inner.db
     }
 
-    /// The dispatcher, locked. Never hold the guard across an `.await`.
-    pub fn dispatcher(&self) -> MutexGuard<'_, TaskDispatcher> {
-        // A panic inside the dispatcher leaves a consistent-enough cache;
-        // the database stays the truth and a seed rebuilds it.
-        self.inner
-            .dispatcher
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The dispatcher's handle: every look at the dispatcher and every
+    /// change to it goes through it.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.inner.dispatch
     }
 
-    /// The dispatcher if its lock is free now; for health checks, which must
-    /// neither wait for it nor overlook a panic that poisoned it.
-    pub fn try_dispatcher(&self) -> TryLockResult<MutexGuard<'_, TaskDispatcher>> {
-        self.inner.dispatcher.try_lock()
+    /// Where the services read the time.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// This app's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
-    }
-
-    /// Long-poll wake-ups.
-    pub fn wakers(&self) -> &Wakers {
-        &self.inner.wakers
     }
 
     /// Recently authenticated tokens.

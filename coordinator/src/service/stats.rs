@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use switchyard_protocol::limits::MAX_STATS_PER_PAGE;
 use switchyard_protocol::stats::{
     QueueStats, QueuedTaskSummary, Stats, StatsQuery, StatsScope, TagSetBacklog, TaskCounts,
     WorkerGroup, WorkerPage, WorkerSummary,
@@ -21,9 +20,9 @@ use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
 
 use super::AppState;
 use super::auth::Principal;
-use crate::dispatcher::{Snapshot, WorkerSnapshot};
+use crate::dispatcher::{Snapshot, TaskDispatcher, WorkerSnapshot};
 use crate::dispatcher_edge::{mode_name, strategy_name};
-use crate::domain::ValidationError;
+use crate::domain::validate;
 use crate::error::ApiError;
 use crate::metrics::exposition::GaugeWriter;
 use crate::metrics::names;
@@ -38,24 +37,6 @@ pub const DEFAULT_PER_PAGE: u32 = 100;
 /// Most tag sets exported as labelled gauges, largest backlogs first, so a
 /// flood of distinct tag sets cannot flood Prometheus.
 pub const MAX_TAG_SET_SERIES: usize = 100;
-
-fn page_of(query: StatsQuery) -> Result<(u32, u32), ValidationError> {
-    let page = query.page.unwrap_or(1);
-    if page == 0 {
-        return Err(ValidationError {
-            field: "page".into(),
-            message: "must be at least 1".into(),
-        });
-    }
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_STATS_PER_PAGE).contains(&per_page) {
-        return Err(ValidationError {
-            field: "per_page".into(),
-            message: format!("must be 1 to {MAX_STATS_PER_PAGE}"),
-        });
-    }
-    Ok((page, per_page))
-}
 
 fn secs_since(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
     ((now - at).num_milliseconds().max(0) as f64) / 1000.0
@@ -108,7 +89,7 @@ pub async fn stats(
     reader: Option<&Principal>,
     query: StatsQuery,
 ) -> Result<Stats, ApiError> {
-    let (page, per_page) = page_of(query)?;
+    let (page, per_page) = validate::stats_page(query.page, query.per_page, DEFAULT_PER_PAGE)?;
     let sees = Sees::of(reader);
     let scope = sees.scope();
     let db = state.db();
@@ -116,15 +97,14 @@ pub async fn stats(
     let oldest = storage::stats::oldest_queued(db).await?;
     let top = listed_queued(state, sees).await?;
     let rows = storage::stats::dashboard_workers(db, RECENTLY_GONE.as_secs_f64()).await?;
-    let now = Utc::now();
-    let (snapshot, waiting) = {
-        let dispatcher = state.dispatcher();
+    let now = state.clock().now();
+    let (snapshot, waiting) = state.dispatch().read(|dispatcher| {
         let waiting: Vec<bool> = top
             .iter()
             .map(|row| dispatcher.has_candidate(TaskId(row.id)))
             .collect();
         (dispatcher.snapshot(), waiting)
-    };
+    });
     let live: BTreeMap<WorkerId, &WorkerSnapshot> =
         snapshot.workers.iter().map(|w| (w.id, w)).collect();
 
@@ -280,7 +260,8 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
             None
         }
     };
-    let snapshot = state.dispatcher().snapshot();
+    let rebuilding = state.dispatch().is_rebuilding();
+    let snapshot = state.dispatch().read(TaskDispatcher::snapshot);
     let mut out = GaugeWriter::default();
     if let Some(counts) = counts {
         out.single(
@@ -294,6 +275,11 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
             counts.running as f64,
         );
     }
+    out.single(
+        names::DISPATCHER_REBUILDING,
+        "1 while the dispatcher is rebuilt from the database after a panic, else 0.",
+        f64::from(u8::from(rebuilding)),
+    );
     let draining = snapshot.workers.iter().filter(|w| w.draining).count();
     out.single(
         names::WORKERS_LIVE,

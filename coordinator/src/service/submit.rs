@@ -7,8 +7,9 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use switchyard_protocol::{SubmitTask, TaskId, TaskView};
 
 use super::auth::Principal;
-use super::dispatch::enqueue_row;
+use super::dispatch::enqueue_rows;
 use super::{AppState, views};
+use crate::dispatcher::TaskDispatcher;
 use crate::domain::{NewTask, validate};
 use crate::error::ApiError;
 use crate::storage::{self, entities::task::Model, tasks::QueuedRow};
@@ -54,7 +55,7 @@ async fn store(
     owner: &str,
     tasks: Vec<NewTask>,
 ) -> Result<Vec<Submitted>, ApiError> {
-    let queued = state.dispatcher().queued_total();
+    let queued = state.dispatch().read(TaskDispatcher::queued_total);
     let max = state.settings().max_queued_tasks;
     let _admitted = state
         .admission()
@@ -66,18 +67,20 @@ async fn store(
     let rows = insert_or_find(&txn, owner, &tasks).await?;
     txn.commit().await?;
 
-    let mut submitted = Vec::with_capacity(rows.len());
-    for (row, created) in rows {
-        if created {
-            state.metrics().tasks_submitted(1);
-            enqueue_row(state, &QueuedRow::from(&row));
-        }
-        submitted.push(Submitted {
+    let fresh: Vec<QueuedRow> = rows
+        .iter()
+        .filter(|(_, created)| *created)
+        .map(|(row, _)| QueuedRow::from(row))
+        .collect();
+    state.metrics().tasks_submitted(fresh.len() as u64);
+    enqueue_rows(state, &fresh);
+    Ok(rows
+        .into_iter()
+        .map(|(row, created)| Submitted {
             task: views::task_now(state, row),
             created,
-        });
-    }
-    Ok(submitted)
+        })
+        .collect())
 }
 
 /// Inserts `tasks`; for each one whose idempotency key was used before (or

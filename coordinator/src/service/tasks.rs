@@ -1,6 +1,5 @@
 //! Reading, listing, changing and cancelling tasks.
 
-use switchyard_protocol::limits::MAX_PAGE_SIZE;
 use switchyard_protocol::{
     AttemptOutcome, AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
 };
@@ -49,14 +48,7 @@ pub async fn list(
     query: ListTasksQuery,
 ) -> Result<TaskPage, ApiError> {
     let owner = caller.task_owner_filter()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(validate::ValidationError {
-            field: "limit".into(),
-            message: format!("must be 1 to {MAX_PAGE_SIZE}"),
-        }
-        .into());
-    }
+    let limit = validate::page_size(query.limit.unwrap_or(DEFAULT_PAGE_SIZE))?;
     let before = match query.cursor.as_deref() {
         None => None,
         Some(cursor) => Some(
@@ -70,10 +62,7 @@ pub async fn list(
     // Filters go to the database as parameters, but must still be text it
     // can hold (no NUL) and could match something.
     if let Some(tag) = &query.tag {
-        validate::tags("tag", std::slice::from_ref(tag)).map_err(|mut e| {
-            e.field = "tag".into();
-            e
-        })?;
+        validate::tag_filter(tag)?;
     }
     if let Some(label) = &query.label {
         validate::label("label", label)?;
@@ -121,7 +110,7 @@ pub async fn cancel(
             TaskState::Queued => {
                 let cancelled = storage::tasks::cancel_queued(state.db(), id).await?;
                 if cancelled.is_some() {
-                    state.dispatcher().remove(id);
+                    state.dispatch().remove(id);
                     state
                         .metrics()
                         .task_finished(switchyard_protocol::TaskState::Cancelled);
@@ -174,7 +163,7 @@ pub async fn update(
     // Out of every queue under the old terms, back in under the new ones. A
     // task popped by a fetch meanwhile is refused by the hand-over (its tags
     // no longer match) and offered again from the database.
-    state.dispatcher().remove(id);
+    state.dispatch().remove(id);
     enqueue_row(state, &QueuedRow::from(&row));
     Ok(views::task_now(state, row))
 }

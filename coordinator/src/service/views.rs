@@ -1,6 +1,5 @@
 //! Turning rows into the API's views.
 
-use chrono::Utc;
 use switchyard_protocol::{TaskId, TaskOutput, TaskView, WaitReason, WorkerId, WorkerView};
 
 use super::AppState;
@@ -12,13 +11,16 @@ pub fn waiting(state: &AppState, row: &task::Model) -> Option<WaitReason> {
     if row.state != TaskState::Queued {
         return None;
     }
-    if row.not_before.is_some_and(|at| at > Utc::now()) {
+    if row.not_before.is_some_and(|at| state.clock().is_ahead(at)) {
         if state.fences().holds(TaskId(row.id)) {
             return Some(WaitReason::LostAttemptFence);
         }
         return Some(WaitReason::BackingOff);
     }
-    if state.dispatcher().has_candidate(TaskId(row.id)) {
+    if state
+        .dispatch()
+        .read(|dispatcher| dispatcher.has_candidate(TaskId(row.id)))
+    {
         Some(WaitReason::WaitingForSlot)
     } else {
         Some(WaitReason::NoMatchingWorker)
@@ -83,8 +85,8 @@ pub fn task_detailed(state: &AppState, row: task::Model) -> TaskView {
 pub fn add_position(state: &AppState, view: &mut TaskView) {
     if view.waiting == Some(WaitReason::WaitingForSlot) {
         view.queue_position = state
-            .dispatcher()
-            .position_capped(view.id, POSITION_CAP)
+            .dispatch()
+            .read(|dispatcher| dispatcher.position_capped(view.id, POSITION_CAP))
             .map(|n| n as u64);
     }
 }
@@ -92,10 +94,9 @@ pub fn add_position(state: &AppState, view: &mut TaskView) {
 /// The view of a worker row with its live queue figures.
 pub fn worker(state: &AppState, row: worker::Model) -> WorkerView {
     let id = WorkerId(row.id);
-    let (queued, running) = {
-        let dispatcher = state.dispatcher();
-        (dispatcher.queue_len(id), dispatcher.running_len(id))
-    };
+    let (queued, running) = state
+        .dispatch()
+        .read(|dispatcher| (dispatcher.queue_len(id), dispatcher.running_len(id)));
     WorkerView {
         id,
         name: row.name,

@@ -39,6 +39,17 @@ impl Wakers {
         }
     }
 
+    /// Wakes the fetch of every worker (after the dispatcher was rebuilt).
+    pub fn wake_all(&self) {
+        let map = self
+            .by_worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for notify in map.values() {
+            notify.notify_one();
+        }
+    }
+
     /// Forgets a worker that left, waking any fetch of it still waiting.
     pub fn remove(&self, worker: WorkerId) {
         let removed = self

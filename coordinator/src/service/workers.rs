@@ -3,14 +3,15 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use sea_orm::TransactionTrait;
+use sea_orm::{DbErr, TransactionTrait};
 
 use switchyard_protocol::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorker, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
 
 use super::auth::{self, Principal};
-use super::dispatch::{enqueue_row, requeue_released};
+use super::dispatch::{enqueue_rows, requeue_released};
+use super::handle::Running;
 use super::{AppState, views};
 use crate::dispatcher::WorkerSpec;
 use crate::domain::{TaskState, validate};
@@ -50,10 +51,9 @@ pub async fn register(
     // Backfill only: in Balanced mode the new worker takes tasks nobody
     // holds, and work from longer queues when it fetches with an empty one;
     // an admin rebalance evens out the queues.
-    let woken = state
-        .dispatcher()
+    state
+        .dispatch()
         .register(spec(id, row.tags.clone(), row.slots));
-    state.wakers().wake(&woken);
     if let Some(key_hash) = &key_hash {
         retire_earlier_selves(state, id, key_hash).await?;
     }
@@ -99,10 +99,9 @@ pub async fn update(
     let Some(row) = storage::workers::update(state.db(), id, &tags, slots).await? else {
         return Err(ApiError::WorkerGone(id));
     };
-    let woken = state
-        .dispatcher()
+    state
+        .dispatch()
         .update_worker(spec(id, row.tags.clone(), row.slots));
-    state.wakers().wake(&woken);
     tracing::info!(tags = ?row.tags, slots = row.slots, "worker changed");
     Ok(views::worker(state, row))
 }
@@ -118,8 +117,7 @@ pub async fn set_draining(
     let Some(row) = storage::workers::set_draining(state.db(), id, draining).await? else {
         return Err(not_served(state, id).await);
     };
-    let woken = state.dispatcher().set_draining(id, draining);
-    state.wakers().wake(&woken);
+    state.dispatch().set_draining(id, draining);
     tracing::info!(draining, "worker drain changed");
     Ok(views::worker(state, row))
 }
@@ -144,19 +142,15 @@ pub async fn heartbeat(
     request: HeartbeatRequest,
 ) -> Result<HeartbeatResponse, ApiError> {
     // The dispatcher holds exactly the workers this coordinator serves, and
-    // what each runs.
-    let busy = {
-        let dispatcher = state.dispatcher();
-        dispatcher
-            .contains_worker(id)
-            .then(|| dispatcher.running_len(id))
-    };
-    let Some(busy) = busy else {
-        return Err(not_served(state, id).await);
+    // what each runs; while it is rebuilt, the database answers.
+    let busy = match state.dispatch().running(id) {
+        Running::Tasks(n) => Some(n),
+        Running::Rebuilding => None,
+        Running::NotServed => return Err(not_served(state, id).await),
     };
     state.liveness().note(id);
     let lists_nothing = request.running.as_ref().is_none_or(Vec::is_empty);
-    if busy == 0 && lists_nothing {
+    if busy == Some(0) && lists_nothing {
         // Nothing runs on either side: nothing to stop, nothing undelivered.
         return Ok(HeartbeatResponse::default());
     }
@@ -224,7 +218,7 @@ pub fn release_terms(state: &AppState, lost: Lost) -> storage::attempts::Release
 /// Notes which of `released` wait behind a fence, by the worker they were
 /// lost with, so that a confirmation can let them go early.
 pub fn hold_behind_fences(state: &AppState, released: &[task::Model]) {
-    let now = chrono::Utc::now();
+    let now = state.clock().now();
     let mut by_worker: HashMap<WorkerId, Vec<TaskId>> = HashMap::new();
     for row in released {
         if row.state == TaskState::Queued
@@ -276,7 +270,7 @@ pub async fn unregister(
 
 /// Marks a worker gone, its tokens revoked in the same statement, and
 /// forgets them here at once; `None` when it was unknown or already gone.
-pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<Model>, ApiError> {
+pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<Model>, DbErr> {
     let row = storage::workers::mark_gone(state.db(), id).await?;
     auth::forget_worker(state, id);
     Ok(row)
@@ -285,14 +279,8 @@ pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<M
 /// Takes a worker that is gone in the database out of dispatch: its queue
 /// is redistributed, its running tasks released (behind the fence unless
 /// `lost` is confirmed) and re-dispatched.
-pub async fn remove_from_dispatch(
-    state: &AppState,
-    id: WorkerId,
-    lost: Lost,
-) -> Result<(), ApiError> {
-    let unregistered = state.dispatcher().unregister(id);
-    state.wakers().wake(&unregistered.woken);
-    state.wakers().remove(id);
+pub async fn remove_from_dispatch(state: &AppState, id: WorkerId, lost: Lost) -> Result<(), DbErr> {
+    state.dispatch().unregister(id);
     let released =
         storage::attempts::release_running_of(state.db(), id, release_terms(state, lost)).await?;
     hold_behind_fences(state, &released);
@@ -325,8 +313,6 @@ async fn retire_earlier_selves(
     let freed = storage::tasks::end_fence(state.db(), &fenced).await?;
     let ids: Vec<i64> = freed.iter().map(|row| row.id).collect();
     tracing::info!(tasks = ?ids, "the agent confirmed its lost attempts dead; the fence is lifted");
-    for row in &freed {
-        enqueue_row(state, row);
-    }
+    enqueue_rows(state, &freed);
     Ok(())
 }

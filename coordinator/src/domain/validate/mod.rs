@@ -7,8 +7,10 @@
 //! - this module: tasks, workers and the bounds of numbers;
 //! - `text`: which characters each kind of text may hold, labels,
 //!   principals and tokens;
-//! - `output`: reports, and the captured output as it is stored.
+//! - `output`: reports, and the captured output as it is stored;
+//! - `bounds`: the numbers a request bounds by itself (fetches, pages).
 
+mod bounds;
 mod output;
 mod text;
 
@@ -19,9 +21,10 @@ use switchyard_protocol::limits::*;
 use switchyard_protocol::text::is_instance_key_char;
 use switchyard_protocol::{RegisterWorker, SubmitTask};
 
-pub use self::output::{report, storable_head, storable_tail};
+pub use self::bounds::{fetch, page_size, stats_page};
+pub use self::output::{report, report_batch, storable_head, storable_tail};
 use self::text::{Text, bounded_text, check_text};
-pub use self::text::{label, principal_name, tags, token_request};
+pub use self::text::{label, principal_name, tag_filter, tags, token_request};
 
 /// Input that is well-formed JSON but not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,17 @@ pub struct ValidationError {
     /// The request field at fault (`argv`, `tags[2]`, ...).
     pub field: String,
     pub message: String,
+}
+
+impl ValidationError {
+    /// The same error about an item of a list: its field `prefix.field`
+    /// (`tasks[3].argv`).
+    fn within(self, prefix: &str) -> Self {
+        Self {
+            field: format!("{prefix}.{}", self.field),
+            message: self.message,
+        }
+    }
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
@@ -188,10 +202,7 @@ pub fn batch(
         .iter()
         .enumerate()
         .map(|(i, task)| {
-            submit(task, default_timeout).map_err(|e| ValidationError {
-                field: format!("tasks[{i}].{}", e.field),
-                message: e.message,
-            })
+            submit(task, default_timeout).map_err(|e| e.within(&format!("tasks[{i}]")))
         })
         .collect()
 }

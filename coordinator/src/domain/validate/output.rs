@@ -7,11 +7,36 @@
 //! are applied once more to the replaced text: what is stored never exceeds
 //! [`OUTPUT_TAIL_BYTES`] or [`MAX_ERROR_BYTES`], whatever the report held.
 
-use switchyard_protocol::TaskReport;
+use std::collections::HashSet;
+
 use switchyard_protocol::limits::*;
 use switchyard_protocol::text::{keep_head, keep_tail};
+use switchyard_protocol::{ReportBatch, TaskReport};
 
 use super::{ValidationError, invalid};
+
+/// Checks a batch of reports: 1 to [`MAX_REPORT_BATCH`] of them, each as
+/// [`report`] wants it (a rejection names it: `reports[2].stdout`), and no
+/// task reported twice.
+pub fn report_batch(batch: &ReportBatch) -> Result<(), ValidationError> {
+    if batch.reports.is_empty() || batch.reports.len() > MAX_REPORT_BATCH {
+        return Err(invalid(
+            "reports",
+            format!("must hold 1 to {MAX_REPORT_BATCH} reports"),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(batch.reports.len());
+    for (i, one) in batch.reports.iter().enumerate() {
+        report(one).map_err(|e| e.within(&format!("reports[{i}]")))?;
+        if !seen.insert(one.task_id) {
+            return Err(invalid(
+                format!("reports[{i}].task_id"),
+                format!("task {} is reported twice", one.task_id),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Checks the size of a report's texts and its attempt number.
 pub fn report(report: &TaskReport) -> Result<(), ValidationError> {

@@ -88,3 +88,80 @@ fn registration_bounds() {
     };
     assert_eq!(register(&bad).unwrap_err().field, "name");
 }
+
+#[test]
+fn fetch_and_page_bounds_name_their_field_and_range() {
+    let refusal = |e: ValidationError| (e.field, e.message);
+    let fetch_of = |max_tasks, wait_secs| {
+        fetch(&switchyard_protocol::FetchRequest {
+            max_tasks,
+            wait_secs,
+        })
+    };
+    assert_eq!(fetch_of(2, 1.5).unwrap(), (2, Duration::from_millis(1500)));
+    assert_eq!(
+        refusal(fetch_of(0, 1.0).unwrap_err()),
+        ("max_tasks".into(), format!("must be 1 to {MAX_FETCH}"))
+    );
+    for wait in [-1.0, f64::NAN, MAX_FETCH_WAIT_SECS + 1.0] {
+        assert_eq!(
+            refusal(fetch_of(1, wait).unwrap_err()),
+            (
+                "wait_secs".into(),
+                format!("must be 0 to {MAX_FETCH_WAIT_SECS}")
+            )
+        );
+    }
+    assert_eq!(page_size(MAX_PAGE_SIZE).unwrap(), MAX_PAGE_SIZE);
+    assert_eq!(
+        refusal(page_size(0).unwrap_err()),
+        ("limit".into(), format!("must be 1 to {MAX_PAGE_SIZE}"))
+    );
+    assert_eq!(stats_page(None, None, 100).unwrap(), (1, 100));
+    assert_eq!(
+        refusal(stats_page(Some(0), None, 100).unwrap_err()),
+        ("page".into(), "must be at least 1".into())
+    );
+    assert_eq!(
+        refusal(stats_page(None, Some(MAX_STATS_PER_PAGE + 1), 100).unwrap_err()),
+        (
+            "per_page".into(),
+            format!("must be 1 to {MAX_STATS_PER_PAGE}")
+        )
+    );
+    assert!(tag_filter("linux").is_ok());
+    assert_eq!(refusal(tag_filter("has space").unwrap_err()).0, "tag");
+}
+
+#[test]
+fn a_report_batch_names_the_report_at_fault() {
+    use switchyard_protocol::{ReportBatch, ReportOutcome, TaskId, TaskReport};
+    let one = |id| TaskReport {
+        task_id: TaskId(id),
+        attempt: 1,
+        outcome: ReportOutcome::Succeeded,
+        exit_code: Some(0),
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        error: None,
+    };
+    let batch = |reports| report_batch(&ReportBatch { reports });
+    assert!(batch(vec![one(1), one(2)]).is_ok());
+    assert_eq!(
+        batch(Vec::new()).unwrap_err().message,
+        format!("must hold 1 to {MAX_REPORT_BATCH} reports")
+    );
+    let twice = batch(vec![one(1), one(1)]).unwrap_err();
+    assert_eq!(
+        (twice.field.as_str(), twice.message.as_str()),
+        ("reports[1].task_id", "task 1 is reported twice")
+    );
+    let mut long = one(2);
+    long.stdout = "x".repeat(OUTPUT_TAIL_BYTES + 1);
+    assert_eq!(
+        batch(vec![one(1), long]).unwrap_err().field,
+        "reports[1].stdout"
+    );
+}

@@ -98,6 +98,13 @@ pub fn tags(field: &str, tags: &[String]) -> Result<Vec<String>, ValidationError
     Ok(sorted)
 }
 
+/// Checks a tag a listing filters by (field `tag`): what a task's tag may
+/// be, or it could match nothing.
+pub fn tag_filter(tag: &str) -> Result<(), ValidationError> {
+    tags("tag", &[tag.to_owned()]).map_err(|e| invalid("tag", e.message))?;
+    Ok(())
+}
+
 /// Checks one label: 1 to [`MAX_LABEL_BYTES`] bytes of visible text.
 pub fn label(field: &str, label: &str) -> Result<(), ValidationError> {
     bounded_text(field, "a label", label, MAX_LABEL_BYTES, Text::Visible)

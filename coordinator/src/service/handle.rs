@@ -1,0 +1,486 @@
+//! The one owner of the dispatcher: [`Dispatch`] holds the in-memory
+//! [`TaskDispatcher`] behind its lock together with the long-poll wakers,
+//! and offers the operations the services need. Each operation locks once
+//! (per call, however many tasks it carries), never across an `.await`,
+//! and wakes the workers it must before it returns; no caller sees the lock.
+//!
+//! # One panic policy
+//! A panic while the lock is held (a bug in the dispatcher) poisons it, and
+//! the cache it guards may be half-changed. The handle does not serve it on:
+//! the next operation to take the lock replaces it with an empty dispatcher
+//! of the same mode, marks itself *rebuilding* and asks the rebuild loop
+//! ([`super::rebuild`]) to load it again from the database, which is the
+//! truth. Meanwhile every operation still applies to the new dispatcher (so
+//! submissions, reports and changes made meanwhile are not lost), fetches
+//! hand out nothing and wait, and `/health` says so. The rebuild loads the
+//! workers and what they run, seeds the queued tasks the usual way, and
+//! ends the rebuilding state, retrying until it succeeds.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+
+use switchyard_protocol::{TaskId, WorkerId};
+use tokio::sync::Notify;
+
+use super::wakers::Wakers;
+use crate::dispatcher::{
+    BalanceStrategy, DispatchMode, QueuedTask, Rebalanced, SeedToken, TaskDispatcher, WorkerSpec,
+};
+
+/// What a fetch found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// Tasks popped for the worker (none when it has no work or no slot).
+    Tasks(Vec<TaskId>),
+    /// The dispatcher does not serve this worker (unknown, or gone).
+    NotServed,
+    /// The dispatcher is being rebuilt: nothing is handed out meanwhile.
+    Rebuilding,
+}
+
+/// What the dispatcher knows of a worker's running tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Running {
+    /// It serves the worker, which runs (or has in flight) this many tasks.
+    Tasks(usize),
+    /// It does not serve this worker (unknown, or gone).
+    NotServed,
+    /// Being rebuilt: it cannot tell.
+    Rebuilding,
+}
+
+/// What a look at the dispatcher that must not wait found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look<T> {
+    /// The lock was free and the dispatcher serving.
+    Ready(T),
+    /// Being rebuilt after a panic.
+    Rebuilding,
+    /// Someone holds the lock now.
+    Busy,
+}
+
+/// A worker as the database lists it, for loading into the dispatcher.
+#[derive(Debug, Clone)]
+pub struct LoadedWorker {
+    pub spec: WorkerSpec,
+    pub draining: bool,
+    /// Tasks the database says it runs.
+    pub running: Vec<TaskId>,
+}
+
+/// Where a rebuild began; the rebuild stands only if nothing it read could
+/// have changed since (see [`Dispatch::rebuild_load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildMark {
+    generation: u64,
+    changes: u64,
+}
+
+/// The dispatcher and its lock, the wakers, and the rebuild state.
+#[derive(Debug)]
+pub struct Dispatch {
+    cache: Mutex<Cache>,
+    wakers: Wakers,
+    mode: DispatchMode,
+    strategy: BalanceStrategy,
+    /// Told when the dispatcher needs a rebuild.
+    rebuild_wanted: Notify,
+}
+
+#[derive(Debug)]
+struct Cache {
+    dispatcher: TaskDispatcher,
+    /// Replaced after a panic and not yet rebuilt.
+    rebuilding: bool,
+    /// Counts replacements after panics.
+    generation: u64,
+    /// Counts changes to workers and their running tasks (registrations,
+    /// drains, unregistrations, tasks ending or confirmed): a rebuild that
+    /// read the workers while one happened reads them again.
+    changes: u64,
+}
+
+impl Dispatch {
+    /// A handle owning `dispatcher`; a rebuild uses the same mode and strategy.
+    pub fn new(dispatcher: TaskDispatcher) -> Self {
+        Self {
+            mode: dispatcher.mode(),
+            strategy: dispatcher.strategy(),
+            cache: Mutex::new(Cache {
+                dispatcher,
+                rebuilding: false,
+                generation: 0,
+                changes: 0,
+            }),
+            wakers: Wakers::default(),
+            rebuild_wanted: Notify::new(),
+        }
+    }
+
+    /// The lock; a poisoned one is recovered from here, the only place.
+    fn lock(&self) -> MutexGuard<'_, Cache> {
+        match self.cache.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => self.recover(poisoned.into_inner()),
+        }
+    }
+
+    /// A panic poisoned the lock: the cache may be half-changed, so it is
+    /// replaced by an empty one and a rebuild from the database is asked for.
+    fn recover<'a>(&'a self, mut cache: MutexGuard<'a, Cache>) -> MutexGuard<'a, Cache> {
+        tracing::error!("a panic interrupted the dispatcher; rebuilding it from the database");
+        cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
+        cache.rebuilding = true;
+        cache.generation += 1;
+        self.cache.clear_poison();
+        self.rebuild_wanted.notify_one();
+        cache
+    }
+
+    /// Runs `change` on the dispatcher, counting it as a change to workers
+    /// or their running tasks, and wakes the workers it returns.
+    fn change(&self, change: impl FnOnce(&mut TaskDispatcher) -> Vec<WorkerId>) {
+        let woken = {
+            let mut cache = self.lock();
+            cache.changes += 1;
+            change(&mut cache.dispatcher)
+        };
+        self.wakers.wake(&woken);
+    }
+
+    /// A read-only look under the lock. `look` cannot await, nor keep the
+    /// dispatcher past its return.
+    pub fn read<R>(&self, look: impl FnOnce(&TaskDispatcher) -> R) -> R {
+        look(&self.lock().dispatcher)
+    }
+
+    /// [`Self::read`] if the lock is free now; for health checks, which must
+    /// not wait for it.
+    pub fn try_read<R>(&self, look: impl FnOnce(&TaskDispatcher) -> R) -> Look<R> {
+        let cache = match self.cache.try_lock() {
+            Ok(cache) => cache,
+            Err(TryLockError::Poisoned(poisoned)) => self.recover(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => return Look::Busy,
+        };
+        if cache.rebuilding {
+            Look::Rebuilding
+        } else {
+            Look::Ready(look(&cache.dispatcher))
+        }
+    }
+
+    /// Whether the dispatcher is being rebuilt after a panic.
+    pub fn is_rebuilding(&self) -> bool {
+        self.lock().rebuilding
+    }
+
+    /// The notifier a long-polling fetch of `worker` waits on.
+    pub fn waker(&self, worker: WorkerId) -> std::sync::Arc<Notify> {
+        self.wakers.get(worker)
+    }
+
+    /// Offers ready queued tasks to their candidates.
+    pub fn enqueue(&self, tasks: Vec<QueuedTask>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let woken = {
+            let mut cache = self.lock();
+            let mut woken = Vec::new();
+            for task in tasks {
+                woken.extend(cache.dispatcher.enqueue(task));
+            }
+            woken
+        };
+        self.wakers.wake(&woken);
+    }
+
+    /// Takes a queued task out of every queue (cancelled, or about to be
+    /// offered again under new terms). Returns whether it was queued here.
+    pub fn remove(&self, task: TaskId) -> bool {
+        self.lock().dispatcher.remove(task)
+    }
+
+    /// Frees the slots of tasks that ended or were taken back (`(worker,
+    /// task)` pairs), offers `ready` tasks again, and wakes those workers
+    /// and whoever received a task.
+    pub fn release(&self, ended: &[(WorkerId, TaskId)], ready: Vec<QueuedTask>) {
+        if ended.is_empty() && ready.is_empty() {
+            return;
+        }
+        self.change(|dispatcher| {
+            let mut woken = Vec::with_capacity(ended.len());
+            for &(worker, task) in ended {
+                dispatcher.finish(worker, task);
+                woken.push(worker);
+            }
+            for task in ready {
+                woken.extend(dispatcher.enqueue(task));
+            }
+            woken.sort_unstable();
+            woken.dedup();
+            woken
+        });
+    }
+
+    /// Pops up to `max` tasks for `worker`.
+    pub fn fetch(&self, worker: WorkerId, max: usize) -> Fetched {
+        let mut cache = self.lock();
+        if cache.rebuilding {
+            Fetched::Rebuilding
+        } else if cache.dispatcher.contains_worker(worker) {
+            Fetched::Tasks(cache.dispatcher.fetch(worker, max))
+        } else {
+            Fetched::NotServed
+        }
+    }
+
+    /// Settles hand-overs the database decided, each `(worker, confirmed,
+    /// refused)`: confirmed tasks run on their worker, refused ones are
+    /// forgotten and their slots freed.
+    pub fn settle(&self, outcomes: &[(WorkerId, Vec<TaskId>, Vec<TaskId>)]) {
+        self.change(|dispatcher| {
+            for (worker, confirmed, refused) in outcomes {
+                dispatcher.confirm(*worker, confirmed);
+                dispatcher.abandon(*worker, refused);
+            }
+            Vec::new()
+        });
+    }
+
+    /// Hand-overs the database could not write, each `(worker, tasks)`: the
+    /// tasks go back to the queues as if never fetched.
+    pub fn restore(&self, failed: &[(WorkerId, Vec<TaskId>)]) {
+        self.change(|dispatcher| {
+            let mut woken = Vec::new();
+            for (worker, tasks) in failed {
+                woken.extend(dispatcher.restore(*worker, tasks));
+            }
+            woken
+        });
+    }
+
+    /// What the dispatcher knows of `worker`'s running tasks.
+    pub fn running(&self, worker: WorkerId) -> Running {
+        let cache = self.lock();
+        if cache.rebuilding {
+            Running::Rebuilding
+        } else if cache.dispatcher.contains_worker(worker) {
+            Running::Tasks(cache.dispatcher.running_len(worker))
+        } else {
+            Running::NotServed
+        }
+    }
+
+    /// Registers a worker (or changes a registered one) and gives it the
+    /// queued work it matches.
+    pub fn register(&self, worker: WorkerSpec) {
+        self.change(|dispatcher| dispatcher.register(worker));
+    }
+
+    /// Changes a registered worker's tags and slots.
+    pub fn update_worker(&self, worker: WorkerSpec) {
+        self.change(|dispatcher| dispatcher.update_worker(worker));
+    }
+
+    /// Marks a worker draining, or active again.
+    pub fn set_draining(&self, worker: WorkerId, draining: bool) {
+        self.change(|dispatcher| dispatcher.set_draining(worker, draining));
+    }
+
+    /// Takes a worker out of dispatch: its queue goes to other candidates
+    /// and any fetch of it still waiting returns.
+    pub fn unregister(&self, worker: WorkerId) {
+        self.change(|dispatcher| dispatcher.unregister(worker).woken);
+        self.wakers.remove(worker);
+    }
+
+    /// Balanced mode: evens out the queues.
+    pub fn rebalance(&self) -> Rebalanced {
+        let rebalanced = self.lock().dispatcher.rebalance();
+        self.wakers.wake(&rebalanced.woken);
+        rebalanced
+    }
+
+    /// Loads workers as the database lists them (at start-up).
+    pub fn load(&self, workers: Vec<LoadedWorker>) {
+        self.change(|dispatcher| load(dispatcher, workers));
+    }
+
+    /// Starts a seed (see [`TaskDispatcher::begin_seed`]).
+    pub fn begin_seed(&self) -> SeedToken {
+        self.lock().dispatcher.begin_seed()
+    }
+
+    /// Abandons a seed whose read failed.
+    pub fn abort_seed(&self, token: SeedToken) {
+        self.lock().dispatcher.abort_seed(token);
+    }
+
+    /// Finishes a seed with the ready tasks the database listed, and wakes
+    /// whoever received one.
+    pub fn finish_seed(&self, token: SeedToken, ready: Vec<QueuedTask>) {
+        let woken = self.lock().dispatcher.finish_seed(token, ready);
+        self.wakers.wake(&woken);
+    }
+
+    /// Resolves once a rebuild is wanted (at once if one was asked for
+    /// since the last call).
+    pub async fn rebuild_wanted(&self) {
+        self.rebuild_wanted.notified().await;
+    }
+
+    /// Begins one try of a rebuild: where things stand before the workers
+    /// are read. `None` when no rebuild is needed.
+    pub fn rebuild_begin(&self) -> Option<RebuildMark> {
+        let cache = self.lock();
+        cache.rebuilding.then_some(RebuildMark {
+            generation: cache.generation,
+            changes: cache.changes,
+        })
+    }
+
+    /// Loads the workers read since `mark` into the rebuilding dispatcher,
+    /// unless workers or their running tasks changed meanwhile (their
+    /// change may be missing from what was read): then it answers false
+    /// and the caller reads again. Nothing is handed out while rebuilding,
+    /// so such changes die down.
+    pub fn rebuild_load(&self, mark: RebuildMark, workers: Vec<LoadedWorker>) -> bool {
+        let woken = {
+            let mut cache = self.lock();
+            if cache.generation != mark.generation || cache.changes != mark.changes {
+                return false;
+            }
+            load(&mut cache.dispatcher, workers)
+        };
+        self.wakers.wake(&woken);
+        true
+    }
+
+    /// Ends the rebuild begun at `mark` once the queued tasks are seeded,
+    /// and wakes every waiting fetch. False when another panic replaced the
+    /// dispatcher meanwhile (the rebuild starts over).
+    pub fn rebuild_finish(&self, mark: RebuildMark) -> bool {
+        {
+            let mut cache = self.lock();
+            if cache.generation != mark.generation {
+                return false;
+            }
+            cache.rebuilding = false;
+        }
+        self.wakers.wake_all();
+        true
+    }
+
+    /// Panics while holding the lock, as a bug in the dispatcher would, and
+    /// catches the panic: the lock is left poisoned. For the tests of the
+    /// panic policy; no route reaches it.
+    #[doc(hidden)]
+    pub fn panic_inside_lock_for_tests(&self) {
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            std::panic::panic_any("a test panicked inside the dispatcher lock");
+        }));
+        debug_assert!(panicked.is_err());
+    }
+}
+
+/// Registers `workers` (draining ones marked so) and what they run.
+fn load(dispatcher: &mut TaskDispatcher, workers: Vec<LoadedWorker>) -> Vec<WorkerId> {
+    let mut woken = Vec::new();
+    for worker in workers {
+        let id = worker.spec.id;
+        woken.extend(dispatcher.register(worker.spec));
+        if worker.draining {
+            woken.extend(dispatcher.set_draining(id, true));
+        }
+        if !worker.running.is_empty() {
+            dispatcher.set_running(id, &worker.running);
+        }
+    }
+    woken.sort_unstable();
+    woken.dedup();
+    woken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: i64) -> QueuedTask {
+        QueuedTask {
+            id: TaskId(id),
+            rank: 0,
+            tags: Vec::new(),
+        }
+    }
+
+    fn worker(id: i64) -> LoadedWorker {
+        LoadedWorker {
+            spec: WorkerSpec {
+                id: WorkerId(id),
+                tags: Vec::new(),
+                slots: 2,
+            },
+            draining: false,
+            running: Vec::new(),
+        }
+    }
+
+    fn handle() -> Dispatch {
+        Dispatch::new(TaskDispatcher::new(
+            DispatchMode::Fanout,
+            BalanceStrategy::LeastQueue,
+        ))
+    }
+
+    #[test]
+    fn a_panic_replaces_the_dispatcher_and_nothing_is_handed_out_until_rebuilt() {
+        let dispatch = handle();
+        dispatch.load(vec![worker(1)]);
+        dispatch.enqueue(vec![task(10)]);
+        dispatch.panic_inside_lock_for_tests();
+
+        assert_eq!(dispatch.try_read(|_| ()), Look::Rebuilding);
+        assert!(dispatch.is_rebuilding());
+        assert_eq!(dispatch.fetch(WorkerId(1), 5), Fetched::Rebuilding);
+        assert_eq!(dispatch.running(WorkerId(1)), Running::Rebuilding);
+        assert_eq!(
+            dispatch.read(TaskDispatcher::queued_total),
+            0,
+            "the possibly half-changed cache is gone"
+        );
+        // Submitted meanwhile: kept in the new dispatcher.
+        dispatch.enqueue(vec![task(11)]);
+
+        let mark = dispatch.rebuild_begin().expect("a rebuild is wanted");
+        assert!(dispatch.rebuild_load(mark, vec![worker(1)]));
+        let seed = dispatch.begin_seed();
+        dispatch.finish_seed(seed, vec![task(10), task(11)]);
+        assert!(dispatch.rebuild_finish(mark));
+
+        assert_eq!(dispatch.rebuild_begin(), None);
+        assert_eq!(
+            dispatch.fetch(WorkerId(1), 5),
+            Fetched::Tasks(vec![TaskId(10), TaskId(11)])
+        );
+    }
+
+    #[test]
+    fn a_rebuild_that_raced_a_worker_change_or_another_panic_starts_over() {
+        let dispatch = handle();
+        dispatch.panic_inside_lock_for_tests();
+        let mark = dispatch.rebuild_begin().expect("a rebuild is wanted");
+        // A report freed a slot while the workers were being read.
+        dispatch.release(&[(WorkerId(1), TaskId(5))], Vec::new());
+        assert!(!dispatch.rebuild_load(mark, vec![worker(1)]));
+
+        let mark = dispatch.rebuild_begin().expect("still wanted");
+        assert!(dispatch.rebuild_load(mark, vec![worker(1)]));
+        dispatch.panic_inside_lock_for_tests();
+        assert!(!dispatch.rebuild_finish(mark), "a second panic meanwhile");
+        assert!(dispatch.is_rebuilding());
+        assert_eq!(dispatch.fetch(WorkerId(1), 1), Fetched::Rebuilding);
+    }
+}
