@@ -2,28 +2,32 @@
 //! and drains.
 //! Every route requires the admin token.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, patch, post};
 use serde::Deserialize;
 use switchyard_protocol::{
     DispatcherView, RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::auth::Admin;
 use super::extract::{Json, Path, Query};
+use super::responses::{
+    AuthErrors, BadRequest, InputErrors, Unavailable, WorkerGone, WorkerNotFound,
+};
 use crate::error::ApiError;
 use crate::service::{AppState, admin, workers};
 
-/// The admin routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/seed", post(seed))
-        .route("/admin/rebalance", post(rebalance))
-        .route("/admin/dispatcher", get(dispatcher))
-        .route("/admin/workers/{id}", patch(update_worker))
-        .route("/admin/workers/{id}/drain", post(drain))
-        .route("/admin/workers/{id}/activate", post(activate))
+/// The admin routes, with their documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(seed),
+        routes!(rebalance),
+        routes!(dispatcher),
+        routes!(admin_update_worker),
+        routes!(drain),
+        routes!(activate),
+    ]
 }
 
 #[utoipa::path(
@@ -33,9 +37,7 @@ pub fn router() -> Router<AppState> {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The dispatcher was rebuilt from the database", body = SeedResult),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, Unavailable,
     )
 )]
 async fn seed(_: Admin, State(state): State<AppState>) -> Result<Json<SeedResult>, ApiError> {
@@ -49,8 +51,7 @@ async fn seed(_: Admin, State(state): State<AppState>) -> Result<Json<SeedResult
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Queued tasks moved to less loaded workers (Balanced mode)", body = RebalanceResult),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
+        AuthErrors,
     )
 )]
 async fn rebalance(_: Admin, State(state): State<AppState>) -> Json<RebalanceResult> {
@@ -71,9 +72,7 @@ struct SnapshotQuery {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The dispatcher's state", body = DispatcherView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest,
     )
 )]
 async fn dispatcher(
@@ -93,16 +92,10 @@ async fn dispatcher(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The changed worker", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
-async fn update_worker(
+async fn admin_update_worker(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -119,12 +112,7 @@ async fn update_worker(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Draining: it finishes what it runs and takes no new work", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
 async fn drain(
@@ -143,12 +131,7 @@ async fn drain(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Active again", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
 async fn activate(

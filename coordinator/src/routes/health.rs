@@ -2,18 +2,18 @@
 //! people. 200 for `healthy` and `degraded` (keep sending traffic), 503 for
 //! `unhealthy` (take it out of rotation).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use switchyard_protocol::{HealthReport, HealthStatus};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::extract::Json;
 use crate::service::{AppState, health};
 
-/// The health route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(check))
+/// The health route, with its documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(health)]
 }
 
 /// `healthy`, `degraded` or `unhealthy`, with the reasons.
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "Unhealthy: cannot serve (see the reasons)", body = HealthReport),
     )
 )]
-pub async fn check(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let report = health::check(&state).await;
     let status = match report.status {
         HealthStatus::Healthy | HealthStatus::Degraded => StatusCode::OK,

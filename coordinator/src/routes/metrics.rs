@@ -1,23 +1,27 @@
 //! `/metrics`: Prometheus text exposition of this coordinator's metrics.
 
-use super::auth::MetricsAccess;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
+use super::auth::MetricsAccess;
+use super::responses::AuthErrors;
 use crate::service::{AppState, stats};
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The metrics route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+/// The metrics route, with its documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(metrics)]
 }
 
 /// Counters and histograms since start-up, and gauges read now.
+///
+/// Needs a user's or admin's token unless the coordinator runs with
+/// `--public-metrics`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -25,10 +29,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "Prometheus text format (version 0.0.4)",
          content_type = "text/plain", body = String),
-        (status = 401, description = "Missing or bad token (unless --public-metrics)",
-         body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "A worker or registration token (unless --public-metrics)",
-         body = switchyard_protocol::ErrorBody),
+        AuthErrors,
     )
 )]
 pub async fn metrics(_: MetricsAccess, State(state): State<AppState>) -> impl IntoResponse {

@@ -1,5 +1,9 @@
-//! HTTP routes: one module per resource, each a `Router<AppState>`. Handlers
-//! only extract, call a service and answer; the logic lives in `service`.
+//! HTTP routes: one module per resource, each handing out its handlers as
+//! utoipa-axum `routes!`, which take a handler's path and method from its
+//! `#[utoipa::path]`: a route and its documentation are declared once, and
+//! no module holds a router it could add an undocumented route to.
+//! Handlers only extract, call a service and answer; the logic lives in
+//! `service`.
 
 pub mod admin;
 pub mod auth;
@@ -8,34 +12,48 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod responses;
 pub mod stats;
 pub mod tasks;
 pub mod tokens;
 pub mod workers;
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware;
 use axum::response::IntoResponse;
+use axum::{Extension, Router, middleware};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::service::AppState;
 
+/// Every route of the API with its documentation: the one list of routes.
+fn documented() -> OpenApiRouter<AppState> {
+    [
+        tasks::routes(),
+        workers::routes(),
+        admin::routes(),
+        tokens::routes(),
+        health::routes(),
+        stats::routes(),
+        metrics::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()),
+        OpenApiRouter::routes,
+    )
+}
+
 /// Every route of the API, with JSON answers for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(tasks::router())
-        .merge(workers::router())
-        .merge(admin::router())
-        .merge(tokens::router());
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(health::router())
-        .merge(stats::router())
-        .merge(metrics::router())
-        .merge(openapi::router())
+    let (routes, document) = documented().split_for_parts();
+    routes
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(Extension(openapi::Document::new(document)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::http::track,

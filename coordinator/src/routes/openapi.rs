@@ -1,16 +1,25 @@
-//! `/api/openapi.json`: the OpenAPI 3.1 description of every route, built
-//! from the handlers' `#[utoipa::path]` attributes and the protocol types'
-//! schemas, so it cannot drift from the code.
+//! `/api/openapi.json`: the OpenAPI 3.1 description of every route. Each
+//! handler's `#[utoipa::path]` is both its documentation and, through
+//! `utoipa_axum`'s `routes!`, its registration (path and method), so the
+//! document cannot drift from what the router serves. This module holds the
+//! document's root (title, security schemes, tags) and serves the document.
 
-use axum::Router;
-use axum::routing::get;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::response::{IntoResponse, Response};
+use switchyard_protocol::ErrorBody;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::extract::Json;
 use crate::service::AppState;
 
-/// The document's root: every path and the schemas they use.
+/// The document's root: what the routes add their paths and schemas to.
+/// [`ErrorBody`] is named here because the error families of
+/// [`responses`](super::responses) reference it without adding it.
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
@@ -19,40 +28,7 @@ use crate::service::AppState;
                        Every route but `/health` and this document needs \
                        `Authorization: Bearer <token>`; admin routes need an admin's."
     ),
-    paths(
-        super::tasks::submit,
-        super::tasks::submit_batch,
-        super::tasks::list,
-        super::tasks::show,
-        super::tasks::update,
-        super::tasks::cancel,
-        super::tasks::attempts,
-        super::workers::register,
-        super::workers::list,
-        super::workers::show,
-        super::workers::update,
-        super::workers::heartbeat,
-        super::workers::fetch,
-        super::workers::report,
-        super::workers::report_batch,
-        super::workers::unregister,
-        super::admin::seed,
-        super::admin::rebalance,
-        super::admin::dispatcher,
-        super::admin::update_worker,
-        super::admin::drain,
-        super::admin::activate,
-        super::tokens::create_principal,
-        super::tokens::create_token,
-        super::tokens::list_tokens,
-        super::tokens::revoke_token,
-        super::tokens::whoami,
-        super::health::check,
-        super::metrics::metrics,
-        super::stats::page,
-        super::stats::json,
-        document,
-    ),
+    components(schemas(ErrorBody)),
     modifiers(&AdminToken),
     security(("token" = [])),
     tags(
@@ -82,9 +58,28 @@ impl Modify for AdminToken {
     }
 }
 
-/// The document route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/openapi.json", get(document))
+/// The document route. It serves the [`Document`] that
+/// [`routes::router`](super::router) adds to each request once the whole
+/// document is known.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(openapi)]
+}
+
+/// The finished document, shared by every request for it.
+#[derive(Clone)]
+pub struct Document(Arc<utoipa::openapi::OpenApi>);
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document").finish_non_exhaustive()
+    }
+}
+
+impl Document {
+    /// Wraps the document the routes built.
+    pub fn new(document: utoipa::openapi::OpenApi) -> Self {
+        Self(Arc::new(document))
+    }
 }
 
 /// This document.
@@ -95,6 +90,6 @@ pub fn router() -> Router<AppState> {
     security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object))
 )]
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi(Extension(document): Extension<Document>) -> Response {
+    Json(document.0.as_ref()).into_response()
 }

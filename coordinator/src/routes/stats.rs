@@ -1,23 +1,22 @@
 //! `/stats` (the dashboard page) and `/api/v1/stats` (the same numbers as JSON).
 //! Both show tasks only to those who may see them: see [`stats::stats`].
 
-use super::auth::StatsAccess;
-use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
-use axum::routing::get;
-use switchyard_protocol::{ErrorBody, Stats, StatsQuery};
+use switchyard_protocol::{Stats, StatsQuery};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
+use super::auth::StatsAccess;
 use super::dashboard;
 use super::extract::{Json, Query};
+use super::responses::{AuthErrors, InputErrors};
 use crate::error::ApiError;
 use crate::service::{AppState, stats};
 
-/// The dashboard routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/stats", get(page))
-        .route("/api/v1/stats", get(json))
+/// The dashboard routes, with their documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![routes!(stats_page), routes!(stats_json)]
 }
 
 /// The dashboard: an HTML page that reloads itself every few seconds. An
@@ -30,13 +29,10 @@ pub fn router() -> Router<AppState> {
     params(StatsQuery),
     responses(
         (status = 200, description = "The dashboard page", content_type = "text/html", body = String),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
-        (status = 403, description = "A worker or registration token (unless --public-stats)", body = ErrorBody),
-        (status = 422, description = "Invalid paging", body = ErrorBody),
+        AuthErrors, InputErrors,
     )
 )]
-pub async fn page(
+pub async fn stats_page(
     StatsAccess(reader): StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,
@@ -53,13 +49,10 @@ pub async fn page(
     params(StatsQuery),
     responses(
         (status = 200, description = "Task counts, backlog, throughput, workers", body = Stats),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "Missing token (unless --public-stats), or a bad one", body = ErrorBody),
-        (status = 403, description = "A worker or registration token (unless --public-stats)", body = ErrorBody),
-        (status = 422, description = "Invalid paging", body = ErrorBody),
+        AuthErrors, InputErrors,
     )
 )]
-pub async fn json(
+pub async fn stats_json(
     StatsAccess(reader): StatsAccess,
     State(state): State<AppState>,
     Query(query): Query<StatsQuery>,

@@ -1,28 +1,32 @@
 //! `/api/v1/tasks`: submit (one or a batch), get, list, change, cancel, attempts.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use switchyard_protocol::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskId, TaskPage, TaskView,
     UpdateTask,
 };
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::created;
 use super::extract::{Json, Path, Query};
+use super::responses::{
+    AuthErrors, BadRequest, Conflict, InputErrors, QueueFull, TaskNotFound, Unavailable,
+};
 use crate::error::ApiError;
 use crate::service::{AppState, submit, tasks};
 
-/// The task routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tasks", post(submit).get(list))
-        .route("/tasks/batch", post(submit_batch))
-        .route("/tasks/{id}", get(show).patch(update))
-        .route("/tasks/{id}/cancel", post(cancel))
-        .route("/tasks/{id}/attempts", get(attempts))
+/// The task routes, each with its documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(submit_task, list_tasks),
+        routes!(submit_batch),
+        routes!(show_task, update_task),
+        routes!(cancel_task),
+        routes!(list_attempts),
+    ]
 }
 
 /// 201 with the new task; 200 with the existing one when its idempotency
@@ -35,16 +39,10 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, description = "Stored and queued", body = TaskView),
         (status = 200, description = "An earlier task with this idempotency key, on the same terms", body = TaskView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "The idempotency key was used with other terms", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 429, description = "The queue is at its limit", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Conflict, QueueFull, Unavailable,
     )
 )]
-async fn submit(
+async fn submit_task(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Json(request): Json<SubmitTask>,
@@ -66,13 +64,7 @@ async fn submit(
     request_body = SubmitBatch,
     responses(
         (status = 201, description = "All stored and queued, in the order submitted", body = BatchView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "An idempotency key was used with other terms", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 429, description = "The queue is at its limit", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Conflict, QueueFull, Unavailable,
     )
 )]
 async fn submit_batch(
@@ -94,16 +86,10 @@ async fn submit_batch(
     request_body = UpdateTask,
     responses(
         (status = 200, description = "The changed task", body = TaskView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "The task is no longer queued", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, TaskNotFound, Conflict, Unavailable,
     )
 )]
-async fn update(
+async fn update_task(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
@@ -119,14 +105,10 @@ async fn update(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "Every attempt, oldest first", body = Vec<AttemptView>),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, TaskNotFound, Unavailable,
     )
 )]
-async fn attempts(
+async fn list_attempts(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
@@ -141,14 +123,10 @@ async fn attempts(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "The task", body = TaskView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, TaskNotFound, Unavailable,
     )
 )]
-async fn show(
+async fn show_task(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
@@ -163,14 +141,10 @@ async fn show(
     params(ListTasksQuery),
     responses(
         (status = 200, description = "A page of tasks, newest first", body = TaskPage),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Unavailable,
     )
 )]
-async fn list(
+async fn list_tasks(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Query(query): Query<ListTasksQuery>,
@@ -185,15 +159,10 @@ async fn list(
     params(("id" = i64, Path, description = "Task id")),
     responses(
         (status = 200, description = "Cancelled, or flagged for cancellation while it runs", body = TaskView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token's role may not do this", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "The task already finished otherwise", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, TaskNotFound, Conflict, Unavailable,
     )
 )]
-async fn cancel(
+async fn cancel_task(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,

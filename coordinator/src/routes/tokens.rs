@@ -1,26 +1,31 @@
 //! Principals and tokens: `/api/v1/admin/principals`, `/api/v1/admin/tokens`
 //! (admins) and `/api/v1/whoami` (anyone with a token).
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
 use switchyard_protocol::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Admin, Caller};
 use super::created;
 use super::extract::{Json, Path};
+use super::responses::{
+    AuthErrors, BadRequest, Conflict, InputErrors, PrincipalNotFound, TokenNotFound,
+    Unauthenticated,
+};
 use crate::error::ApiError;
 use crate::service::{AppState, auth};
 
-/// The token routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/principals", post(create_principal))
-        .route("/admin/principals/{name}/tokens", post(create_token))
-        .route("/admin/tokens", get(list_tokens))
-        .route("/admin/tokens/{id}", delete(revoke_token))
-        .route("/whoami", get(whoami))
+/// The principal and token routes, with their documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(create_principal),
+        routes!(create_token),
+        routes!(list_tokens),
+        routes!(revoke_token),
+        routes!(whoami),
+    ]
 }
 
 #[utoipa::path(
@@ -31,11 +36,7 @@ pub fn router() -> Router<AppState> {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "The principal and its first token (a registration token for a worker principal), shown once", body = IssuedToken),
-        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "The name is taken", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "Invalid name", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Conflict,
     )
 )]
 async fn create_principal(
@@ -55,11 +56,7 @@ async fn create_principal(
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "A new token, shown once", body = IssuedToken),
-        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such principal", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "Invalid label or lifetime", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, PrincipalNotFound,
     )
 )]
 async fn create_token(
@@ -78,9 +75,7 @@ async fn create_token(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Every token, without secrets, newest first", body = Vec<TokenInfo>),
-        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
+        AuthErrors,
     )
 )]
 async fn list_tokens(
@@ -98,10 +93,7 @@ async fn list_tokens(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The token, revoked, with every worker token registered with it", body = TokenInfo),
-        (status = 400, description = "Malformed body or path", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "Not an admin", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such token", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, TokenNotFound,
     )
 )]
 async fn revoke_token(
@@ -119,7 +111,7 @@ async fn revoke_token(
     security(("token" = [])),
     responses(
         (status = 200, description = "Who the token authenticates", body = Whoami),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
+        Unauthenticated,
     )
 )]
 async fn whoami(Caller(principal): Caller) -> Json<Whoami> {

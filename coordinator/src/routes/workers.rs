@@ -1,30 +1,35 @@
 //! `/api/v1/workers`: register, heartbeat, fetch, report (one or a batch),
 //! unregister.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use switchyard_protocol::{
     FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
     ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
 };
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Caller, Observer};
 use super::created;
 use super::extract::{Json, Path};
+use super::responses::{
+    AuthErrors, BadRequest, Conflict, InputErrors, TaskNotFound, Unavailable, WorkerGone,
+    WorkerNotFound,
+};
 use crate::error::ApiError;
 use crate::service::{AppState, fetch, report, workers};
 
-/// The worker routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/workers", post(register).get(list))
-        .route("/workers/{id}", get(show).patch(update).delete(unregister))
-        .route("/workers/{id}/heartbeat", post(heartbeat))
-        .route("/workers/{id}/fetch", post(fetch))
-        .route("/workers/{id}/report", post(report))
-        .route("/workers/{id}/reports", post(report_batch))
+/// The worker routes, with their documentation.
+pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(register_worker, list_workers),
+        routes!(show_worker, update_worker, unregister_worker),
+        routes!(heartbeat),
+        routes!(fetch),
+        routes!(report),
+        routes!(report_batch),
+    ]
 }
 
 #[utoipa::path(
@@ -34,14 +39,10 @@ pub fn router() -> Router<AppState> {
     request_body = RegisterWorker,
     responses(
         (status = 201, description = "Registered; the answer carries its id", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Unavailable,
     )
 )]
-async fn register(
+async fn register_worker(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Json(request): Json<RegisterWorker>,
@@ -54,13 +55,11 @@ async fn register(
     path = "/api/v1/workers",
     tag = "workers",
     responses(
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "A worker or registration token", body = switchyard_protocol::ErrorBody),
         (status = 200, description = "Every worker that has not gone", body = Vec<WorkerView>),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, Unavailable,
     )
 )]
-async fn list(
+async fn list_workers(
     _: Observer,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<WorkerView>>, ApiError> {
@@ -74,14 +73,10 @@ async fn list(
     params(("id" = i64, Path, description = "Worker id")),
     responses(
         (status = 200, description = "The worker", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, WorkerNotFound, Unavailable,
     )
 )]
-async fn show(
+async fn show_worker(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -98,16 +93,10 @@ async fn show(
     request_body = UpdateWorker,
     responses(
         (status = 200, description = "The changed worker", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
-async fn update(
+async fn update_worker(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
@@ -125,12 +114,7 @@ async fn update(
     request_body = HeartbeatRequest,
     responses(
         (status = 200, description = "Noted; running tasks to kill", body = HeartbeatResponse),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
 async fn heartbeat(
@@ -151,13 +135,7 @@ async fn heartbeat(
     request_body = FetchRequest,
     responses(
         (status = 200, description = "Tasks handed over; empty when the wait ended with no work", body = FetchResponse),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 410, description = "The worker is gone: register again", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, WorkerNotFound, WorkerGone, Unavailable,
     )
 )]
 async fn fetch(
@@ -178,13 +156,7 @@ async fn fetch(
     request_body = TaskReport,
     responses(
         (status = 200, description = "The task after this attempt", body = TaskView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such task", body = switchyard_protocol::ErrorBody),
-        (status = 409, description = "The worker does not hold this attempt", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A value is out of bounds", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, TaskNotFound, Conflict, Unavailable,
     )
 )]
 async fn report(
@@ -205,11 +177,7 @@ async fn report(
     request_body = ReportBatch,
     responses(
         (status = 200, description = "Each report's fate, in request order: the task's new state, or why it was refused", body = ReportBatchResponse),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 422, description = "A report is out of bounds or repeated; nothing was written", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, InputErrors, Unavailable,
     )
 )]
 async fn report_batch(
@@ -229,14 +197,10 @@ async fn report_batch(
     params(("id" = i64, Path, description = "Worker id")),
     responses(
         (status = 200, description = "Gone; its work goes to other workers", body = WorkerView),
-        (status = 400, description = "Malformed body or query", body = switchyard_protocol::ErrorBody),
-        (status = 401, description = "Missing or bad token", body = switchyard_protocol::ErrorBody),
-        (status = 403, description = "The token may not act as this worker", body = switchyard_protocol::ErrorBody),
-        (status = 404, description = "No such worker", body = switchyard_protocol::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = switchyard_protocol::ErrorBody),
+        AuthErrors, BadRequest, WorkerNotFound, Unavailable,
     )
 )]
-async fn unregister(
+async fn unregister_worker(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<WorkerId>,
