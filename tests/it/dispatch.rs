@@ -66,7 +66,10 @@ fn with_client(workers: &[SimWorker], app: &TestApp) -> Vec<SimWorker> {
 #[tokio::test]
 async fn restart_with_1000_queued_tasks_seeds_every_one_and_runs_each_once() {
     for mode in ["balanced", "fanout"] {
-        let mut app = spawn_app(admin::options(mode)).await;
+        // The simulated workers send no heartbeat while 1,000 tasks go in
+        // and the coordinator restarts: a long timeout keeps a loaded
+        // machine from declaring them dead before the snapshot is read.
+        let mut app = spawn_app(admin::options(mode).heartbeat("5s", "10m")).await;
         let mut workers = Vec::new();
         for i in 0..3 {
             workers.push(SimWorker::register(&app.client, &format!("w{i}"), &["linux"], 8).await);
