@@ -37,8 +37,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use switchyard_config::{BalanceStrategy, DispatchMode};
-use switchyard_coordinator::dispatcher::{QueuedTask, TaskDispatcher, WorkerSpec};
+use switchyard_coordinator::dispatcher::{
+    BalanceStrategy, DispatchMode, QueuedTask, TaskDispatcher, WorkerSpec,
+};
 use switchyard_protocol::{TaskId, WorkerId};
 
 const WORKERS: usize = 10_000;

@@ -10,6 +10,8 @@
 //! - [`storage`]: entities and every SQL statement; functions take any
 //!   connection so they compose inside transactions.
 //! - [`dispatcher`]: the in-memory TaskDispatcher; pure logic, no I/O.
+//! - [`dispatcher_edge`]: the dispatcher's settings from the configuration,
+//!   its snapshot onto the wire.
 //! - [`domain`]: typed states and their legal transitions, input validation.
 //! - [`error`]: the one API error type and its JSON response.
 //! - [`metrics`]: per-app counters and histograms, rendered for Prometheus.
@@ -20,6 +22,7 @@
 pub mod dev;
 pub mod devdb;
 pub mod dispatcher;
+pub mod dispatcher_edge;
 pub mod domain;
 pub mod error;
 pub mod metrics;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
-use crate::dispatcher::TaskDispatcher;
+use crate::dispatcher_edge;
 use crate::routes;
 use crate::server::tls::{self, CertStore};
 use crate::server::{self, HttpLimits};
@@ -116,7 +116,7 @@ pub async fn run_observed(
         migrate(&db, &config.db_schema).await?;
     }
     let cancel = CancellationToken::new();
-    let dispatcher = TaskDispatcher::new(config.dispatch_mode, config.balance_strategy);
+    let dispatcher = dispatcher_edge::from_config(config.dispatch_mode, config.balance_strategy);
     let state = AppState::new(
         db,
         dispatcher,

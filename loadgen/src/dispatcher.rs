@@ -1,18 +1,12 @@
 //! The coordinator's dispatcher as its admin API shows it
-//! (`GET /api/v1/admin/dispatcher`): its mode, and how many tasks its
-//! queues hold, so a memory figure can say what it covers. The protocol
-//! client has no call for it (the snapshot's type lives in the
-//! coordinator), so the JSON is read field by field.
-
-use std::time::Duration;
+//! (`GET /api/v1/admin/dispatcher`, through the protocol client): its mode,
+//! and how many tasks its queues hold, so a memory figure can say what it
+//! covers.
 
 use anyhow::Context;
 use serde::Serialize;
-use serde_json::Value;
 use switchyard_config::Secret;
-
-/// Time allowed for the snapshot request.
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
+use switchyard_protocol::{Client, DispatcherSnapshot};
 
 /// What the dispatcher holds, from one snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,30 +23,14 @@ pub struct DispatcherCounts {
 }
 
 impl DispatcherCounts {
-    /// Reads the counts out of a snapshot's JSON.
-    pub fn from_snapshot(body: &Value) -> anyhow::Result<Self> {
-        let count = |name: &str| {
-            body.get(name)
-                .and_then(Value::as_u64)
-                .with_context(|| format!("the dispatcher snapshot has no count `{name}`"))
-        };
-        let workers = body
-            .get("workers")
-            .and_then(Value::as_array)
-            .context("the dispatcher snapshot has no `workers` list")?;
-        let mut queue_entries = 0;
-        for worker in workers {
-            queue_entries += worker
-                .get("queued")
-                .and_then(Value::as_u64)
-                .context("a worker of the dispatcher snapshot has no `queued` count")?;
+    /// The counts of a snapshot.
+    pub fn from_snapshot(snapshot: &DispatcherSnapshot) -> Self {
+        Self {
+            workers: snapshot.workers.len() as u64,
+            queued_tasks: snapshot.queued_total,
+            queue_entries: snapshot.queue_entries(),
+            unplaced: snapshot.unplaced,
         }
-        Ok(Self {
-            workers: workers.len() as u64,
-            queued_tasks: count("queued_total")?,
-            queue_entries,
-            unplaced: count("unplaced")?,
-        })
     }
 
     /// Queue entries per distinct queued task (1 in Balanced; the number
@@ -62,58 +40,54 @@ impl DispatcherCounts {
     }
 }
 
-/// The dispatcher snapshot of the coordinator at `url`, as JSON.
-pub async fn snapshot(url: &str, token: &Secret) -> anyhow::Result<Value> {
-    let http = switchyard_protocol::http_client_builder(url, &Default::default())
-        .context("failed to set up TLS")?
-        .timeout(SNAPSHOT_TIMEOUT)
-        .build()
-        .context("failed to build an HTTP client")?;
-    let response = http
-        .get(format!(
-            "{}/api/v1/admin/dispatcher",
-            url.trim_end_matches('/')
-        ))
-        .bearer_auth(token.expose())
-        .send()
+/// The dispatcher snapshot of the coordinator at `url`, asked with the
+/// admin token.
+pub async fn snapshot(url: &str, token: &Secret) -> anyhow::Result<DispatcherSnapshot> {
+    let client = Client::new(url)
+        .context("failed to build an HTTP client")?
+        .with_token(token.expose());
+    let view = client
+        .admin_dispatcher(None)
         .await
-        .context("failed to ask the coordinator for its dispatcher")?;
-    let status = response.status();
-    if !status.is_success() {
-        anyhow::bail!("the dispatcher snapshot answered {status}");
-    }
-    response
-        .json()
-        .await
-        .context("failed to read the dispatcher snapshot")
+        .context("failed to read the coordinator's dispatcher snapshot")?;
+    Ok(view.snapshot)
 }
 
 /// The counts of the dispatcher of the coordinator at `url`.
 pub async fn counts(url: &str, token: &Secret) -> anyhow::Result<DispatcherCounts> {
-    DispatcherCounts::from_snapshot(&snapshot(url, token).await?)
+    Ok(DispatcherCounts::from_snapshot(
+        &snapshot(url, token).await?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use switchyard_protocol::DispatcherView;
 
     use super::*;
 
+    fn worker(id: i64, queued: u64) -> serde_json::Value {
+        json!({
+            "id": id, "tags": ["linux"], "slots": 4, "draining": false,
+            "queued": queued, "running": 0, "in_flight": 0, "queue": [1, 2, 3],
+        })
+    }
+
+    /// Read from the JSON the admin route answers.
     #[test]
     fn counts_sum_the_queues() {
         let body = json!({
             "mode": "fanout",
             "strategy": "least-queue",
-            "workers": [
-                {"id": 1, "queued": 3, "queue": [1, 2, 3]},
-                {"id": 2, "queued": 3, "queue": [1, 2, 3]},
-                {"id": 3, "queued": 0, "queue": []},
-            ],
+            "workers": [worker(1, 3), worker(2, 3), worker(3, 0)],
             "queued_total": 3,
             "unplaced": 0,
-            "tag_sets": [],
+            "tag_sets": [{"tags": ["linux"], "queued": 3, "candidates": 3}],
         });
-        let counts = DispatcherCounts::from_snapshot(&body).unwrap();
+        let view: DispatcherView = serde_json::from_value(body).unwrap();
+        assert_eq!(view.task, None);
+        let counts = DispatcherCounts::from_snapshot(&view.snapshot);
         assert_eq!(
             counts,
             DispatcherCounts {
@@ -127,12 +101,17 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_without_counts_is_refused() {
-        assert!(DispatcherCounts::from_snapshot(&json!({"workers": []})).is_err());
-        let no_queued = json!({"workers": [{"id": 1}], "queued_total": 0, "unplaced": 0});
-        assert!(DispatcherCounts::from_snapshot(&no_queued).is_err());
-        let empty = json!({"workers": [], "queued_total": 0, "unplaced": 0});
-        let counts = DispatcherCounts::from_snapshot(&empty).unwrap();
+    fn an_empty_dispatcher_has_no_entries_per_task() {
+        let snapshot = DispatcherSnapshot {
+            mode: "balanced".into(),
+            strategy: "round-robin".into(),
+            workers: Vec::new(),
+            queued_total: 0,
+            unplaced: 0,
+            tag_sets: Vec::new(),
+        };
+        let counts = DispatcherCounts::from_snapshot(&snapshot);
+        assert_eq!(counts.queue_entries, 0);
         assert_eq!(counts.entries_per_task(), None);
     }
 }

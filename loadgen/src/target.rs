@@ -1,7 +1,6 @@
 //! The system under test: the coordinator's process and dispatch mode, and
 //! PostgreSQL's process and counters.
 
-use anyhow::Context;
 use switchyard_config::Secret;
 
 use crate::args::{BenchArgs, port_of};
@@ -67,15 +66,9 @@ impl Target {
 
 /// Reads `mode` and `strategy` from `GET /api/v1/admin/dispatcher`.
 async fn dispatch_info(url: &str, token: &Secret) -> anyhow::Result<DispatchInfo> {
-    let body = dispatcher::snapshot(url, token).await?;
-    let field = |name: &str| {
-        body.get(name)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .with_context(|| format!("the dispatcher snapshot has no `{name}`"))
-    };
+    let snapshot = dispatcher::snapshot(url, token).await?;
     Ok(DispatchInfo {
-        mode: field("mode")?,
-        strategy: field("strategy")?,
+        mode: snapshot.mode,
+        strategy: snapshot.strategy,
     })
 }

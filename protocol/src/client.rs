@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::admin::{RebalanceResult, SeedResult};
 use crate::auth::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
+use crate::dispatcher::DispatcherView;
 use crate::error::ErrorBody;
 use crate::ids::{TaskId, WorkerId};
 use crate::task::{
@@ -304,6 +305,19 @@ impl Client {
     pub async fn admin_rebalance(&self) -> Result<RebalanceResult, ClientError> {
         self.post("/api/v1/admin/rebalance", &serde_json::json!({}))
             .await
+    }
+
+    /// Admin: the dispatcher's state (`GET /api/v1/admin/dispatcher`);
+    /// with `task`, also which workers' queues hold that task.
+    pub async fn admin_dispatcher(
+        &self,
+        task: Option<TaskId>,
+    ) -> Result<DispatcherView, ClientError> {
+        let mut request = self.request(Method::GET, "/api/v1/admin/dispatcher");
+        if let Some(task) = task {
+            request = request.query(&[("task", task)]);
+        }
+        self.send(request).await
     }
 
     /// Admin: drain a worker (no new work; its queue goes elsewhere), or

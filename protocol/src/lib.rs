@@ -10,6 +10,7 @@
 //! - [`worker`]: registering, heartbeating, fetching and reporting.
 //! - [`auth`]: principals, roles and tokens.
 //! - [`admin`]: answers of the admin routes.
+//! - [`dispatcher`]: the dispatcher's state, as the admin API shows it.
 //! - [`stats`]: the dashboard's numbers and the health report.
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod dispatcher;
 pub mod error;
 pub mod ids;
 pub mod limits;
@@ -34,6 +36,9 @@ pub mod worker;
 pub use admin::{RebalanceResult, SeedResult};
 pub use auth::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, Whoami};
 pub use client::{Client, ClientError, StatusCode};
+pub use dispatcher::{
+    DispatcherSnapshot, DispatcherView, TagSetSnapshot, TaskHolders, WorkerSnapshot,
+};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
 pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery, StatsScope};

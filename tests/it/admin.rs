@@ -1,7 +1,7 @@
 //! Admin calls for tests: the dispatcher snapshot, seed, rebalance, worker changes.
 
 use serde_json::Value;
-use switchyard_protocol::{TaskId, UpdateWorker, WorkerId};
+use switchyard_protocol::{DispatcherSnapshot, TaskId, UpdateWorker, WorkerId};
 use switchyard_tests::{AppOptions, TestApp};
 
 /// The admin token test coordinators run with.
@@ -25,41 +25,22 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<V
 }
 
 /// The dispatcher snapshot.
-pub async fn snapshot(app: &TestApp) -> Value {
-    call(app, reqwest::Method::GET, "/api/v1/admin/dispatcher", None).await
+pub async fn snapshot(app: &TestApp) -> DispatcherSnapshot {
+    app.client.admin_dispatcher(None).await.unwrap().snapshot
 }
 
 /// Queue length of each worker, from the snapshot.
 pub async fn queue_lengths(app: &TestApp) -> Vec<(WorkerId, u64)> {
     let snapshot = snapshot(app).await;
-    snapshot["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                WorkerId(w["id"].as_i64().unwrap()),
-                w["queued"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    snapshot.workers.iter().map(|w| (w.id, w.queued)).collect()
 }
 
 /// Workers whose queue holds `task`.
 pub async fn holders(app: &TestApp, task: TaskId) -> Vec<WorkerId> {
-    let view = call(
-        app,
-        reqwest::Method::GET,
-        &format!("/api/v1/admin/dispatcher?task={task}"),
-        None,
-    )
-    .await;
-    view["task"]["holders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| WorkerId(id.as_i64().unwrap()))
-        .collect()
+    let view = app.client.admin_dispatcher(Some(task)).await.unwrap();
+    let held = view.task.expect("asked with ?task, answered without it");
+    assert_eq!(held.id, task);
+    held.holders
 }
 
 /// Rebuilds the dispatcher from the database; returns the queued tasks read.

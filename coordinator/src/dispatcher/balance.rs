@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use switchyard_protocol::WorkerId;
 
-use super::tagsets::SetId;
+use super::tagsets::TagSetId;
 use super::{Rebalanced, TaskDispatcher, wake_list};
 
 impl TaskDispatcher {
@@ -26,7 +26,9 @@ impl TaskDispatcher {
             return result;
         }
         loop {
-            let sets: Vec<SetId> = self
+            // Live sets in id order (invariant 8): moves in one set change
+            // the loads the next one sees.
+            let sets: Vec<TagSetId> = self
                 .sets
                 .live()
                 .filter(|&s| {
@@ -52,7 +54,7 @@ impl TaskDispatcher {
 
     /// One tag set: while its most loaded holder is 2 or more above its
     /// least loaded candidate, move the holder's best task of the set there.
-    fn rebalance_set(&mut self, set: SetId, result: &mut Rebalanced) {
+    fn rebalance_set(&mut self, set: TagSetId, result: &mut Rebalanced) {
         let mut loads: BTreeSet<(usize, WorkerId)> = BTreeSet::new();
         let mut holding: BTreeSet<(usize, WorkerId)> = BTreeSet::new();
         for &c in &self.sets.get(set).candidates {
@@ -67,7 +69,12 @@ impl TaskDispatcher {
             if high < low + 2 {
                 break;
             }
-            let Some((_, id)) = self.workers.get(&from).and_then(|w| w.queue.sub_first(set)) else {
+            let Some(id) = self
+                .workers
+                .get(&from)
+                .and_then(|w| w.queue.sub_first(set))
+                .map(|key| key.task())
+            else {
                 break;
             };
             if !self.unhold(id, from) {

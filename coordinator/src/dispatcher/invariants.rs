@@ -1,23 +1,28 @@
 //! A full consistency check of the dispatcher's structures, for tests and
-//! debugging. O(everything): never call it on a hot path.
+//! debugging: invariant 7 (the indexes agree), and invariants 1 to 3 as far
+//! as the dispatcher alone can tell (see the list in the module
+//! documentation). O(everything): never call it on a hot path.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_protocol::TaskId;
 
-use super::tagsets::{SetId, key};
+use super::queuekey::QueueKey;
+use super::tagsets::TagSetId;
 use super::{Assigned, TaskDispatcher};
 
 impl TaskDispatcher {
     /// Checks internal consistency: the tag-set index and candidate cache
-    /// match the workers; the reverse index matches the queues; every holder
-    /// is a candidate; Fanout: every candidate holds each queued task;
-    /// Balanced: exactly one holder when a candidate exists; the per-set
-    /// counts and unheld lists match the queued tasks; the stealing index
-    /// matches the queues; in-flight and running tasks match their workers;
-    /// tag-set references are counted right. Returns the first violation
-    /// found.
+    /// match the workers; the reverse index matches the queues (7); every
+    /// holder is a candidate and draining workers hold nothing (2); Fanout:
+    /// every candidate holds each queued task, Balanced: exactly one holder
+    /// when a candidate exists (1); the per-set counts and unheld lists
+    /// match the queued tasks; the load and steal indexes match the loads
+    /// and queues (7); no task is both queued and assigned, and each
+    /// assigned task is listed by its one worker (3); tag-set references
+    /// are counted right. Returns the first violation found, in a
+    /// deterministic order.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.sets.check()?;
         self.check_workers()?;
@@ -28,7 +33,9 @@ impl TaskDispatcher {
 
     fn check_workers(&self) -> Result<(), String> {
         let mut total_held = 0;
-        for (&id, w) in &self.workers {
+        let mut workers: Vec<_> = self.workers.iter().collect();
+        workers.sort_unstable_by_key(|&(&id, _)| id);
+        for (&id, w) in workers {
             if self.sets.refs(w.set) == 0 {
                 return Err(format!("worker {id} has a forgotten tag set"));
             }
@@ -44,12 +51,13 @@ impl TaskDispatcher {
             }
             w.queue.check().map_err(|e| format!("worker {id}: {e}"))?;
             let mut count = 0;
-            for (task_set, &(Reverse(rank), task)) in w.queue.iter() {
+            for (task_set, key) in w.queue.iter() {
                 count += 1;
+                let task = key.task();
                 let Some(entry) = self.queued.get(&task) else {
                     return Err(format!("worker {id} holds {task}, which is not queued"));
                 };
-                if entry.set != task_set || entry.rank != rank {
+                if entry.set != task_set || entry.rank != key.rank() {
                     return Err(format!("worker {id} holds {task} under the wrong key"));
                 }
             }
@@ -65,7 +73,7 @@ impl TaskDispatcher {
             if self.balanced() && !w.draining {
                 let load = (w.load(), id);
                 for &sub in &set.subsets {
-                    if !self.sets.get(sub).by_load.contains(&load) {
+                    if !self.sets.get(sub).load_index.contains(&load) {
                         return Err(format!(
                             "load index of {:?} misses {load:?}",
                             self.sets.get(sub).tags
@@ -78,9 +86,9 @@ impl TaskDispatcher {
                 let indexed = self.sets.get(sub).candidates.len() >= 2;
                 if self.balanced()
                     && indexed
-                    && !self.sets.get(sub).by_len.contains(&(len, Reverse(id)))
+                    && !self.sets.get(sub).steal_index.contains(&(len, Reverse(id)))
                 {
-                    return Err(format!("stealing index misses worker {id} ({len} tasks)"));
+                    return Err(format!("steal index misses worker {id} ({len} tasks)"));
                 }
             }
             for task in w.running.iter().chain(&w.in_flight) {
@@ -108,7 +116,7 @@ impl TaskDispatcher {
     }
 
     fn check_queued(&self) -> Result<(), String> {
-        let mut per_set: HashMap<SetId, usize> = HashMap::new();
+        let mut per_set: BTreeMap<TagSetId, usize> = BTreeMap::new();
         for entry in self.queued.values() {
             *per_set.entry(entry.set).or_default() += 1;
         }
@@ -123,23 +131,25 @@ impl TaskDispatcher {
                 ));
             }
             counted += set.queued;
-            for &(Reverse(rank), task) in &set.unheld {
+            for key in &set.unheld {
+                let task = key.task();
                 match self.queued.get(&task) {
-                    Some(e) if e.set == set_id && e.rank == rank && e.holders.is_empty() => {}
+                    Some(e) if e.set == set_id && e.rank == key.rank() && e.holders.is_empty() => {}
                     _ => return Err(format!("tag set {:?} lists {task} wrongly", set.tags)),
                 }
             }
-            // The stealing index lists every holder with its count while the
+            // The steal index lists every holder with its count while the
             // set has two or more candidates, and nothing otherwise.
-            let held: usize = set.by_len.iter().map(|&(len, _)| len).sum();
+            let held: usize = set.steal_index.iter().map(|&(len, _)| len).sum();
             let expected = if set.candidates.len() >= 2 {
                 self.holdings(set_id)
             } else {
                 0
             };
-            if self.balanced() && (held != expected || set.by_len.iter().any(|&(len, _)| len == 0))
+            if self.balanced()
+                && (held != expected || set.steal_index.iter().any(|&(len, _)| len == 0))
             {
-                return Err(format!("stealing index of {:?} miscounts", set.tags));
+                return Err(format!("steal index of {:?} miscounts", set.tags));
             }
         }
         if counted != self.queued.len() {
@@ -148,12 +158,14 @@ impl TaskDispatcher {
                 self.queued.len()
             ));
         }
-        for (&task, entry) in &self.queued {
+        let mut queued: Vec<_> = self.queued.iter().collect();
+        queued.sort_unstable_by_key(|&(&task, _)| task);
+        for (&task, entry) in queued {
             let listed = self
                 .sets
                 .get(entry.set)
                 .unheld
-                .contains(&key(entry.rank, task));
+                .contains(&QueueKey::new(entry.rank, task));
             if listed != entry.holders.is_empty() {
                 return Err(format!(
                     "{task}: {} holders, listed as unheld: {listed}",
@@ -172,7 +184,7 @@ impl TaskDispatcher {
                 if candidates.binary_search(h).is_err() {
                     return Err(format!("{task} held by {h}, which is not a candidate"));
                 }
-                let task_key = key(entry.rank, task);
+                let task_key = QueueKey::new(entry.rank, task);
                 let holds = self
                     .workers
                     .get(h)
@@ -198,19 +210,21 @@ impl TaskDispatcher {
     }
 
     /// Balanced: tasks of `set` held by queues.
-    fn holdings(&self, set: SetId) -> usize {
+    fn holdings(&self, set: TagSetId) -> usize {
         self.workers.values().map(|w| w.queue.sub_len(set)).sum()
     }
 
     fn check_assigned(&self) -> Result<(), String> {
-        let mut busy: HashSet<TaskId> = HashSet::new();
+        let mut busy: BTreeSet<TaskId> = BTreeSet::new();
         for w in self.workers.values() {
             busy.extend(w.running.iter().chain(&w.in_flight));
         }
         for running in self.detached.values() {
             busy.extend(running);
         }
-        for (&task, a) in &self.assigned {
+        let mut assigned: Vec<_> = self.assigned.iter().collect();
+        assigned.sort_unstable_by_key(|&(&task, _)| task);
+        for (&task, a) in assigned {
             let worker = a.worker();
             let listed = match (self.workers.get(&worker), a) {
                 (Some(w), Assigned::InFlight { .. }) => w.in_flight.contains(&task),

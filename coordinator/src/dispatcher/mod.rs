@@ -4,23 +4,31 @@
 //! It is a cache of the database (which stays the truth and decides every
 //! hand-over with a conditional UPDATE), so it does no I/O, no async and no
 //! locking; the service keeps it behind one `std::sync::Mutex` and calls it
-//! between database operations.
+//! between database operations. It depends on no configuration or
+//! serialisation crate: it takes its own [`DispatchMode`] and
+//! [`BalanceStrategy`] and hands out a plain [`Snapshot`]; the service
+//! converts at its edges.
 //!
 //! # Layout
-//! - `tagsets`: interned tag sets (keyed as in `tagkey`), their subset
-//!   relation, the candidate cache (active workers per tag set) and, in
-//!   Balanced mode, the load index that finds the least loaded candidate in
-//!   O(log n).
+//! - `mode`: the dispatch mode and balance strategy.
+//! - `tagsets`: interned tag sets (keyed as in `tagkey`, numbered by
+//!   `TagSetId`), their subset relation, the candidate cache (active workers
+//!   per tag set) and, in Balanced mode, the load index that finds the least
+//!   loaded candidate in O(log n) and the steal index that finds the longest
+//!   queue.
+//! - `queuekey`: the order of queued tasks.
 //! - `queue`: a worker's priority queue, split by required tag set into
 //!   `subqueue`s (ordered sets tuned for in-order arrival).
 //! - `holders`: the reverse index entry of a task (the queues holding it).
 //! - `placement`: the primitives every operation is built from: hold/unhold
-//!   a task in a queue, choose a worker by strategy, hand a task over.
+//!   a task in a queue (or a whole sub-queue), make a worker a candidate or
+//!   not, choose a worker by strategy, hand a task over.
 //! - `tasks`: task operations (enqueue, fetch and stealing, confirm, abandon,
 //!   restore, finish, remove, set_running).
 //! - `workers`: worker operations (register, update, drain, unregister).
 //! - `position`: how many tasks are ahead of a queued task.
-//! - `balance`, `seed`, `snapshot`, `invariants`: the rest of the API.
+//! - `balance`, `seed`, `snapshot`: the rest of the API.
+//! - `invariants`: the full consistency check behind invariant 7.
 //!
 //! # Model
 //! A task known here is *queued* (held by zero or more worker queues),
@@ -30,13 +38,63 @@
 //! *candidate* for a task when its tags
 //! contain all the task's tags and it is registered and not draining.
 //! Fanout puts a task in every candidate's queue; Balanced in exactly one.
+//!
+//! # Invariants
+//! Numbered as in the design (invariants 1 to 6 are the design's, seen
+//! from the dispatcher); tests cite them by number. Between any two public
+//! calls:
+//!
+//! 1. **Placed.** Every known queued task with at least one active candidate
+//!    is in a candidate's queue: in Fanout in every candidate's queue, in
+//!    Balanced in exactly one. (The service enqueues a task once its
+//!    `not_before` has passed.) Checked by [`TaskDispatcher::check_invariants`]
+//!    and by the property tests' `Model::check` after every step.
+//! 2. **Only candidates hold.** No queue holds a task that is not known as
+//!    queued, nor one whose tags its worker lacks; a draining worker's
+//!    queue is empty. Checked by `check_invariants` and `Model::check`.
+//! 3. **One hand-over.** A fetch takes a task out of every queue at once and
+//!    keeps it in flight for that one worker, so no other fetch returns it
+//!    until the database settles it ([`TaskDispatcher::confirm`],
+//!    [`TaskDispatcher::abandon`], [`TaskDispatcher::restore`]); the
+//!    database's conditional UPDATE still decides. Checked by
+//!    `check_invariants` (no task both queued and assigned, each assigned
+//!    task listed by its one worker) and `Model::fetch` (every fetched task
+//!    was queued).
+//! 4. **Seeding duplicates nothing.** Seeding twice, or while tasks arrive,
+//!    are handed over or are removed, neither duplicates nor resurrects a
+//!    task, and a complete seed repairs every drift from the database.
+//!    Checked by the property tests' interleaved seeds and `Model::finish`,
+//!    and by `tests/seeding.rs`.
+//! 5. **Nothing lost with a worker.** [`TaskDispatcher::unregister`] hands
+//!    back every task the worker ran or had in flight, and its queued tasks
+//!    go to their other candidates (or wait, held by no queue, for one).
+//!    Checked by `Model::unregister`, then invariants 1 and 7.
+//! 6. **No idle candidate while work waits.** A fetch returns fewer tasks
+//!    than its worker may take only when no queued task it matches waits
+//!    in any queue: in Balanced, a worker whose queue is empty steals from
+//!    the longest candidate queue. Checked by `Model::fetch`.
+//! 7. **The indexes agree.** The reverse index, the candidate cache, the
+//!    per-tag-set counts and unheld lists, the load and steal indexes, the
+//!    in-flight and running sets and the tag-set references all describe
+//!    the same queues and workers. Checked by `check_invariants` (see
+//!    `invariants.rs`), after every step of every property test and in
+//!    the unit tests' `ok`.
+//! 8. **Deterministic.** What an operation does depends only on the
+//!    operations before it, never on hashing: every iteration whose order
+//!    can change an outcome (placement, backfill, rebalance, stealing,
+//!    snapshot order) walks an ordered structure. Two dispatchers fed the
+//!    same operations hold the same queues and answer alike. Checked by the
+//!    property test `same_operations_same_dispatcher` and
+//!    `tests/balanced.rs`.
 
 mod balance;
 mod holders;
 mod invariants;
+mod mode;
 mod placement;
 mod position;
 mod queue;
+mod queuekey;
 mod seed;
 mod snapshot;
 mod subqueue;
@@ -51,16 +109,16 @@ mod proptests;
 mod tests;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
+pub use mode::{BalanceStrategy, DispatchMode};
 pub use seed::SeedToken;
 pub use snapshot::{SNAPSHOT_QUEUE_HEAD, Snapshot, TagSetSnapshot, WorkerSnapshot};
 
 use holders::Holders;
 use queue::WorkerQueue;
 use seed::Journal;
-use tagsets::{SetId, TagSets};
+use tagsets::{TagSetId, TagSets};
 
 /// A task ready to run, as the dispatcher needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,7 +172,8 @@ pub struct Rebalanced {
 ///
 /// Maps keyed by task and worker ids use FxHash: the ids come from the
 /// database, not from users, so a fast non-keyed hash is safe, and every
-/// operation does several lookups.
+/// operation does several lookups. They serve lookups only: no outcome
+/// depends on their iteration order (invariant 8).
 #[derive(Debug)]
 pub struct TaskDispatcher {
     mode: DispatchMode,
@@ -135,7 +194,7 @@ pub struct TaskDispatcher {
 /// A registered worker.
 #[derive(Debug)]
 struct Worker {
-    set: SetId,
+    set: TagSetId,
     slots: u32,
     draining: bool,
     /// Whether it is an active candidate, i.e. filed in the candidate lists
@@ -172,7 +231,7 @@ impl Worker {
 struct Queued {
     /// See [`QueuedTask::rank`].
     rank: i64,
-    set: SetId,
+    set: TagSetId,
     /// Workers whose queue holds it (the reverse index).
     holders: Holders,
 }
@@ -185,7 +244,7 @@ enum Assigned {
     InFlight {
         worker: WorkerId,
         rank: i64,
-        set: SetId,
+        set: TagSetId,
     },
     /// Confirmed by the database.
     Running { worker: WorkerId },

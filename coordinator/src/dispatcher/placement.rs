@@ -1,7 +1,7 @@
 //! The primitives every operation is built from. Each keeps the worker
 //! queues, the reverse index (task → holders), the per-tag-set counts and
-//! unheld lists, the load index and the stealing index in step, so the
-//! public operations never touch those structures directly.
+//! unheld lists, the candidate cache, the load index and the steal index in
+//! step, so the public operations never touch those structures directly.
 //!
 //! A task added by [`TaskDispatcher::insert_queued`] is in none of them until
 //! the [`TaskDispatcher::place`] or [`TaskDispatcher::distribute`] that must
@@ -12,15 +12,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::holders::Holders;
-use super::tagsets::{Key, SetId, key};
-use super::{Assigned, Queued, TaskDispatcher, wake_list};
+use super::queuekey::QueueKey;
+use super::tagsets::{Activated, TagSetId};
+use super::{Assigned, BalanceStrategy, DispatchMode, Queued, TaskDispatcher, wake_list};
 
 impl TaskDispatcher {
-    /// Whether Balanced bookkeeping (one holder, stealing index) applies.
+    /// Whether Balanced bookkeeping (one holder, load and steal indexes) applies.
     pub(super) fn balanced(&self) -> bool {
         self.mode == DispatchMode::Balanced
     }
@@ -32,7 +32,7 @@ impl TaskDispatcher {
         else {
             return false;
         };
-        let task_key = key(entry.rank, id);
+        let task_key = QueueKey::new(entry.rank, id);
         let Some(len) = w.queue.insert(entry.set, task_key) else {
             return false;
         };
@@ -41,10 +41,11 @@ impl TaskDispatcher {
         }
         entry.holders.push(worker);
         if balanced {
-            self.sets.note_len(entry.set, worker, len - 1, len);
+            self.sets
+                .move_in_steal_index(entry.set, worker, len - 1, len);
             if w.active {
                 let load = w.load();
-                self.sets.move_load(w.set, worker, load - 1, load);
+                self.sets.move_in_load_index(w.set, worker, load - 1, load);
             }
         }
         true
@@ -59,7 +60,7 @@ impl TaskDispatcher {
         if !entry.holders.remove(worker) {
             return false;
         }
-        let (set, task_key) = (entry.set, key(entry.rank, id));
+        let (set, task_key) = (entry.set, QueueKey::new(entry.rank, id));
         if entry.holders.is_empty() {
             self.sets.mark_unheld(set, task_key);
         }
@@ -67,20 +68,48 @@ impl TaskDispatcher {
         true
     }
 
+    /// Takes `worker`'s whole sub-queue of tag set `set` out of its queue,
+    /// best first, and returns the tasks it leaves with no holder. Those are
+    /// not listed as unheld yet, like a task from [`Self::insert_queued`]:
+    /// the caller places them with [`Self::distribute`] or lists them with
+    /// [`Self::mark_if_unheld`]. O(tasks of the sub-queue × holders).
+    pub(super) fn unhold_sub(&mut self, worker: WorkerId, set: TagSetId) -> Vec<TaskId> {
+        let old = self.load_of(worker);
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return Vec::new();
+        };
+        let keys = w.queue.take_sub(set);
+        if self.balanced() {
+            self.sets.move_in_steal_index(set, worker, keys.len(), 0);
+        }
+        let mut orphans = Vec::new();
+        for key in keys {
+            if let Some(entry) = self.queued.get_mut(&key.task()) {
+                entry.holders.remove(worker);
+                if entry.holders.is_empty() {
+                    orphans.push(key.task());
+                }
+            }
+        }
+        self.load_moved(worker, old);
+        orphans
+    }
+
     /// Lists queued task `id` as unheld if no queue holds it.
     pub(super) fn mark_if_unheld(&mut self, id: TaskId) {
         if let Some(entry) = self.queued.get(&id)
             && entry.holders.is_empty()
         {
-            self.sets.mark_unheld(entry.set, key(entry.rank, id));
+            self.sets
+                .mark_unheld(entry.set, QueueKey::new(entry.rank, id));
         }
     }
 
-    /// Removes `key` from `worker`'s queue, keeping the stealing index and,
+    /// Removes `key` from `worker`'s queue, keeping the steal index and,
     /// with `refile`, the load index in step (Balanced). A caller that
     /// changes the worker's load again right away passes `refile: false`
     /// and re-files once, with [`Self::load_moved`].
-    fn dequeue(&mut self, worker: WorkerId, set: SetId, key: &Key, refile: bool) {
+    fn dequeue(&mut self, worker: WorkerId, set: TagSetId, key: &QueueKey, refile: bool) {
         let balanced = self.balanced();
         let Some(w) = self.workers.get_mut(&worker) else {
             return;
@@ -89,10 +118,10 @@ impl TaskDispatcher {
             return;
         };
         if balanced {
-            self.sets.note_len(set, worker, left + 1, left);
+            self.sets.move_in_steal_index(set, worker, left + 1, left);
             if refile && w.active {
                 let load = w.load();
-                self.sets.move_load(w.set, worker, load + 1, load);
+                self.sets.move_in_load_index(w.set, worker, load + 1, load);
             }
         }
     }
@@ -110,7 +139,51 @@ impl TaskDispatcher {
         };
         let new = w.load();
         if new != old && w.active {
-            self.sets.move_load(w.set, worker, old, new);
+            self.sets.move_in_load_index(w.set, worker, old, new);
+        }
+    }
+
+    /// Makes registered `worker` an active candidate of every subset of its
+    /// tag set `set`: the candidate cache, the load index and, for subsets
+    /// that now have a second candidate, the steal index, filled from the
+    /// candidates' queues. Returns what changed, for the backfill.
+    pub(super) fn activate(&mut self, worker: WorkerId, set: TagSetId) -> Activated {
+        let load = self.load_of(worker);
+        let activated = self.sets.activate(set, worker, load);
+        self.set_active(worker, true);
+        if self.balanced() {
+            for &shared in &activated.newly_shared {
+                self.fill_steal_index(shared);
+            }
+        }
+        activated
+    }
+
+    /// Undoes [`Self::activate`]: `worker` is no candidate of anything
+    /// (draining, leaving, or between the two halves of a change of tags).
+    pub(super) fn deactivate(&mut self, worker: WorkerId, set: TagSetId) {
+        let load = self.load_of(worker);
+        self.sets.deactivate(set, worker, load);
+        self.set_active(worker, false);
+    }
+
+    /// Balanced: files the holders of tag set `set` in its steal index,
+    /// which starts when the set gets its second candidate. O(candidates).
+    fn fill_steal_index(&mut self, set: TagSetId) {
+        for i in 0..self.sets.get(set).candidates.len() {
+            let worker = self.sets.get(set).candidates[i];
+            let len = self
+                .workers
+                .get(&worker)
+                .map_or(0, |w| w.queue.sub_len(set));
+            self.sets.move_in_steal_index(set, worker, 0, len);
+        }
+    }
+
+    /// Records whether `worker` is an active candidate; see `Worker::active`.
+    fn set_active(&mut self, worker: WorkerId, active: bool) {
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.active = active;
         }
     }
 
@@ -123,11 +196,11 @@ impl TaskDispatcher {
     /// LeastQueue: least loaded, ties to the lowest id. RoundRobin: least
     /// loaded, ties to the first id after the cursor (wrapping), which then
     /// moves there. O(log candidates), through the set's load index.
-    pub(super) fn choose(&mut self, set: SetId) -> Option<WorkerId> {
-        let by_load = &self.sets.get(set).by_load;
-        let &(least, first) = by_load.first()?;
+    pub(super) fn choose(&mut self, set: TagSetId) -> Option<WorkerId> {
+        let load_index = &self.sets.get(set).load_index;
+        let &(least, first) = load_index.first()?;
         let chosen = match self.rotation_cursor() {
-            Some(cursor) => by_load
+            Some(cursor) => load_index
                 .range((
                     Bound::Excluded((least, cursor)),
                     Bound::Included((least, WorkerId(i64::MAX))),
@@ -187,7 +260,7 @@ impl TaskDispatcher {
     /// one, using a heap: O(tasks × log candidates) instead of
     /// O(tasks × candidates). Those it cannot place (no candidate) are
     /// listed as unheld. Returns the workers to wake.
-    pub(super) fn distribute(&mut self, set: SetId, ids: &[TaskId]) -> Vec<WorkerId> {
+    pub(super) fn distribute(&mut self, set: TagSetId, ids: &[TaskId]) -> Vec<WorkerId> {
         let cursor = self.rotation_cursor();
         let mut heap: BinaryHeap<Reverse<(usize, bool, WorkerId)>> = self
             .sets
@@ -221,7 +294,7 @@ impl TaskDispatcher {
     /// Records a new queued task, held by no queue yet; the caller places
     /// it right away with [`Self::place`] or [`Self::distribute`]. Takes
     /// over one reference on `set`.
-    pub(super) fn insert_queued(&mut self, id: TaskId, rank: i64, set: SetId) {
+    pub(super) fn insert_queued(&mut self, id: TaskId, rank: i64, set: TagSetId) {
         self.sets.add_task(set);
         let holders = Holders::None;
         self.queued.insert(id, Queued { rank, set, holders });
@@ -233,7 +306,7 @@ impl TaskDispatcher {
     /// entry; the caller owns its tag-set reference. O(holders × log n).
     fn take_queued(&mut self, id: TaskId, fetcher: Option<WorkerId>) -> Option<Queued> {
         let entry = self.queued.remove(&id)?;
-        let task_key = key(entry.rank, id);
+        let task_key = QueueKey::new(entry.rank, id);
         if entry.holders.is_empty() {
             self.sets.clear_unheld(entry.set, &task_key);
         }

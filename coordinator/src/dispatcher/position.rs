@@ -4,7 +4,7 @@
 use switchyard_protocol::TaskId;
 
 use super::TaskDispatcher;
-use super::tagsets::key;
+use super::queuekey::QueueKey;
 
 impl TaskDispatcher {
     /// How many tasks are ahead of queued `task` in its best queue: the
@@ -34,7 +34,7 @@ impl TaskDispatcher {
     /// holder after the first counts only up to the best count so far.
     pub fn position_capped(&self, task: TaskId, cap: usize) -> Option<usize> {
         let entry = self.queued.get(&task)?;
-        let task_key = key(entry.rank, task);
+        let task_key = QueueKey::new(entry.rank, task);
         let mut best: Option<usize> = None;
         for holder in entry.holders.as_slice() {
             let Some(w) = self.workers.get(holder) else {

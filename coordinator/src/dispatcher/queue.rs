@@ -7,8 +7,9 @@
 
 use switchyard_protocol::TaskId;
 
+use super::queuekey::QueueKey;
 use super::subqueue::SubQueue;
-use super::tagsets::{Key, SetId};
+use super::tagsets::TagSetId;
 
 /// Priority queue of (rank, task) keys, one ordered set per tag set.
 #[derive(Debug, Default)]
@@ -17,7 +18,7 @@ pub(super) struct WorkerQueue {
     /// holds tasks of one or a few tag sets, so a vector sized to fit beats
     /// a map: it is found in one short scan and costs little memory per
     /// worker.
-    subs: Vec<(SetId, SubQueue)>,
+    subs: Vec<(TagSetId, SubQueue)>,
     len: usize,
 }
 
@@ -33,19 +34,19 @@ impl WorkerQueue {
     }
 
     /// Where the sub-queue of `set` is, or would go.
-    fn find(&self, set: SetId) -> Result<usize, usize> {
+    fn find(&self, set: TagSetId) -> Result<usize, usize> {
         self.subs.binary_search_by_key(&set, |&(s, _)| s)
     }
 
     /// The sub-queue of `set`, if it holds anything.
-    fn sub(&self, set: SetId) -> Option<&SubQueue> {
+    fn sub(&self, set: TagSetId) -> Option<&SubQueue> {
         self.find(set).ok().map(|i| &self.subs[i].1)
     }
 
     /// Adds a task; returns the new length of its sub-queue, or `None` if it
     /// was already there. O(1) for a task that sorts last, else O(log n);
     /// plus O(tag sets held) when its tag set is new here.
-    pub(super) fn insert(&mut self, set: SetId, key: Key) -> Option<usize> {
+    pub(super) fn insert(&mut self, set: TagSetId, key: QueueKey) -> Option<usize> {
         let i = match self.find(set) {
             Ok(i) => i,
             Err(i) => {
@@ -67,7 +68,7 @@ impl WorkerQueue {
 
     /// Removes a task; returns the new length of its sub-queue, or `None` if
     /// it was not there. O(1) for the best task, else O(log n).
-    pub(super) fn remove(&mut self, set: SetId, key: &Key) -> Option<usize> {
+    pub(super) fn remove(&mut self, set: TagSetId, key: &QueueKey) -> Option<usize> {
         let i = self.find(set).ok()?;
         let sub = &mut self.subs[i].1;
         if !sub.remove(key) {
@@ -82,7 +83,7 @@ impl WorkerQueue {
     }
 
     /// Removes a whole sub-queue and returns its tasks, best first.
-    pub(super) fn take_sub(&mut self, set: SetId) -> Vec<Key> {
+    pub(super) fn take_sub(&mut self, set: TagSetId) -> Vec<QueueKey> {
         let Ok(i) = self.find(set) else {
             return Vec::new();
         };
@@ -92,39 +93,39 @@ impl WorkerQueue {
     }
 
     /// Tasks of tag set `set` held.
-    pub(super) fn sub_len(&self, set: SetId) -> usize {
+    pub(super) fn sub_len(&self, set: TagSetId) -> usize {
         self.sub(set).map_or(0, SubQueue::len)
     }
 
     /// Whether this task is held.
-    pub(super) fn contains(&self, set: SetId, key: &Key) -> bool {
+    pub(super) fn contains(&self, set: TagSetId, key: &QueueKey) -> bool {
         self.sub(set).is_some_and(|sub| sub.contains(key))
     }
 
     /// The tasks of tag set `set`, in no particular order.
-    pub(super) fn sub_iter(&self, set: SetId) -> impl Iterator<Item = &Key> + '_ {
+    pub(super) fn sub_iter(&self, set: TagSetId) -> impl Iterator<Item = &QueueKey> + '_ {
         self.sub(set).into_iter().flat_map(SubQueue::iter)
     }
 
     /// The best task of tag set `set`.
-    pub(super) fn sub_first(&self, set: SetId) -> Option<Key> {
+    pub(super) fn sub_first(&self, set: TagSetId) -> Option<QueueKey> {
         self.sub(set)?.first()
     }
 
     /// The tag sets with at least one task here.
-    pub(super) fn sets(&self) -> impl Iterator<Item = SetId> + '_ {
+    pub(super) fn sets(&self) -> impl Iterator<Item = TagSetId> + '_ {
         self.subs.iter().map(|&(set, _)| set)
     }
 
     /// The task this worker should run next. O(tag sets held).
-    pub(super) fn best(&self) -> Option<Key> {
+    pub(super) fn best(&self) -> Option<QueueKey> {
         self.subs.iter().filter_map(|(_, sub)| sub.first()).min()
     }
 
     /// How many held tasks pop before `key` (whose rank or id is better),
     /// across every sub-queue, counting at most `cap`: the answer is
     /// `min(exact count, cap)`. O(tag sets held × log n + min(count, cap)).
-    pub(super) fn count_before(&self, key: &Key, cap: usize) -> usize {
+    pub(super) fn count_before(&self, key: &QueueKey, cap: usize) -> usize {
         let mut count = 0;
         for (_, sub) in &self.subs {
             if count >= cap {
@@ -137,18 +138,18 @@ impl WorkerQueue {
 
     /// The first `n` task ids in pop order. O(tag sets held × n log n).
     pub(super) fn first_n(&self, n: usize) -> Vec<TaskId> {
-        let mut keys: Vec<Key> = self
+        let mut keys: Vec<QueueKey> = self
             .subs
             .iter()
             .flat_map(|(_, sub)| sub.best_n(n))
             .collect();
         keys.sort_unstable();
         keys.truncate(n);
-        keys.into_iter().map(|(_, id)| id).collect()
+        keys.into_iter().map(QueueKey::task).collect()
     }
 
     /// Every (tag set, key) held, for consistency checks.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (SetId, &Key)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (TagSetId, &QueueKey)> + '_ {
         self.subs
             .iter()
             .flat_map(|(set, sub)| sub.iter().map(move |key| (*set, key)))

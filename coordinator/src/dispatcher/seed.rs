@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashSet;
 use switchyard_protocol::{TaskId, WorkerId};
 
-use super::tagsets::{key, normalize};
+use super::queuekey::QueueKey;
+use super::tagsets::normalize;
 use super::{QueuedTask, TaskDispatcher, wake_list};
 
 /// Proof of a seed in progress; consumed by [`TaskDispatcher::finish_seed`].
@@ -64,19 +65,21 @@ impl TaskDispatcher {
         };
         let journal = self.seeds.swap_remove(pos);
         let listed: FxHashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
-        let stale: Vec<TaskId> = self
+        let mut stale: Vec<TaskId> = self
             .queued
             .keys()
             .filter(|id| !listed.contains(id) && !journal.added.contains(id))
             .copied()
             .collect();
+        // Dropped in id order, not the map's (invariant 8).
+        stale.sort_unstable();
         for id in stale {
             self.drop_queued(id);
             self.journal_gone(id);
         }
         let mut fresh: BTreeMap<_, Vec<TaskId>> = BTreeMap::new();
         let mut best_first = tasks;
-        best_first.sort_unstable_by_key(|t| key(t.rank, t.id));
+        best_first.sort_unstable_by_key(|t| QueueKey::new(t.rank, t.id));
         for task in best_first {
             if journal.gone.contains(&task.id) || self.is_known(task.id) {
                 continue;

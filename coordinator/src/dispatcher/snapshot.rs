@@ -1,22 +1,21 @@
-//! A serialisable picture of the dispatcher, for the admin endpoint, the
-//! dashboard and metrics (queue depth per tag set, tasks nobody can run).
+//! A plain picture of the dispatcher, for the admin endpoint, the dashboard
+//! and metrics (queue depth per tag set, tasks nobody can run). The service
+//! turns it into the wire type (`switchyard_protocol::dispatcher`).
 
-use serde::Serialize;
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
-use super::TaskDispatcher;
+use super::{BalanceStrategy, DispatchMode, TaskDispatcher};
 
 /// How many queued task ids each worker lists, in pop order.
 pub const SNAPSHOT_QUEUE_HEAD: usize = 100;
 
 /// The dispatcher's state at one moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    /// `fanout` or `balanced`, spelled as the command-line flag.
-    pub mode: &'static str,
-    /// `least-queue` or `round-robin`, spelled as the command-line flag.
-    pub strategy: &'static str,
+    /// How tasks are placed.
+    pub mode: DispatchMode,
+    /// How Balanced mode picks the one candidate.
+    pub strategy: BalanceStrategy,
     /// Registered workers, by id.
     pub workers: Vec<WorkerSnapshot>,
     /// Distinct known queued tasks.
@@ -28,7 +27,7 @@ pub struct Snapshot {
 }
 
 /// One registered worker.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerSnapshot {
     /// The worker.
     pub id: WorkerId,
@@ -49,7 +48,7 @@ pub struct WorkerSnapshot {
 }
 
 /// Queued tasks requiring one tag set: the backlog per tag set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TagSetSnapshot {
     /// The required tags, sorted.
     pub tags: Vec<String>,
@@ -57,20 +56,6 @@ pub struct TagSetSnapshot {
     pub queued: usize,
     /// Active workers that have these tags.
     pub candidates: usize,
-}
-
-fn mode_name(mode: DispatchMode) -> &'static str {
-    match mode {
-        DispatchMode::Fanout => "fanout",
-        DispatchMode::Balanced => "balanced",
-    }
-}
-
-fn strategy_name(strategy: BalanceStrategy) -> &'static str {
-    match strategy {
-        BalanceStrategy::LeastQueue => "least-queue",
-        BalanceStrategy::RoundRobin => "round-robin",
-    }
 }
 
 impl TaskDispatcher {
@@ -109,8 +94,8 @@ impl TaskDispatcher {
             .map(|s| s.queued)
             .sum();
         Snapshot {
-            mode: mode_name(self.mode),
-            strategy: strategy_name(self.strategy),
+            mode: self.mode,
+            strategy: self.strategy,
             workers,
             queued_total: self.queued.len(),
             unplaced,

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashSet;
 
-use super::tagsets::Key;
+use super::queuekey::QueueKey;
 
 /// Dead keys are swept out of `run` once they are this many and at least as
 /// many as the live keys there.
@@ -26,12 +26,12 @@ const SWEEP_AT: usize = 32;
 #[derive(Debug, Default)]
 pub(super) struct SubQueue {
     /// Strictly ascending; both ends are live; may hold dead keys inside.
-    run: VecDeque<Key>,
+    run: VecDeque<QueueKey>,
     /// Keys of `run` that were removed but not yet swept out.
-    dead: FxHashSet<Key>,
+    dead: FxHashSet<QueueKey>,
     /// Live keys that arrived out of order; disjoint from the live keys of
     /// `run`.
-    side: BTreeSet<Key>,
+    side: BTreeSet<QueueKey>,
 }
 
 impl SubQueue {
@@ -46,7 +46,7 @@ impl SubQueue {
     }
 
     /// The smallest (best) key. O(1) plus `side`'s first.
-    pub(super) fn first(&self) -> Option<Key> {
+    pub(super) fn first(&self) -> Option<QueueKey> {
         match (self.run.front(), self.side.first()) {
             (Some(a), Some(b)) => Some(*a.min(b)),
             (a, b) => a.or(b).copied(),
@@ -54,20 +54,20 @@ impl SubQueue {
     }
 
     /// Where `key` sits in `run` if it is there and live.
-    fn live_in_run(&self, key: &Key) -> Option<usize> {
+    fn live_in_run(&self, key: &QueueKey) -> Option<usize> {
         let pos = self.run.binary_search(key).ok()?;
         (!self.dead.contains(key)).then_some(pos)
     }
 
     /// Whether `key` is held. O(log n).
-    pub(super) fn contains(&self, key: &Key) -> bool {
+    pub(super) fn contains(&self, key: &QueueKey) -> bool {
         self.side.contains(key) || self.live_in_run(key).is_some()
     }
 
     /// Adds `key`; false if it was already held. O(1) when it sorts after
     /// every key of `run` (the usual case) and `side` is empty, else
     /// O(log n).
-    pub(super) fn insert(&mut self, key: Key) -> bool {
+    pub(super) fn insert(&mut self, key: QueueKey) -> bool {
         if self.run.back().is_none_or(|back| key > *back) {
             if !self.side.is_empty() && self.side.contains(&key) {
                 return false;
@@ -85,7 +85,7 @@ impl SubQueue {
     /// Removes `key`; false if it was not held. O(1) at either end of
     /// `run`, else O(log n), plus an occasional sweep of dead keys that
     /// costs O(n) once the dead outnumber the live, so O(1) amortised.
-    pub(super) fn remove(&mut self, key: &Key) -> bool {
+    pub(super) fn remove(&mut self, key: &QueueKey) -> bool {
         if !self.side.is_empty() && self.side.remove(key) {
             return true;
         }
@@ -138,7 +138,7 @@ impl SubQueue {
     }
 
     /// Live keys in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Key> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &QueueKey> + '_ {
         self.run
             .iter()
             .filter(|k| self.dead.is_empty() || !self.dead.contains(k))
@@ -146,15 +146,15 @@ impl SubQueue {
     }
 
     /// Live keys, best first. O(n log n).
-    pub(super) fn into_sorted(self) -> Vec<Key> {
-        let mut keys: Vec<Key> = self.iter().copied().collect();
+    pub(super) fn into_sorted(self) -> Vec<QueueKey> {
+        let mut keys: Vec<QueueKey> = self.iter().copied().collect();
         keys.sort_unstable();
         keys
     }
 
     /// The best `n` live keys (or all), best first. O(n log n).
-    pub(super) fn best_n(&self, n: usize) -> Vec<Key> {
-        let mut keys: Vec<Key> = self
+    pub(super) fn best_n(&self, n: usize) -> Vec<QueueKey> {
+        let mut keys: Vec<QueueKey> = self
             .run
             .iter()
             .filter(|k| self.dead.is_empty() || !self.dead.contains(k))
@@ -169,7 +169,7 @@ impl SubQueue {
 
     /// How many live keys are smaller than `key`, counting at most `cap`.
     /// O(log n + min(count, cap) + dead keys passed).
-    pub(super) fn count_before(&self, key: &Key, cap: usize) -> usize {
+    pub(super) fn count_before(&self, key: &QueueKey, cap: usize) -> usize {
         let in_side = self.side.range(..key).take(cap).count();
         let in_run = self
             .run
@@ -210,14 +210,12 @@ impl SubQueue {
 
 #[cfg(test)]
 mod tests {
-    use std::cmp::Reverse;
-
     use switchyard_protocol::TaskId;
 
     use super::*;
 
-    fn k(rank: i64, id: i64) -> Key {
-        (Reverse(rank), TaskId(id))
+    fn k(rank: i64, id: i64) -> QueueKey {
+        QueueKey::new(rank, TaskId(id))
     }
 
     /// Random operations against a `BTreeSet`, checking every answer.
@@ -265,7 +263,7 @@ mod tests {
                 let expected = model.range(..probe).count().min(cap);
                 assert_eq!(q.count_before(&probe, cap), expected);
             }
-            let best: Vec<Key> = model.iter().take(7).copied().collect();
+            let best: Vec<QueueKey> = model.iter().take(7).copied().collect();
             assert_eq!(q.best_n(7), best);
             assert_eq!(q.into_sorted(), model.into_iter().collect::<Vec<_>>());
         }

@@ -5,7 +5,8 @@ use std::cmp::Reverse;
 
 use switchyard_protocol::{TaskId, WorkerId};
 
-use super::tagsets::{Key, normalize};
+use super::queuekey::QueueKey;
+use super::tagsets::normalize;
 use super::{Assigned, QueuedTask, TaskDispatcher, wake_list};
 
 impl TaskDispatcher {
@@ -33,7 +34,7 @@ impl TaskDispatcher {
     /// leaves every queue at once and is *in flight* for this worker (counts
     /// toward its slots and load) until [`Self::confirm`], [`Self::abandon`]
     /// or [`Self::restore`]. In Balanced mode, once its own queue is empty the
-    /// worker steals: for each tag set it matches, the stealing index names
+    /// worker steals: for each tag set it matches, the steal index names
     /// the worker holding the most tasks of that set; it takes the best task
     /// of the longest of those. So no task waits behind a busy worker while a
     /// candidate sits idle.
@@ -47,7 +48,12 @@ impl TaskDispatcher {
         };
         let mut popped = Vec::with_capacity(want.min(64));
         while popped.len() < want {
-            let Some((_, id)) = self.workers.get(&worker).and_then(|w| w.queue.best()) else {
+            let Some(id) = self
+                .workers
+                .get(&worker)
+                .and_then(|w| w.queue.best())
+                .map(|key| key.task())
+            else {
                 break;
             };
             if !self.hand_over(id, worker) {
@@ -70,17 +76,17 @@ impl TaskDispatcher {
     }
 
     /// Balanced: the task `thief` should steal. For every tag set the thief
-    /// matches, the stealing index names the worker holding the most tasks of
+    /// matches, the steal index names the worker holding the most tasks of
     /// that set; the longest of those queues wins (ties: the better head
     /// task) and its best task of that set is taken. O(tag sets ⊆ thief's).
     fn steal_target(&self, thief: WorkerId) -> Option<TaskId> {
         let own_set = self.workers.get(&thief)?.set;
-        let mut best: Option<(usize, Reverse<Key>)> = None;
+        let mut best: Option<(usize, Reverse<QueueKey>)> = None;
         for &set in &self.sets.get(own_set).subsets {
             let Some(&(len, Reverse(victim))) = self
                 .sets
                 .get(set)
-                .by_len
+                .steal_index
                 .iter()
                 .rev()
                 .find(|(_, Reverse(v))| *v != thief)
@@ -99,7 +105,7 @@ impl TaskDispatcher {
                 best = Some(rank);
             }
         }
-        best.map(|(_, Reverse((_, id)))| id)
+        best.map(|(_, Reverse(key))| key.task())
     }
 
     /// The database confirmed the hand-over: these in-flight tasks of

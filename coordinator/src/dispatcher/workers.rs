@@ -6,7 +6,7 @@ use rustc_hash::FxHashSet;
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::queue::WorkerQueue;
-use super::tagsets::{Activated, SetId, normalize};
+use super::tagsets::{TagSetId, normalize};
 use super::{TaskDispatcher, Unregistered, Worker, WorkerSpec, wake_list};
 
 impl TaskDispatcher {
@@ -127,36 +127,29 @@ impl TaskDispatcher {
     /// candidate for anything, i.e. draining or leaving): updates the
     /// candidate cache, evicts the sub-queues it no longer matches
     /// (re-placing their tasks in Balanced mode) and backfills what it now
-    /// matches. Returns the workers that received tasks (unsorted).
+    /// matches, all through the placement primitives. Returns the workers
+    /// that received tasks (unsorted).
     fn transition(
         &mut self,
         worker: WorkerId,
-        from: Option<SetId>,
-        to: Option<SetId>,
+        from: Option<TagSetId>,
+        to: Option<TagSetId>,
     ) -> Vec<WorkerId> {
-        let subsets = |s: Option<SetId>| s.map(|s| self.sets.get(s).subsets.clone());
+        let subsets = |s: Option<TagSetId>| s.map(|s| self.sets.get(s).subsets.clone());
         let old_subs = subsets(from).unwrap_or_default();
         let new_subs = subsets(to).unwrap_or_default();
         if let Some(from) = from {
-            let load = self.load_of(worker);
-            self.sets.deactivate(from, worker, load);
-            self.set_active(worker, false);
+            self.deactivate(worker, from);
         }
         let mut woken = self.evict(worker, &new_subs);
-        let load = self.load_of(worker);
-        let activated = to.map(|to| {
-            let activated = self.sets.activate(to, worker, load);
-            self.set_active(worker, true);
-            activated
-        });
-        let Activated {
-            newly_served,
-            newly_shared,
-        } = activated.unwrap_or_default();
-        let backfill: Vec<SetId> = if self.balanced() {
-            for &set in &newly_shared {
-                self.fill_stealing_index(set);
-            }
+        let newly_served = to
+            .map(|to| self.activate(worker, to).newly_served)
+            .unwrap_or_default();
+        let balanced = self.balanced();
+        // In the order of the subset list, which is deterministic
+        // (invariant 8): in Balanced mode it decides which set's tasks are
+        // placed first.
+        let backfill: Vec<TagSetId> = if balanced {
             newly_served
         } else {
             new_subs
@@ -164,22 +157,17 @@ impl TaskDispatcher {
                 .filter(|s| !old_subs.contains(s))
                 .collect()
         };
-        let balanced = self.balanced();
         let mut received = false;
         for set in backfill {
             // Balanced: only tasks no queue holds, best first (a task of a
             // newly served set may still sit with this very worker during
             // an update).
-            let ids: Vec<TaskId> = if balanced {
-                let unheld = &self.sets.get(set).unheld;
-                unheld.iter().map(|&(_, id)| id).collect()
-            } else {
-                self.fanout_tasks_of(set, worker)
-            };
             if balanced {
+                let unheld = &self.sets.get(set).unheld;
+                let ids: Vec<TaskId> = unheld.iter().map(|key| key.task()).collect();
                 woken.extend(self.distribute(set, &ids));
             } else {
-                for id in ids {
+                for id in self.fanout_tasks_of(set, worker) {
                     received |= self.hold(id, worker);
                 }
             }
@@ -190,71 +178,36 @@ impl TaskDispatcher {
         woken
     }
 
-    /// Balanced: files the holders of tag set `set` in its stealing index,
-    /// which starts when the set gets its second candidate. O(candidates).
-    fn fill_stealing_index(&mut self, set: SetId) {
-        let candidates = self.sets.get(set).candidates.clone();
-        for worker in candidates {
-            let len = self
-                .workers
-                .get(&worker)
-                .map_or(0, |w| w.queue.sub_len(set));
-            self.sets.note_len(set, worker, 0, len);
-        }
-    }
-
-    /// Records whether `worker` is an active candidate; see `Worker::active`.
-    fn set_active(&mut self, worker: WorkerId, active: bool) {
-        if let Some(w) = self.workers.get_mut(&worker) {
-            w.active = active;
-        }
-    }
-
     /// Fanout: every known queued task of tag set `set`, for a worker that
     /// has just become one of its candidates. No per-set list is kept, as
     /// every candidate holds every such task: they are the ones no queue
     /// holds plus the sub-queue of any other candidate.
     /// O(tasks of the set).
-    fn fanout_tasks_of(&self, set: SetId, worker: WorkerId) -> Vec<TaskId> {
+    fn fanout_tasks_of(&self, set: TagSetId, worker: WorkerId) -> Vec<TaskId> {
         let tag_set = self.sets.get(set);
-        let mut ids: Vec<TaskId> = tag_set.unheld.iter().map(|&(_, id)| id).collect();
+        let mut ids: Vec<TaskId> = tag_set.unheld.iter().map(|key| key.task()).collect();
         let other = tag_set
             .candidates
             .iter()
             .filter(|&&c| c != worker)
             .find_map(|c| self.workers.get(c));
         if let Some(other) = other {
-            ids.extend(other.queue.sub_iter(set).map(|&(_, id)| id));
+            ids.extend(other.queue.sub_iter(set).map(|key| key.task()));
         }
         ids
     }
 
-    /// Empties `worker`'s sub-queues for tag sets outside `keep`. In Balanced
-    /// mode each evicted task goes to another candidate by strategy; a task
-    /// left with no holder is listed as unheld.
-    fn evict(&mut self, worker: WorkerId, keep: &[SetId]) -> Vec<WorkerId> {
-        let Some(w) = self.workers.get_mut(&worker) else {
+    /// Empties `worker`'s sub-queues for tag sets outside `keep`, in set
+    /// order. In Balanced mode each evicted task goes to another candidate
+    /// by strategy; a task left with no holder is listed as unheld.
+    fn evict(&mut self, worker: WorkerId, keep: &[TagSetId]) -> Vec<WorkerId> {
+        let Some(w) = self.workers.get(&worker) else {
             return Vec::new();
         };
-        let sets: Vec<SetId> = w.queue.sets().filter(|s| !keep.contains(s)).collect();
+        let sets: Vec<TagSetId> = w.queue.sets().filter(|s| !keep.contains(s)).collect();
         let mut woken = Vec::new();
         for set in sets {
-            let Some(w) = self.workers.get_mut(&worker) else {
-                break;
-            };
-            let keys = w.queue.take_sub(set);
-            if self.balanced() {
-                self.sets.note_len(set, worker, keys.len(), 0);
-            }
-            let mut orphans = Vec::new();
-            for &(_, id) in &keys {
-                if let Some(entry) = self.queued.get_mut(&id) {
-                    entry.holders.remove(worker);
-                    if entry.holders.is_empty() {
-                        orphans.push(id);
-                    }
-                }
-            }
+            let orphans = self.unhold_sub(worker, set);
             if self.balanced() {
                 woken.extend(self.distribute(set, &orphans));
             } else {

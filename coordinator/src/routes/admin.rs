@@ -5,7 +5,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use switchyard_protocol::{
-    RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
+    DispatcherView, RebalanceResult, SeedResult, TaskId, UpdateWorker, WorkerId, WorkerView,
 };
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
@@ -16,7 +16,6 @@ use super::responses::{
     AuthErrors, BadRequest, InputErrors, Unavailable, WorkerGone, WorkerNotFound,
 };
 use crate::error::ApiError;
-use crate::service::admin::DispatcherView;
 use crate::service::{AppState, admin, workers};
 
 /// The admin routes, with their documentation.

@@ -1,11 +1,10 @@
 //! Admin operations on the dispatcher: rebuild it from the database,
 //! rebalance it, and look inside.
 
-use serde::Serialize;
-use switchyard_protocol::{RebalanceResult, SeedResult, TaskId, WorkerId};
+use switchyard_protocol::{DispatcherView, RebalanceResult, SeedResult, TaskHolders, TaskId};
 
 use super::{AppState, seed};
-use crate::dispatcher::Snapshot;
+use crate::dispatcher_edge;
 use crate::error::ApiError;
 
 /// Rebuilds the queues from the database. Idempotent, and safe while tasks
@@ -29,30 +28,10 @@ pub fn rebalance(state: &AppState) -> RebalanceResult {
     }
 }
 
-/// The dispatcher's state, and optionally where one task is held.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DispatcherView {
-    #[serde(flatten)]
-    pub snapshot: Snapshot,
-    /// With `?task=ID`: that task and the workers whose queue holds it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<TaskHolders>,
-}
-
-/// Where one task is held.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TaskHolders {
-    pub id: TaskId,
-    /// Whether the dispatcher knows it as queued.
-    pub queued: bool,
-    /// Workers whose queue holds it.
-    pub holders: Vec<WorkerId>,
-}
-
 /// A read-only look at the dispatcher.
 pub fn snapshot(state: &AppState, task: Option<TaskId>) -> DispatcherView {
     state.dispatch().read(|dispatcher| DispatcherView {
-        snapshot: dispatcher.snapshot(),
+        snapshot: dispatcher_edge::snapshot_view(dispatcher.snapshot()),
         task: task.map(|id| TaskHolders {
             id,
             queued: dispatcher.is_queued(id),

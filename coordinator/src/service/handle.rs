@@ -19,12 +19,13 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 use tokio::sync::Notify;
 
 use super::wakers::Wakers;
-use crate::dispatcher::{QueuedTask, Rebalanced, SeedToken, TaskDispatcher, WorkerSpec};
+use crate::dispatcher::{
+    BalanceStrategy, DispatchMode, QueuedTask, Rebalanced, SeedToken, TaskDispatcher, WorkerSpec,
+};
 
 /// What a fetch found.
 #[derive(Debug, PartialEq, Eq)]

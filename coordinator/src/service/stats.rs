@@ -21,6 +21,7 @@ use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
 use super::AppState;
 use super::auth::Principal;
 use crate::dispatcher::{Snapshot, TaskDispatcher, WorkerSnapshot};
+use crate::dispatcher_edge::{mode_name, strategy_name};
 use crate::domain::validate;
 use crate::error::ApiError;
 use crate::metrics::exposition::GaugeWriter;
@@ -140,8 +141,8 @@ pub async fn stats(
     Ok(Stats {
         generated_at: now,
         scope,
-        mode: snapshot.mode.to_owned(),
-        strategy: snapshot.strategy.to_owned(),
+        mode: mode_name(snapshot.mode).to_owned(),
+        strategy: strategy_name(snapshot.strategy).to_owned(),
         tasks,
         queue: QueueStats {
             total: tasks.queued,
@@ -290,7 +291,7 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
     out.family(
         names::QUEUE_DEPTH,
         "Entries in all worker queues, by dispatch mode (in fanout a task counts once per candidate).",
-        vec![(vec![("mode", snapshot.mode.to_owned())], depth as f64)],
+        vec![(vec![("mode", mode_name(snapshot.mode).to_owned())], depth as f64)],
     );
     out.single(
         names::DISPATCHER_QUEUED,

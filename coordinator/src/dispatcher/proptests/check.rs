@@ -5,10 +5,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use switchyard_config::DispatchMode;
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::model::Model;
+use crate::dispatcher::DispatchMode;
 
 impl Model {
     /// Everything the dispatcher says agrees with the model.
@@ -130,6 +130,7 @@ impl Model {
         prop_assert_eq!(&got[..from_own], &own[..from_own], "pop order");
         let expected = self.expected_queued();
         for &id in &got {
+            // Invariant 3: never a task in flight or running already.
             prop_assert!(expected.contains(&id), "fetched {} was not queued", id);
             prop_assert!(
                 self.candidates(id).contains(&worker),

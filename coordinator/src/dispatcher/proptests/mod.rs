@@ -13,9 +13,10 @@ mod model;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use switchyard_config::{BalanceStrategy, DispatchMode};
 
 use model::Model;
+
+use super::{BalanceStrategy, DispatchMode};
 
 /// One step of a test sequence. Indices (`worker`, `pick`) select among what
 /// exists, modulo its size; a worker index may also name an unknown worker.
@@ -146,10 +147,29 @@ fn run(
     model.finish()
 }
 
+/// Cases per property run: proptest's own `PROPTEST_CASES` environment
+/// variable when set (proptest reads it only for its default configuration,
+/// which [`config`] replaces), else `default`.
+fn cases(default: u32) -> u32 {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("PROPTEST_CASES={value:?} is not a case count")),
+        Err(_) => default,
+    }
+}
+
+/// The configuration of the model properties: 2,000 cases each unless
+/// `PROPTEST_CASES` says otherwise.
 fn config() -> ProptestConfig {
+    config_with(2_000)
+}
+
+fn config_with(default_cases: u32) -> ProptestConfig {
     ProptestConfig {
-        // 5 properties × 2,000 cases = 10,000 cases per run.
-        cases: 2_000,
+        // By default 5 properties × 2,000 cases = 10,000 cases per run,
+        // plus the determinism property's 500.
+        cases: cases(default_cases),
         // Failing cases are kept next to this file (`mod.proptest-regressions`)
         // and replayed first on the next run.
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
@@ -188,10 +208,49 @@ proptest! {
     }
 }
 
+/// Runs `ops` on two models side by side and checks after every step that
+/// the two dispatchers agree: same snapshot (queues in pop order, counts,
+/// backlog per tag set) and same holders for every task.
+fn run_twice(
+    mode: DispatchMode,
+    strategy: BalanceStrategy,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let mut a = Model::new(mode, strategy, false);
+    let mut b = Model::new(mode, strategy, false);
+    for op in ops {
+        a.apply(op)?;
+        b.apply(op)?;
+        prop_assert_eq!(a.d.snapshot(), b.d.snapshot(), "after {:?}", op);
+        for &id in a.tasks.keys() {
+            prop_assert_eq!(a.d.holders(id), b.d.holders(id), "holders of {}", id);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config_with(500))]
+
+    /// Invariant 8: nothing depends on hashing. Each dispatcher's tag-set
+    /// index is a std `HashMap` with its own random keys, so an iteration
+    /// over it would differ between the two.
+    #[test]
+    fn same_operations_same_dispatcher(ops in ops(true), round_robin in any::<bool>()) {
+        let strategy = if round_robin {
+            BalanceStrategy::RoundRobin
+        } else {
+            BalanceStrategy::LeastQueue
+        };
+        run_twice(DispatchMode::Balanced, strategy, &ops)?;
+        run_twice(DispatchMode::Fanout, strategy, &ops)?;
+    }
+}
+
 /// Found by the properties above: rebalancing in several passes can move a
 /// task on to a third worker, and the one it passed through was woken with
-/// an empty queue. Which tag set a pass visits first depends on hashing, so
-/// the sequence runs on many fresh dispatchers.
+/// an empty queue. Which tag set a pass visits first once depended on
+/// hashing; it is now the same on every dispatcher (invariant 8).
 #[test]
 fn rebalance_wakes_only_workers_left_holding_work() {
     let submit = |tags: &[u8], priority, after_ms| Op::Submit {
@@ -222,13 +281,11 @@ fn rebalance_wakes_only_workers_left_holding_work() {
         register(&[1], 0),
         Op::Rebalance,
     ];
-    for _ in 0..300 {
-        let result = run(
-            DispatchMode::Balanced,
-            BalanceStrategy::RoundRobin,
-            true,
-            &ops,
-        );
-        assert!(result.is_ok(), "{result:?}");
-    }
+    let result = run(
+        DispatchMode::Balanced,
+        BalanceStrategy::RoundRobin,
+        true,
+        &ops,
+    );
+    assert!(result.is_ok(), "{result:?}");
 }

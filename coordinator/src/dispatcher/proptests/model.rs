@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::Op;
-use crate::dispatcher::{QueuedTask, SeedToken, TaskDispatcher, WorkerSpec};
+use crate::dispatcher::{
+    BalanceStrategy, DispatchMode, QueuedTask, SeedToken, TaskDispatcher, WorkerSpec,
+};
 
 const TAG_NAMES: [&str; 3] = ["a", "b", "c"];
 
@@ -417,7 +418,8 @@ impl Model {
         Ok(())
     }
 
-    /// End of a sequence: a complete seed repairs every drift.
+    /// End of a sequence: a complete seed repairs every drift, and seeding
+    /// again duplicates nothing (invariant 4; `check` counts every task once).
     pub(super) fn finish(mut self) -> Result<(), TestCaseError> {
         self.seed_finish()?;
         self.check()?;

@@ -242,3 +242,35 @@ fn rebalance_is_a_no_op_in_fanout() {
     d.register(spec(2, &[], 1));
     assert_eq!(d.rebalance(), super::super::Rebalanced::default());
 }
+
+/// Invariant 8: rebalancing visits tag sets in an order that depends on the
+/// operations only. Tasks of six overlapping tag sets pile on one worker,
+/// then workers matching different subsets join: which set is rebalanced
+/// first decides where each task goes, so every fresh dispatcher (each with
+/// its own hash keys) must move the same tasks to the same workers.
+#[test]
+fn rebalance_is_the_same_on_every_dispatcher_fed_the_same_operations() {
+    let run = |strategy| {
+        let mut d = balanced(strategy);
+        d.register(spec(1, &["a", "b", "c"], 1));
+        let sets: [&[&str]; 6] = [&[], &["a"], &["b"], &["c"], &["a", "b"], &["b", "c"]];
+        for id in 1..=60 {
+            d.enqueue(task(id, id % 3, sets[id as usize % sets.len()]));
+        }
+        d.register(spec(2, &["a", "b"], 1));
+        d.register(spec(3, &["b", "c"], 1));
+        d.register(spec(4, &["a"], 1));
+        d.register(spec(5, &["c"], 1));
+        let rebalanced = d.rebalance();
+        ok(&d);
+        let holders: Vec<Vec<WorkerId>> = (1..=60).map(|id| d.holders(t(id))).collect();
+        (rebalanced, d.snapshot(), holders)
+    };
+    for strategy in [BalanceStrategy::LeastQueue, BalanceStrategy::RoundRobin] {
+        let first = run(strategy);
+        assert!(first.0.moved > 0, "{:?}", first.0);
+        for _ in 0..20 {
+            assert_eq!(run(strategy), first, "{strategy:?}");
+        }
+    }
+}

@@ -9,10 +9,9 @@ mod ranks;
 mod seeding;
 mod workers;
 
-use switchyard_config::{BalanceStrategy, DispatchMode};
 use switchyard_protocol::{TaskId, WorkerId};
 
-use super::{QueuedTask, TaskDispatcher, WorkerSpec};
+use super::{BalanceStrategy, DispatchMode, QueuedTask, TaskDispatcher, WorkerSpec};
 
 fn t(id: i64) -> TaskId {
     TaskId(id)
