@@ -12,20 +12,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use switchyard_coordinator::service::health::REBUILDING;
 use switchyard_protocol::{HealthReport, HealthStatus, ReportOutcome, TaskId};
-use switchyard_tests::{AppOptions, TestApp, spawn_app, wait_until};
+use switchyard_tests::{AppOptions, spawn_app, wait_until};
 
+use crate::observability::health::health;
 use crate::observability::{sample, scrape};
 use crate::sim::{self, SimWorker};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn health(app: &TestApp) -> (StatusCode, HealthReport) {
-    let response = app.http.get(app.url("/health")).send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    (status, report)
-}
 
 fn says_rebuilding(report: &HealthReport) -> bool {
     report.reasons.iter().any(|reason| reason == REBUILDING)

@@ -10,7 +10,8 @@ use switchyard_tests::{AppOptions, TestApp, spawn_app, wait_until};
 
 use crate::sim::{self, SimWorker};
 
-async fn health(app: &TestApp) -> (StatusCode, HealthReport) {
+/// `/health`'s status and report.
+pub(crate) async fn health(app: &TestApp) -> (StatusCode, HealthReport) {
     let response = app.http.get(app.url("/health")).send().await.unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();

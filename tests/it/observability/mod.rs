@@ -3,7 +3,7 @@
 //! router, and `/health` in each of its states.
 
 mod dashboard;
-mod health;
+pub(crate) mod health;
 mod logs;
 mod metrics;
 mod openapi;

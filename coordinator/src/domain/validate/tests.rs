@@ -135,18 +135,8 @@ fn fetch_and_page_bounds_name_their_field_and_range() {
 
 #[test]
 fn a_report_batch_names_the_report_at_fault() {
-    use switchyard_protocol::{ReportBatch, ReportOutcome, TaskId, TaskReport};
-    let one = |id| TaskReport {
-        task_id: TaskId(id),
-        attempt: 1,
-        outcome: ReportOutcome::Succeeded,
-        exit_code: Some(0),
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        error: None,
-    };
+    use switchyard_protocol::{ReportBatch, TaskId, TaskReport};
+    let one = |id| TaskReport::succeeded(TaskId(id), 1);
     let batch = |reports| report_batch(&ReportBatch { reports });
     assert!(batch(vec![one(1), one(2)]).is_ok());
     assert_eq!(
