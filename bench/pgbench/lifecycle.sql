@@ -39,6 +39,7 @@ WHERE state = 'queued' AND owner = :client_id::text
 --@ run attempts/assign
 --@ $1 (:ids::bigint[])[:k : :last]
 --@ $2 array_fill(:worker::bigint, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $3 (SELECT epoch FROM leader_lease)
 
 -- 3. Report what that fetch brought, all succeeded, in one batched report
 --    (retry back-off 1 s to 5 min, 3 lost attempts allowed: the coordinator's defaults).

@@ -216,6 +216,18 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub retention_batch: u32,
 
+    /// The URL workers reach this coordinator at: a standby names the
+    /// leader's to workers that call it. Default: built from --listen (and
+    /// TLS), right only when workers reach that very address.
+    #[arg(long, env = "SWITCHYARD_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+
+    /// How long the leader's lease lasts unrenewed: a standby takes over this
+    /// long (plus its seed time) after the leader stops renewing. The leader
+    /// renews every third of it. Keep it well under heartbeat-timeout.
+    #[arg(long, env = "SWITCHYARD_LEADER_LEASE", default_value = "5s", value_parser = parse_duration)]
+    pub leader_lease: Duration,
+
     /// HTTP timeouts, the connection limit and TLS.
     #[command(flatten)]
     pub http: HttpArgs,
@@ -281,7 +293,37 @@ impl ServeArgs {
                 "must be above zero",
             ));
         }
+        if !(Duration::from_millis(500)..=Duration::from_secs(600)).contains(&self.leader_lease) {
+            return Err(ConfigError::invalid(
+                "leader-lease",
+                "must be between 500ms and 10m",
+            ));
+        }
+        if let Some(url) = &self.advertise_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::invalid(
+                "advertise-url",
+                "must start with http:// or https://",
+            ));
+        }
         self.http.validate()
+    }
+
+    /// The URL this coordinator advertises to workers: `--advertise-url`, or
+    /// one built from the listen address.
+    pub fn advertised_url(&self) -> String {
+        match &self.advertise_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.http.tls_files().is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", self.listen)
+            }
+        }
     }
 
     /// The database URL, which `serve` cannot do without.

@@ -81,6 +81,10 @@ pub enum ApiError {
     /// 503: the database cannot be reached.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// 503: this coordinator stands by (or was just deposed); the leader
+    /// serves workers and the dispatcher. Names its URL when known.
+    #[error("this coordinator is a standby: send worker calls and dispatcher operations to the leader{}", .0.as_deref().map(|url| format!(" at {url}")).unwrap_or_default())]
+    NotLeader(Option<String>),
     /// 500: anything else; the cause goes to the log, not the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -89,7 +93,8 @@ pub enum ApiError {
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err),
+            err if crate::storage::is_fenced(&err) => Self::NotLeader(None),
+            err if crate::storage::is_unavailable(&err) => Self::Unavailable(err),
             other => Self::Internal(other.into()),
         }
     }
@@ -122,6 +127,7 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::NotLeader(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NotLeader),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -134,6 +140,10 @@ impl ApiError {
             message: self.to_string(),
             field: match self {
                 Self::Validation(e) => Some(e.field.clone()),
+                _ => None,
+            },
+            leader_url: match self {
+                Self::NotLeader(url) => url.clone(),
                 _ => None,
             },
         }

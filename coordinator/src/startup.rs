@@ -19,7 +19,8 @@ use crate::dispatcher_edge;
 use crate::routes;
 use crate::server::tls::{self, CertStore};
 use crate::server::{self, HttpLimits};
-use crate::service::{AppState, Settings, liveness, reaper, rebuild, retention, seed};
+use crate::service::leadership::{self, Leadership};
+use crate::service::{AppState, Settings, liveness, reaper, rebuild, reconcile, relay, retention};
 use crate::storage;
 
 /// How long background work may take to finish at shutdown.
@@ -28,6 +29,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Any number fixed for this purpose: serialises migrations between
 /// coordinators starting at the same time.
 const MIGRATION_LOCK: i64 = 0x5377_6974_6368;
+
+/// Connections of the cluster's own pool: the listening connection, the
+/// lease's, the relay's and one spare. Apart from the main pool, so that a
+/// pool saturated by requests cannot delay a lease renewal.
+const CLUSTER_CONNECTIONS: u32 = 4;
 
 /// Opens a connection pool whose connections search the schema `schema`
 /// alone (`--db-schema`, a plain identifier), so statements name tables
@@ -84,9 +90,11 @@ pub async fn migrate(db: &DatabaseConnection, schema: &str) -> anyhow::Result<()
 }
 
 /// Serves the coordinator on `listener` until `shutdown` resolves: connects,
-/// migrates (unless `no_migrate`), rebuilds the dispatcher from the database,
-/// starts the background loops, serves HTTP (or HTTPS, with the TLS files)
-/// under the configured limits, and drains everything on the way out.
+/// migrates (unless `no_migrate`), joins the cluster on the database (as
+/// its leader, with the dispatcher built from the database, when the lease
+/// is free; as a standby otherwise), starts the background loops, serves
+/// HTTP (or HTTPS, with the TLS files) under the configured limits, and
+/// drains everything on the way out (resigning the lease if it holds it).
 pub async fn run(
     config: ServeArgs,
     listener: TcpListener,
@@ -115,6 +123,7 @@ pub async fn run_observed(
     if !config.no_migrate {
         migrate(&db, &config.db_schema).await?;
     }
+    let cluster_db = connect(url, CLUSTER_CONNECTIONS, &config.db_schema).await?;
     let cancel = CancellationToken::new();
     let dispatcher = dispatcher_edge::from_config(config.dispatch_mode, config.balance_strategy);
     let state = AppState::new(
@@ -122,25 +131,18 @@ pub async fn run_observed(
         dispatcher,
         Settings::from_config(&config),
         cancel.clone(),
+        Leadership::new(cluster_db, config.advertised_url(), config.leader_lease),
     );
-    let workers = seed::load_workers(&state)
-        .await
-        .context("failed to load workers")?;
-    let tasks = seed::seed(&state)
-        .await
-        .context("failed to seed the dispatcher")?;
-    tracing::info!(
-        workers,
-        queued_tasks = tasks,
-        mode = ?config.dispatch_mode,
-        strategy = ?config.balance_strategy,
-        "dispatcher ready"
-    );
+    join_cluster(&state, &config).await?;
 
     observe(&state);
 
     let loops = TaskTracker::new();
+    loops.spawn(leadership::run(state.clone()));
+    loops.spawn(relay::listen(state.clone()));
+    loops.spawn(relay::send(state.clone()));
     loops.spawn(rebuild::run(state.clone()));
+    loops.spawn(reconcile::run(state.clone()));
     loops.spawn(reaper::run(state.clone()));
     loops.spawn(liveness::run(state.clone()));
     loops.spawn(retention::run(state.clone()));
@@ -198,7 +200,36 @@ pub async fn run_observed(
         tracing::warn!("background work did not finish within {DRAIN_TIMEOUT:?}");
     }
     state.db().clone().close().await.ok();
+    state.leadership().db().clone().close().await.ok();
     tracing::info!("coordinator stopped");
+    Ok(())
+}
+
+/// The first election: the leader builds its dispatcher before serving
+/// anything; a standby starts without one and elects itself when the
+/// lease lapses.
+async fn join_cluster(state: &AppState, config: &ServeArgs) -> anyhow::Result<()> {
+    let won = leadership::first_election(state)
+        .await
+        .context("failed to take part in the leader election")?;
+    let Some(epoch) = won else {
+        state.dispatch().follow();
+        tracing::info!(
+            leader = state.leadership().leader_url().as_deref().unwrap_or("unknown"),
+            url = state.leadership().url(),
+            "standing by: another coordinator leads"
+        );
+        return Ok(());
+    };
+    leadership::step_up(state, epoch);
+    rebuild::rebuild(state).await;
+    tracing::info!(
+        %epoch,
+        url = state.leadership().url(),
+        mode = ?config.dispatch_mode,
+        strategy = ?config.balance_strategy,
+        "leading the cluster; dispatcher ready"
+    );
     Ok(())
 }
 

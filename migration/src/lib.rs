@@ -15,6 +15,7 @@ mod m20261123_000004_tasks_archive;
 mod m20261123_000005_principals_and_tokens;
 mod m20261124_000006_scoped_worker_tokens;
 mod m20261202_000007_lost_attempt_fence;
+mod m20261202_000008_leadership;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_principals_and_tokens::Migration),
             Box::new(m20261124_000006_scoped_worker_tokens::Migration),
             Box::new(m20261202_000007_lost_attempt_fence::Migration),
+            Box::new(m20261202_000008_leadership::Migration),
         ]
     }
 }

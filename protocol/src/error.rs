@@ -53,6 +53,11 @@ pub enum ErrorCode {
     TooManyConnections,
     /// 503: the coordinator cannot reach its database right now; retry.
     Unavailable,
+    /// 503: this coordinator is a standby (or was just deposed): worker
+    /// calls and dispatcher operations go to the leader, whose advertised
+    /// URL `leader_url` names when one is known. Everything else is served
+    /// by every coordinator.
+    NotLeader,
     /// 500: an internal error; details are in the coordinator's log only.
     Internal,
     /// A code this client version does not know.
@@ -85,6 +90,7 @@ impl ErrorCode {
             Self::RequestTimeout => "request_timeout",
             Self::TooManyConnections => "too_many_connections",
             Self::Unavailable => "unavailable",
+            Self::NotLeader => "not_leader",
             Self::Internal => "internal",
             Self::Unknown => "unknown",
         }
@@ -107,6 +113,9 @@ pub struct ErrorBody {
     /// The request field at fault, for `validation_failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `not_leader`: the leader's advertised URL, when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_url: Option<String>,
 }
 
 /// An error and its causes on one line, each said once (a cause whose text

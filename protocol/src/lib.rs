@@ -12,6 +12,7 @@
 //! - [`admin`]: answers of the admin routes.
 //! - [`dispatcher`]: the dispatcher's state, as the admin API shows it.
 //! - [`stats`]: the dashboard's numbers and the health report.
+//! - [`cluster`]: the coordinators sharing a database, and who leads.
 //! - [`error`]: the JSON error body and its stable codes.
 //! - [`limits`]: bounds on input that both sides enforce.
 //! - [`text`]: which characters names, labels and tags may hold.
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod dispatcher;
 pub mod error;
 pub mod ids;
@@ -36,6 +38,7 @@ pub mod worker;
 pub use admin::{RebalanceResult, SeedResult};
 pub use auth::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, Whoami};
 pub use client::{Client, ClientError, StatusCode};
+pub use cluster::{ClusterRole, ClusterView, CoordinatorView, LeaseView};
 pub use dispatcher::{
     DispatcherSnapshot, DispatcherView, TagSetSnapshot, TaskHolders, WorkerSnapshot,
 };

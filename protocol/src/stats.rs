@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::cluster::{ClusterRole, ClusterView};
 use crate::ids::{TaskId, WorkerId};
 use crate::task::WaitReason;
 use crate::worker::WorkerState;
@@ -38,6 +39,8 @@ pub struct Stats {
     /// oldest. Scope `own`: the reader's newest queued tasks, in the order
     /// they run. Scope `none`: empty.
     pub top_queued: Vec<QueuedTaskSummary>,
+    /// The coordinators on this database and who leads.
+    pub cluster: ClusterView,
 }
 
 /// Whose tasks the task-level parts of [`Stats`] show. Counts, throughput
@@ -218,6 +221,8 @@ impl HealthStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HealthReport {
     pub status: HealthStatus,
+    /// `leader` or `standby`; both are healthy when they work.
+    pub role: ClusterRole,
     /// Why it is not healthy, one sentence each; empty when healthy.
     pub reasons: Vec<String>,
 }

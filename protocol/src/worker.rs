@@ -95,9 +95,10 @@ pub struct WorkerView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
-    /// Tasks the agent is running now. When given, a task the coordinator
-    /// handed to this worker a while ago that is missing from the list (its
-    /// assignment was lost in transit) goes back to the queue.
+    /// Tasks the agent is running now; omitted, it runs none. A task the
+    /// coordinator handed to this worker a while ago that is missing from
+    /// the list (its assignment was lost in transit) goes back to the queue,
+    /// so a slot never stays taken until the task's timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<Vec<TaskId>>,
 }

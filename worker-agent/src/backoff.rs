@@ -197,6 +197,7 @@ mod tests {
                 code,
                 message: String::new(),
                 field: None,
+                leader_url: None,
             },
         }
     }

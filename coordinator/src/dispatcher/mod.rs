@@ -348,8 +348,8 @@ impl TaskDispatcher {
         self.queued.len()
     }
 
-    /// Whether `task` is known in any state.
-    fn is_known(&self, task: TaskId) -> bool {
+    /// Whether `task` is known in any state: queued, in flight or running.
+    pub fn is_known(&self, task: TaskId) -> bool {
         self.queued.contains_key(&task) || self.assigned.contains_key(&task)
     }
 }

@@ -40,6 +40,19 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
+/// What the reconciliation repaired (see [`names::REPAIRS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// A queued, due task the dispatcher did not know.
+    TaskMissing = 0,
+    /// A live worker the dispatcher did not serve.
+    WorkerMissing = 1,
+    /// A worker the dispatcher served that the database says is gone.
+    WorkerStale = 2,
+    /// A worker whose tags, slots or drain differed from the database's.
+    WorkerChanged = 3,
+}
+
 /// One app's metrics. Cheap to record into from any task.
 #[derive(Debug)]
 pub struct Metrics {
@@ -52,6 +65,10 @@ pub struct Metrics {
     retries: Counter,
     redistributed: Counter,
     rebuilds: Counter,
+    leader_changes: Counter,
+    relay_failures: Counter,
+    /// By kind, in the order of [`names::REPAIRS`].
+    repairs: [Counter; 4],
     queue_wait: Histogram,
     fetch_with_tasks: Histogram,
     fetch_empty: Histogram,
@@ -93,6 +110,10 @@ impl Metrics {
             retries: counter(names::TASKS_RETRIES, Vec::new()),
             redistributed: counter(names::TASKS_REDISTRIBUTED, Vec::new()),
             rebuilds: counter(names::DISPATCHER_REBUILDS, Vec::new()),
+            leader_changes: counter(names::LEADER_CHANGES, Vec::new()),
+            relay_failures: counter(names::RELAY_FAILURES, Vec::new()),
+            repairs: names::REPAIRS
+                .map(|kind| counter(names::RECONCILE_REPAIRS, vec![Label::new("kind", kind)])),
             queue_wait: histogram(names::TASK_QUEUE_WAIT, Vec::new()),
             fetch_with_tasks: histogram(names::FETCH_DURATION, vec![Label::new("result", "tasks")]),
             fetch_empty: histogram(names::FETCH_DURATION, vec![Label::new("result", "empty")]),
@@ -145,6 +166,24 @@ impl Metrics {
     /// The dispatcher was rebuilt from the database after a panic.
     pub fn dispatcher_rebuilt(&self) {
         self.rebuilds.increment(1);
+    }
+
+    /// This coordinator became leader, or stopped being it.
+    pub fn leader_changed(&self) {
+        self.leader_changes.increment(1);
+    }
+
+    /// A standby failed to tell the leader of a change.
+    pub fn relay_failed(&self) {
+        self.relay_failures.increment(1);
+    }
+
+    /// The reconciliation repaired `n` differences of `kind` (an index
+    /// into [`names::REPAIRS`]).
+    pub fn repaired(&self, kind: Repair, n: u64) {
+        if n > 0 {
+            self.repairs[kind as usize].increment(n);
+        }
     }
 
     /// A worker fetch ended after `elapsed`, with tasks or empty.

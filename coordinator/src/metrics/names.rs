@@ -41,6 +41,24 @@ pub const DISPATCHER_REBUILDING: &str = "switchyard_dispatcher_rebuilding";
 pub const UNPLACED: &str = "switchyard_dispatcher_unplaced_tasks";
 /// Gauge: queued tasks per required tag set.
 pub const TAG_SET_QUEUED: &str = "switchyard_dispatcher_tag_set_queued_tasks";
+/// Counter: elections this coordinator won and leads it lost.
+pub const LEADER_CHANGES: &str = "switchyard_leader_changes_total";
+/// Counter: changes a standby failed to tell the leader of.
+pub const RELAY_FAILURES: &str = "switchyard_relay_failures_total";
+/// Counter: differences the leader's reconciliation repaired, by kind.
+pub const RECONCILE_REPAIRS: &str = "switchyard_reconcile_repairs_total";
+/// Gauge: 1 while this coordinator leads, else 0.
+pub const LEADER: &str = "switchyard_leader";
+/// Gauge: the epoch this coordinator leads under (0 on a standby).
+pub const EPOCH: &str = "switchyard_epoch";
+/// Repair kinds, as the `kind` label spells them.
+pub const REPAIRS: [&str; 4] = [
+    "task_missing",
+    "worker_missing",
+    "worker_stale",
+    "worker_changed",
+];
+
 /// Gauge: live workers able to run each queued tag set.
 pub const TAG_SET_CANDIDATES: &str = "switchyard_dispatcher_tag_set_candidates";
 
@@ -48,7 +66,7 @@ pub const TAG_SET_CANDIDATES: &str = "switchyard_dispatcher_tag_set_candidates";
 pub const OUTCOMES: [&str; 4] = ["succeeded", "failed", "timed_out", "cancelled"];
 
 /// Help text of the recorded metrics.
-pub const DESCRIPTIONS: [(&str, &str); 10] = [
+pub const DESCRIPTIONS: [(&str, &str); 13] = [
     (TASKS_SUBMITTED, "Tasks submitted."),
     (TASKS_STARTED, "Task attempts handed to a worker."),
     (
@@ -66,6 +84,18 @@ pub const DESCRIPTIONS: [(&str, &str); 10] = [
     (
         DISPATCHER_REBUILDS,
         "Times the dispatcher was rebuilt from the database after a panic interrupted it.",
+    ),
+    (
+        LEADER_CHANGES,
+        "Times this coordinator became leader or stopped being it.",
+    ),
+    (
+        RELAY_FAILURES,
+        "Changes made on this standby that it failed to tell the leader of (its reconciliation finds them).",
+    ),
+    (
+        RECONCILE_REPAIRS,
+        "Differences between the database and the dispatcher that the leader's reconciliation repaired, by kind; normally zero.",
     ),
     (
         TASK_QUEUE_WAIT,

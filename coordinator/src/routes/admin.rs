@@ -51,11 +51,14 @@ async fn seed(_: Admin, State(state): State<AppState>) -> Result<Json<SeedResult
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Queued tasks moved to less loaded workers (Balanced mode)", body = RebalanceResult),
-        AuthErrors,
+        AuthErrors, Unavailable,
     )
 )]
-async fn rebalance(_: Admin, State(state): State<AppState>) -> Json<RebalanceResult> {
-    Json(admin::rebalance(&state))
+async fn rebalance(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<RebalanceResult>, ApiError> {
+    Ok(Json(admin::rebalance(&state)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,15 +75,15 @@ struct SnapshotQuery {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The dispatcher's state", body = DispatcherView),
-        AuthErrors, BadRequest,
+        AuthErrors, BadRequest, Unavailable,
     )
 )]
 async fn dispatcher(
     _: Admin,
     State(state): State<AppState>,
     Query(query): Query<SnapshotQuery>,
-) -> Json<DispatcherView> {
-    Json(admin::snapshot(&state, query.task))
+) -> Result<Json<DispatcherView>, ApiError> {
+    Ok(Json(admin::snapshot(&state, query.task)?))
 }
 
 #[utoipa::path(

@@ -113,10 +113,10 @@ pub struct WorkerGone(pub ErrorBody);
 )]
 pub struct QueueFull(pub ErrorBody);
 
-/// 503: the database is unavailable.
+/// 503: the database is unavailable, or the request belongs to the leader.
 #[derive(Debug, IntoResponses)]
 #[response(
     status = 503,
-    description = "The database is unavailable; retry (`unavailable`)"
+    description = "The database is unavailable; retry (`unavailable`). Or this coordinator is a standby and worker calls and dispatcher operations go to the leader, whose URL `leader_url` names when known (`not_leader`)"
 )]
 pub struct Unavailable(pub ErrorBody);

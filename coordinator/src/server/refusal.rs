@@ -45,6 +45,7 @@ fn response(status: &str, code: ErrorCode, message: &str) -> Vec<u8> {
         code,
         message: message.to_owned(),
         field: None,
+        leader_url: None,
     };
     // An ErrorBody is plain strings: it always serialises.
     let json = serde_json::to_string(&body).unwrap_or_default();

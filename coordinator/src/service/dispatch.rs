@@ -43,14 +43,18 @@ pub fn queued_task(state: &AppState, row: &QueuedRow) -> QueuedTask {
 }
 
 /// Queued rows ready now, as the dispatcher takes them; rows still in a
-/// back-off get a timer (see [`enqueue_at`]) instead.
+/// back-off get a timer (see [`enqueue_at`]) instead, on the leader.
 pub fn ready_now<'a>(
     state: &AppState,
     rows: impl IntoIterator<Item = &'a QueuedRow>,
 ) -> Vec<QueuedTask> {
     let mut ready = Vec::new();
+    // A standby's timers would die with it: the leader, told of the task,
+    // holds its back-off instead.
+    let leading = state.dispatch().epoch().is_some();
     for row in rows {
         match row.not_before {
+            Some(_) if !leading => ready.push(queued_task(state, row)),
             Some(at) if state.clock().is_ahead(at) => enqueue_at(state, TaskId(row.id), at),
             _ => ready.push(queued_task(state, row)),
         }
@@ -85,8 +89,12 @@ pub async fn wait_until(
 
 /// Enqueues task `id` once `at` has passed, reading it again then: it may
 /// have been cancelled or changed meanwhile. A timer, not a database poll.
+/// The read is retried until it succeeds; the timer ends early only when
+/// this coordinator stops leading (the next leader reads the task from the
+/// database).
 pub fn enqueue_at(state: &AppState, id: TaskId, at: DateTime<Utc>) {
     let state = state.clone();
+    let epoch = state.dispatch().epoch();
     state.admission().delay_started();
     state.clone().tracker().spawn(async move {
         let due = wait_until(state.clock(), at, state.shutdown()).await;
@@ -94,16 +102,28 @@ pub fn enqueue_at(state: &AppState, id: TaskId, at: DateTime<Utc>) {
         if !due {
             return;
         }
-        match storage::tasks::queued_one(state.db(), id).await {
-            Ok(Some(row)) => enqueue_row(&state, &row),
-            Ok(None) => {}
-            // The task stays queued in the database; the next seed places it.
-            Err(error) => {
-                tracing::error!(task_id = %id, %error, "failed to enqueue after back-off");
+        let mut wait = RETRY_FIRST;
+        while state.dispatch().epoch() == epoch {
+            match storage::tasks::queued_one(state.db(), id).await {
+                Ok(Some(row)) => return enqueue_row(&state, &row),
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(task_id = %id, %error, "failed to enqueue after back-off; retrying");
+                }
             }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = state.shutdown().cancelled() => return,
+            }
+            wait = (wait * 2).min(RETRY_MAX);
         }
     });
 }
+
+/// First wait before a timer reads its task again after a failure; it
+/// doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Puts tasks taken from a worker back in the dispatcher (or their back-off),
 /// and frees their slots, under one lock. `from` is the worker they were

@@ -6,7 +6,7 @@ use switchyard_protocol::{Assignment, FetchRequest, FetchResponse, TaskId, Worke
 use super::AppState;
 use super::handle::Fetched;
 use super::workers::not_served;
-use crate::domain::validate;
+use crate::domain::{Epoch, validate};
 use crate::error::ApiError;
 
 /// Hands the worker up to `max_tasks` tasks from its queue, waiting up to
@@ -43,13 +43,14 @@ async fn long_poll(
         notified.as_mut().enable();
         // While the dispatcher is rebuilt nothing is handed out: the fetch
         // waits, and the end of the rebuild wakes it.
-        let popped = match state.dispatch().fetch(id, max) {
-            Fetched::Tasks(popped) => popped,
-            Fetched::Rebuilding => Vec::new(),
+        let (popped, epoch) = match state.dispatch().fetch(id, max) {
+            Fetched::Tasks(popped, epoch) => (popped, Some(epoch)),
+            Fetched::Rebuilding => (Vec::new(), None),
             Fetched::NotServed => return Err(not_served(state, id).await),
+            Fetched::NotLeader => return Err(state.not_leader()),
         };
-        if !popped.is_empty() {
-            let tasks = hand_over(state, id, popped).await?;
+        if let Some(epoch) = epoch.filter(|_| !popped.is_empty()) {
+            let tasks = hand_over(state, id, popped, epoch).await?;
             if !tasks.is_empty() {
                 return Ok(FetchResponse { tasks });
             }
@@ -69,8 +70,9 @@ async fn hand_over(
     state: &AppState,
     worker: WorkerId,
     popped: Vec<TaskId>,
+    epoch: Epoch,
 ) -> Result<Vec<Assignment>, ApiError> {
-    let rows = super::handover::hand_over(state, worker, popped).await?;
+    let rows = super::handover::hand_over(state, worker, popped, epoch).await?;
     Ok(rows
         .into_iter()
         .map(|row| Assignment {

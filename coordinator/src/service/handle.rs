@@ -15,6 +15,16 @@
 //! hand out nothing and wait, and `/health` says so. The rebuild loads the
 //! workers and what they run, seeds the queued tasks the usual way, and
 //! ends the rebuilding state, retrying until it succeeds.
+//!
+//! # Leading and standing by
+//! The handle serves its dispatcher only while this coordinator leads, under
+//! the epoch it was elected with ([`Dispatch::lead`]); the fetches it hands
+//! out carry that epoch to the database's fence. Taking the lead starts
+//! from an empty dispatcher that is built from the database the same way
+//! as after a panic. Standing by ([`Dispatch::follow`]) drops the
+//! dispatcher and answers every waiting fetch; meanwhile changes to
+//! dispatch made here (submissions, cancels, drains) are collected by the
+//! [`Relay`] for the leader instead.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
@@ -22,20 +32,25 @@ use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use switchyard_protocol::{TaskId, WorkerId};
 use tokio::sync::Notify;
 
+use super::relay::Relay;
 use super::wakers::Wakers;
 use crate::dispatcher::{
     BalanceStrategy, DispatchMode, QueuedTask, Rebalanced, SeedToken, TaskDispatcher, WorkerSpec,
 };
+use crate::domain::Epoch;
 
 /// What a fetch found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fetched {
-    /// Tasks popped for the worker (none when it has no work or no slot).
-    Tasks(Vec<TaskId>),
+    /// Tasks popped for the worker (none when it has no work or no slot),
+    /// and the epoch their hand-over must be fenced with.
+    Tasks(Vec<TaskId>, Epoch),
     /// The dispatcher does not serve this worker (unknown, or gone).
     NotServed,
     /// The dispatcher is being rebuilt: nothing is handed out meanwhile.
     Rebuilding,
+    /// This coordinator stands by: the leader serves workers.
+    NotLeader,
 }
 
 /// What the dispatcher knows of a worker's running tasks.
@@ -47,6 +62,8 @@ pub enum Running {
     NotServed,
     /// Being rebuilt: it cannot tell.
     Rebuilding,
+    /// This coordinator stands by.
+    NotLeader,
 }
 
 /// What a look at the dispatcher that must not wait found.
@@ -54,10 +71,21 @@ pub enum Running {
 pub enum Look<T> {
     /// The lock was free and the dispatcher serving.
     Ready(T),
-    /// Being rebuilt after a panic.
-    Rebuilding,
+    /// Being rebuilt (after a panic, or on taking the lead).
+    Rebuilding(Rebuild),
+    /// This coordinator stands by: it has no dispatcher to look at.
+    Standby,
     /// Someone holds the lock now.
     Busy,
+}
+
+/// Why the dispatcher is being built from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuild {
+    /// A panic interrupted it.
+    Panic,
+    /// This coordinator was just elected leader.
+    Election,
 }
 
 /// A worker as the database lists it, for loading into the dispatcher.
@@ -75,6 +103,8 @@ pub struct LoadedWorker {
 pub struct RebuildMark {
     generation: u64,
     changes: u64,
+    /// Why the rebuild is done.
+    pub why: Rebuild,
 }
 
 /// The dispatcher and its lock, the wakers, and the rebuild state.
@@ -82,6 +112,8 @@ pub struct RebuildMark {
 pub struct Dispatch {
     cache: Mutex<Cache>,
     wakers: Wakers,
+    /// Changes collected for the leader while standing by.
+    relay: Relay,
     mode: DispatchMode,
     strategy: BalanceStrategy,
     /// Told when the dispatcher needs a rebuild.
@@ -91,9 +123,12 @@ pub struct Dispatch {
 #[derive(Debug)]
 struct Cache {
     dispatcher: TaskDispatcher,
-    /// Replaced after a panic and not yet rebuilt.
-    rebuilding: bool,
-    /// Counts replacements after panics.
+    /// The epoch this coordinator leads under; `None` while it stands by.
+    epoch: Option<Epoch>,
+    /// Being built from the database, and why; nothing is handed out.
+    rebuilding: Option<Rebuild>,
+    /// Counts replacements of the dispatcher (panics, elections, stepping
+    /// down).
     generation: u64,
     /// Counts changes to workers and their running tasks (registrations,
     /// drains, unregistrations, tasks ending or confirmed): a rebuild that
@@ -102,18 +137,22 @@ struct Cache {
 }
 
 impl Dispatch {
-    /// A handle owning `dispatcher`; a rebuild uses the same mode and strategy.
+    /// A handle serving `dispatcher` under epoch 0, the epoch before any
+    /// election (tests and tools); a coordinator then leads or follows as
+    /// elected. A rebuild uses the same mode and strategy.
     pub fn new(dispatcher: TaskDispatcher) -> Self {
         Self {
             mode: dispatcher.mode(),
             strategy: dispatcher.strategy(),
             cache: Mutex::new(Cache {
                 dispatcher,
-                rebuilding: false,
+                epoch: Some(Epoch(0)),
+                rebuilding: None,
                 generation: 0,
                 changes: 0,
             }),
             wakers: Wakers::default(),
+            relay: Relay::default(),
             rebuild_wanted: Notify::new(),
         }
     }
@@ -129,24 +168,74 @@ impl Dispatch {
     /// A panic poisoned the lock: the cache may be half-changed, so it is
     /// replaced by an empty one and a rebuild from the database is asked for.
     fn recover<'a>(&'a self, mut cache: MutexGuard<'a, Cache>) -> MutexGuard<'a, Cache> {
-        tracing::error!("a panic interrupted the dispatcher; rebuilding it from the database");
         cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
-        cache.rebuilding = true;
         cache.generation += 1;
         self.cache.clear_poison();
-        self.rebuild_wanted.notify_one();
+        if cache.epoch.is_some() {
+            tracing::error!("a panic interrupted the dispatcher; rebuilding it from the database");
+            cache.rebuilding = Some(Rebuild::Panic);
+            self.rebuild_wanted.notify_one();
+        }
         cache
     }
 
     /// Runs `change` on the dispatcher, counting it as a change to workers
-    /// or their running tasks, and wakes the workers it returns.
-    fn change(&self, change: impl FnOnce(&mut TaskDispatcher) -> Vec<WorkerId>) {
+    /// or their running tasks, and wakes the workers it returns; while
+    /// standing by, hands `standby` the relay instead.
+    fn change(
+        &self,
+        change: impl FnOnce(&mut TaskDispatcher) -> Vec<WorkerId>,
+        standby: impl FnOnce(&Relay),
+    ) {
         let woken = {
             let mut cache = self.lock();
+            if cache.epoch.is_none() {
+                drop(cache);
+                standby(&self.relay);
+                return;
+            }
             cache.changes += 1;
             change(&mut cache.dispatcher)
         };
         self.wakers.wake(&woken);
+    }
+
+    /// Leads under `epoch`: an empty dispatcher, built from the database by
+    /// the rebuild loop before it hands anything out.
+    pub fn lead(&self, epoch: Epoch) {
+        {
+            let mut cache = self.lock();
+            cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
+            cache.epoch = Some(epoch);
+            cache.rebuilding = Some(Rebuild::Election);
+            cache.generation += 1;
+            cache.changes += 1;
+        }
+        self.rebuild_wanted.notify_one();
+    }
+
+    /// Stands by: the dispatcher is dropped and every waiting fetch answered
+    /// (the agents go to the leader).
+    pub fn follow(&self) {
+        {
+            let mut cache = self.lock();
+            cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
+            cache.epoch = None;
+            cache.rebuilding = None;
+            cache.generation += 1;
+            cache.changes += 1;
+        }
+        self.wakers.wake_all();
+    }
+
+    /// The epoch this coordinator leads under; `None` while standing by.
+    pub fn epoch(&self) -> Option<Epoch> {
+        self.lock().epoch
+    }
+
+    /// Changes collected for the leader while standing by.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
     }
 
     /// A read-only look under the lock. `look` cannot await, nor keep the
@@ -163,15 +252,15 @@ impl Dispatch {
             Err(TryLockError::Poisoned(poisoned)) => self.recover(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => return Look::Busy,
         };
-        if cache.rebuilding {
-            Look::Rebuilding
-        } else {
-            Look::Ready(look(&cache.dispatcher))
+        match (cache.epoch, cache.rebuilding) {
+            (None, _) => Look::Standby,
+            (Some(_), Some(why)) => Look::Rebuilding(why),
+            (Some(_), None) => Look::Ready(look(&cache.dispatcher)),
         }
     }
 
-    /// Whether the dispatcher is being rebuilt after a panic.
-    pub fn is_rebuilding(&self) -> bool {
+    /// Whether the dispatcher is being built from the database, and why.
+    pub fn rebuilding(&self) -> Option<Rebuild> {
         self.lock().rebuilding
     }
 
@@ -187,6 +276,11 @@ impl Dispatch {
         }
         let woken = {
             let mut cache = self.lock();
+            if cache.epoch.is_none() {
+                drop(cache);
+                self.relay.tasks(tasks.iter().map(|task| task.id));
+                return;
+            }
             let mut woken = Vec::new();
             for task in tasks {
                 woken.extend(cache.dispatcher.enqueue(task));
@@ -199,7 +293,35 @@ impl Dispatch {
     /// Takes a queued task out of every queue (cancelled, or about to be
     /// offered again under new terms). Returns whether it was queued here.
     pub fn remove(&self, task: TaskId) -> bool {
-        self.lock().dispatcher.remove(task)
+        let mut cache = self.lock();
+        if cache.epoch.is_none() {
+            drop(cache);
+            self.relay.tasks([task]);
+            return false;
+        }
+        cache.dispatcher.remove(task)
+    }
+
+    /// Brings `tasks` in step with the database (a standby changed them):
+    /// each leaves the queues, and those of `ready` (the ones still queued
+    /// and due) are offered again under their current terms. Tasks in
+    /// flight or running are left to the database.
+    pub fn refresh(&self, tasks: &[TaskId], ready: Vec<QueuedTask>) {
+        let woken = {
+            let mut cache = self.lock();
+            if cache.epoch.is_none() {
+                return;
+            }
+            for &task in tasks {
+                cache.dispatcher.remove(task);
+            }
+            let mut woken = Vec::new();
+            for task in ready {
+                woken.extend(cache.dispatcher.enqueue(task));
+            }
+            woken
+        };
+        self.wakers.wake(&woken);
     }
 
     /// Frees the slots of tasks that ended or were taken back (`(worker,
@@ -209,7 +331,9 @@ impl Dispatch {
         if ended.is_empty() && ready.is_empty() {
             return;
         }
-        self.change(|dispatcher| {
+        let ready_ids: Vec<TaskId> = ready.iter().map(|task| task.id).collect();
+        self.change(
+            |dispatcher| {
             let mut woken = Vec::with_capacity(ended.len());
             for &(worker, task) in ended {
                 dispatcher.finish(worker, task);
@@ -221,16 +345,21 @@ impl Dispatch {
             woken.sort_unstable();
             woken.dedup();
             woken
-        });
+        },
+            |relay| relay.tasks(ready_ids),
+        );
     }
 
     /// Pops up to `max` tasks for `worker`.
     pub fn fetch(&self, worker: WorkerId, max: usize) -> Fetched {
         let mut cache = self.lock();
-        if cache.rebuilding {
+        let Some(epoch) = cache.epoch else {
+            return Fetched::NotLeader;
+        };
+        if cache.rebuilding.is_some() {
             Fetched::Rebuilding
         } else if cache.dispatcher.contains_worker(worker) {
-            Fetched::Tasks(cache.dispatcher.fetch(worker, max))
+            Fetched::Tasks(cache.dispatcher.fetch(worker, max), epoch)
         } else {
             Fetched::NotServed
         }
@@ -240,31 +369,39 @@ impl Dispatch {
     /// refused)`: confirmed tasks run on their worker, refused ones are
     /// forgotten and their slots freed.
     pub fn settle(&self, outcomes: &[(WorkerId, Vec<TaskId>, Vec<TaskId>)]) {
-        self.change(|dispatcher| {
-            for (worker, confirmed, refused) in outcomes {
-                dispatcher.confirm(*worker, confirmed);
-                dispatcher.abandon(*worker, refused);
-            }
-            Vec::new()
-        });
+        self.change(
+            |dispatcher| {
+                for (worker, confirmed, refused) in outcomes {
+                    dispatcher.confirm(*worker, confirmed);
+                    dispatcher.abandon(*worker, refused);
+                }
+                Vec::new()
+            },
+            |_| {},
+        );
     }
 
     /// Hand-overs the database could not write, each `(worker, tasks)`: the
     /// tasks go back to the queues as if never fetched.
     pub fn restore(&self, failed: &[(WorkerId, Vec<TaskId>)]) {
-        self.change(|dispatcher| {
-            let mut woken = Vec::new();
-            for (worker, tasks) in failed {
-                woken.extend(dispatcher.restore(*worker, tasks));
-            }
-            woken
-        });
+        self.change(
+            |dispatcher| {
+                let mut woken = Vec::new();
+                for (worker, tasks) in failed {
+                    woken.extend(dispatcher.restore(*worker, tasks));
+                }
+                woken
+            },
+            |_| {},
+        );
     }
 
     /// What the dispatcher knows of `worker`'s running tasks.
     pub fn running(&self, worker: WorkerId) -> Running {
         let cache = self.lock();
-        if cache.rebuilding {
+        if cache.epoch.is_none() {
+            Running::NotLeader
+        } else if cache.rebuilding.is_some() {
             Running::Rebuilding
         } else if cache.dispatcher.contains_worker(worker) {
             Running::Tasks(cache.dispatcher.running_len(worker))
@@ -276,36 +413,74 @@ impl Dispatch {
     /// Registers a worker (or changes a registered one) and gives it the
     /// queued work it matches.
     pub fn register(&self, worker: WorkerSpec) {
-        self.change(|dispatcher| dispatcher.register(worker));
+        let id = worker.id;
+        self.change(
+            |dispatcher| dispatcher.register(worker),
+            |relay| relay.worker(id),
+        );
     }
 
     /// Changes a registered worker's tags and slots.
     pub fn update_worker(&self, worker: WorkerSpec) {
-        self.change(|dispatcher| dispatcher.update_worker(worker));
+        let id = worker.id;
+        self.change(
+            |dispatcher| dispatcher.update_worker(worker),
+            |relay| relay.worker(id),
+        );
     }
 
     /// Marks a worker draining, or active again.
     pub fn set_draining(&self, worker: WorkerId, draining: bool) {
-        self.change(|dispatcher| dispatcher.set_draining(worker, draining));
+        self.change(
+            |dispatcher| dispatcher.set_draining(worker, draining),
+            |relay| relay.worker(worker),
+        );
+    }
+
+    /// A worker as the database has it now (a standby changed it): its tags,
+    /// slots and drain, in one step.
+    pub fn refresh_worker(&self, worker: WorkerSpec, draining: bool) {
+        let id = worker.id;
+        self.change(
+            |dispatcher| {
+                let mut woken = if dispatcher.contains_worker(id) {
+                    dispatcher.update_worker(worker)
+                } else {
+                    dispatcher.register(worker)
+                };
+                woken.extend(dispatcher.set_draining(id, draining));
+                woken
+            },
+            |_| {},
+        );
     }
 
     /// Takes a worker out of dispatch: its queue goes to other candidates
     /// and any fetch of it still waiting returns.
     pub fn unregister(&self, worker: WorkerId) {
-        self.change(|dispatcher| dispatcher.unregister(worker).woken);
+        self.change(
+            |dispatcher| dispatcher.unregister(worker).woken,
+            |relay| relay.worker(worker),
+        );
         self.wakers.remove(worker);
     }
 
-    /// Balanced mode: evens out the queues.
+    /// Balanced mode: evens out the queues (nothing while standing by).
     pub fn rebalance(&self) -> Rebalanced {
-        let rebalanced = self.lock().dispatcher.rebalance();
+        let rebalanced = {
+            let mut cache = self.lock();
+            if cache.epoch.is_none() {
+                return Rebalanced::default();
+            }
+            cache.dispatcher.rebalance()
+        };
         self.wakers.wake(&rebalanced.woken);
         rebalanced
     }
 
-    /// Loads workers as the database lists them (at start-up).
+    /// Loads workers as the database lists them.
     pub fn load(&self, workers: Vec<LoadedWorker>) {
-        self.change(|dispatcher| load(dispatcher, workers));
+        self.change(|dispatcher| load(dispatcher, workers), |_| {});
     }
 
     /// Starts a seed (see [`TaskDispatcher::begin_seed`]).
@@ -335,9 +510,10 @@ impl Dispatch {
     /// are read. `None` when no rebuild is needed.
     pub fn rebuild_begin(&self) -> Option<RebuildMark> {
         let cache = self.lock();
-        cache.rebuilding.then_some(RebuildMark {
+        cache.rebuilding.map(|why| RebuildMark {
             generation: cache.generation,
             changes: cache.changes,
+            why,
         })
     }
 
@@ -367,7 +543,7 @@ impl Dispatch {
             if cache.generation != mark.generation {
                 return false;
             }
-            cache.rebuilding = false;
+            cache.rebuilding = None;
         }
         self.wakers.wake_all();
         true
@@ -442,8 +618,8 @@ mod tests {
         dispatch.enqueue(vec![task(10)]);
         dispatch.panic_inside_lock_for_tests();
 
-        assert_eq!(dispatch.try_read(|_| ()), Look::Rebuilding);
-        assert!(dispatch.is_rebuilding());
+        assert_eq!(dispatch.try_read(|_| ()), Look::Rebuilding(Rebuild::Panic));
+        assert_eq!(dispatch.rebuilding(), Some(Rebuild::Panic));
         assert_eq!(dispatch.fetch(WorkerId(1), 5), Fetched::Rebuilding);
         assert_eq!(dispatch.running(WorkerId(1)), Running::Rebuilding);
         assert_eq!(
@@ -463,7 +639,7 @@ mod tests {
         assert_eq!(dispatch.rebuild_begin(), None);
         assert_eq!(
             dispatch.fetch(WorkerId(1), 5),
-            Fetched::Tasks(vec![TaskId(10), TaskId(11)])
+            Fetched::Tasks(vec![TaskId(10), TaskId(11)], Epoch(0))
         );
     }
 
@@ -480,7 +656,7 @@ mod tests {
         assert!(dispatch.rebuild_load(mark, vec![worker(1)]));
         dispatch.panic_inside_lock_for_tests();
         assert!(!dispatch.rebuild_finish(mark), "a second panic meanwhile");
-        assert!(dispatch.is_rebuilding());
+        assert_eq!(dispatch.rebuilding(), Some(Rebuild::Panic));
         assert_eq!(dispatch.fetch(WorkerId(1), 1), Fetched::Rebuilding);
     }
 }

@@ -11,6 +11,7 @@
 //! handed over.
 
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use sea_orm::DbErr;
 use switchyard_protocol::{TaskId, WorkerId};
@@ -18,6 +19,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::AppState;
 use super::dispatch::enqueue_rows;
+use crate::domain::Epoch;
 use crate::error::ApiError;
 use crate::storage;
 use crate::storage::entities::task::Model;
@@ -26,13 +28,18 @@ use crate::storage::entities::task::Model;
 const IN_FLIGHT: usize = 3;
 /// Most tasks one statement hands over.
 const MAX_TASKS: usize = 2048;
+/// First wait before reading refused tasks again; it doubles up to
+/// [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Why a coalesced hand-over failed: the database's own error, which every
 /// fetch of the group answers with (a `DbErr` clones cheaply).
 fn failure(error: DbErr) -> ApiError {
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::Unavailable(error),
-        other => ApiError::Internal(anyhow::Error::new(other).context("hand-over failed")),
+    if storage::is_fenced(&error) || storage::is_unavailable(&error) {
+        ApiError::from(error)
+    } else {
+        ApiError::Internal(anyhow::Error::new(error).context("hand-over failed"))
     }
 }
 
@@ -41,6 +48,8 @@ fn failure(error: DbErr) -> ApiError {
 struct Pending {
     worker: WorkerId,
     tasks: Vec<TaskId>,
+    /// The epoch the tasks were popped under.
+    epoch: Epoch,
     answer: oneshot::Sender<Result<Vec<Model>, DbErr>>,
 }
 
@@ -62,13 +71,16 @@ impl Default for Handovers {
 
 impl Handovers {
     /// Takes queued hand-overs, oldest first, up to [`MAX_TASKS`] tasks (at
-    /// least one hand-over, however large).
+    /// least one hand-over, however large), all popped under one epoch.
     fn take(&self) -> Vec<Pending> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let epoch = queue.first().map(|pending| pending.epoch);
         let mut tasks = 0;
         let mut count = 0;
         for pending in queue.iter() {
-            if count > 0 && tasks + pending.tasks.len() > MAX_TASKS {
+            if count > 0
+                && (tasks + pending.tasks.len() > MAX_TASKS || Some(pending.epoch) != epoch)
+            {
                 break;
             }
             tasks += pending.tasks.len();
@@ -81,11 +93,13 @@ impl Handovers {
 /// Confirms tasks popped for `worker` in the database and settles the
 /// dispatcher: confirmed ones run, refused ones are offered again, and on a
 /// database error all of them go back to the worker's queue. Answers the
-/// confirmed rows.
+/// confirmed rows. The statement is fenced with `epoch`, the one the tasks
+/// were popped under: a deposed leader hands nothing over.
 pub async fn hand_over(
     state: &AppState,
     worker: WorkerId,
     tasks: Vec<TaskId>,
+    epoch: Epoch,
 ) -> Result<Vec<Model>, ApiError> {
     let (answer, answered) = oneshot::channel();
     state
@@ -96,6 +110,7 @@ pub async fn hand_over(
         .push(Pending {
             worker,
             tasks,
+            epoch,
             answer,
         });
     // On the shutdown tracker: a drain in progress finishes before the
@@ -117,16 +132,17 @@ async fn drain(state: &AppState) {
         return;
     };
     let group = state.handovers().take();
-    if group.is_empty() {
+    let Some(epoch) = group.first().map(|pending| pending.epoch) else {
         return;
-    }
+    };
     let pairs: Vec<(TaskId, WorkerId)> = group
         .iter()
         .flat_map(|pending| pending.tasks.iter().map(|task| (*task, pending.worker)))
         .collect();
-    match storage::attempts::assign(state.db(), &pairs).await {
-        Ok(rows) => settle(state, group, rows).await,
+    match storage::attempts::assign(state.db(), &pairs, epoch).await {
+        Ok(rows) => settle(state, group, rows, epoch).await,
         Err(error) => {
+            state.leadership().notice(&error);
             tracing::warn!(%error, n = pairs.len(), "hand-over failed; tasks go back to their queues");
             let failed: Vec<(WorkerId, Vec<TaskId>)> = group
                 .iter()
@@ -141,7 +157,7 @@ async fn drain(state: &AppState) {
 }
 
 /// Settles each fetch of a group with its share of the confirmed rows.
-async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
+async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>, epoch: Epoch) {
     // Each task was popped by exactly one fetch of the group.
     let mut confirmed_rows: std::collections::HashMap<TaskId, Model> =
         rows.into_iter().map(|row| (TaskId(row.id), row)).collect();
@@ -174,18 +190,36 @@ async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>) {
         let _ = answer.send(Ok(rows));
     }
     if !refused.is_empty() {
-        offer_again(state, &refused).await;
+        // Apart from the drain, so a database outage keeps no slot.
+        let state = state.clone();
+        state
+            .clone()
+            .tracker()
+            .spawn(async move { offer_again(&state, &refused, epoch).await });
     }
 }
 
-/// Tasks a hand-over refused are usually gone (cancelled, taken by another
-/// coordinator's seed); any still queued (their tags changed under the
-/// fetch) are offered again, so none is stranded outside the dispatcher.
-async fn offer_again(state: &AppState, tasks: &[TaskId]) {
-    match storage::tasks::queued_among(state.db(), tasks).await {
-        Ok(rows) => enqueue_rows(state, &rows),
-        // They stay queued in the database; the next seed places them.
-        Err(error) => tracing::error!(%error, "failed to re-read refused tasks"),
+/// Tasks a hand-over refused are usually gone (cancelled, or finished
+/// under the dispatcher's feet); any still queued (their tags changed under
+/// the fetch) are offered again, so none is stranded outside the
+/// dispatcher. The read is retried until it succeeds, or this coordinator
+/// stops leading under `epoch` (the next leader reads them from the
+/// database).
+async fn offer_again(state: &AppState, tasks: &[TaskId], epoch: Epoch) {
+    let mut wait = RETRY_FIRST;
+    loop {
+        match storage::tasks::queued_among(state.db(), tasks).await {
+            Ok(rows) => return enqueue_rows(state, &rows),
+            Err(error) => tracing::warn!(%error, "failed to re-read refused tasks; retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = state.shutdown().cancelled() => return,
+        }
+        if state.dispatch().epoch() != Some(epoch) {
+            return;
+        }
+        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 
@@ -198,6 +232,7 @@ mod tests {
         Pending {
             worker: WorkerId(worker),
             tasks: (0..tasks as i64).map(TaskId).collect(),
+            epoch: Epoch(1),
             answer,
         }
     }

@@ -7,13 +7,17 @@
 //!   over `--health-max-queued`, or queued tasks have no live worker with
 //!   their tags;
 //! - **healthy** otherwise.
+//!
+//! A standby is healthy when it works: it serves users, and a load balancer
+//! may send it anything (workers it tells where the leader is). The report
+//! says which it is.
 
 use std::time::{Duration, Instant};
 
 use switchyard_protocol::{HealthReport, HealthStatus};
 
 use super::AppState;
-use super::handle::Look;
+use super::handle::{Look, Rebuild};
 use crate::storage;
 
 /// A database round trip slower than this makes the coordinator degraded.
@@ -52,6 +56,7 @@ pub async fn check(state: &AppState) -> HealthReport {
     unhealthy.extend(degraded);
     HealthReport {
         status,
+        role: state.role(),
         reasons: unhealthy,
     }
 }
@@ -106,6 +111,10 @@ async fn check_database(state: &AppState, findings: &mut Findings) {
 pub const REBUILDING: &str =
     "dispatcher rebuilding after a panic: tasks are recorded, none is handed out until it is done";
 
+/// What the health check reports while a new leader loads its dispatcher.
+pub const TAKING_OVER: &str =
+    "taking the lead: loading the dispatcher from the database; nothing is handed out until it is done";
+
 /// Looks at the dispatcher without blocking the executor: tries its lock
 /// until [`DISPATCHER_STUCK`] has passed.
 async fn check_dispatcher(state: &AppState, findings: &mut Findings) {
@@ -116,10 +125,16 @@ async fn check_dispatcher(state: &AppState, findings: &mut Findings) {
             .try_read(|dispatcher| dispatcher.unplaced())
         {
             Look::Ready(unplaced) => break unplaced,
-            Look::Rebuilding => {
+            Look::Rebuilding(Rebuild::Panic) => {
                 findings.degraded.push(REBUILDING.to_owned());
                 return;
             }
+            Look::Rebuilding(Rebuild::Election) => {
+                findings.degraded.push(TAKING_OVER.to_owned());
+                return;
+            }
+            // A standby has no dispatcher: it serves users, and is healthy.
+            Look::Standby => return,
             Look::Busy if Instant::now() >= deadline => {
                 findings.unhealthy.push(format!(
                     "dispatcher not running: busy for over {} s",

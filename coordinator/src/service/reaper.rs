@@ -14,6 +14,7 @@ use super::clock::Clock;
 use super::dispatch::requeue_released;
 use super::loops::{Doing, LoopError, log_failure};
 use super::workers::{self, Lost};
+use crate::domain::Epoch;
 use crate::storage;
 
 /// Runs one sweep: declares silent workers dead (when `deaths`) and takes
@@ -22,6 +23,9 @@ use crate::storage;
 /// unreported past their timeout plus the grace. Returns how many workers
 /// were declared dead.
 pub async fn sweep(state: &AppState, deaths: bool) -> Result<usize, LoopError> {
+    let Some(epoch) = state.dispatch().epoch() else {
+        return Ok(0);
+    };
     // Heartbeats noted but unwritten must count, or a live worker could
     // look silent.
     super::liveness::flush(state)
@@ -69,6 +73,7 @@ pub async fn sweep(state: &AppState, deaths: bool) -> Result<usize, LoopError> {
         settings.timeout_grace.as_secs_f64(),
         settings.retry_base.as_secs_f64(),
         settings.retry_max.as_secs_f64(),
+        Some(epoch),
     )
     .await
     .doing("time out unreported tasks")?;
@@ -84,8 +89,9 @@ pub async fn sweep(state: &AppState, deaths: bool) -> Result<usize, LoopError> {
 }
 
 /// When the reaper may declare workers dead: not before this coordinator
-/// has itself been up for a heartbeat timeout. While it was down, silence
-/// proved nothing, and live workers need that long to be heard from again.
+/// has itself led for a heartbeat timeout. While no one led (or another
+/// coordinator did), silence here proved nothing, and live workers need that
+/// long to be heard from again.
 #[derive(Debug, Clone, Copy)]
 pub struct DeathGrace {
     until: Instant,
@@ -105,19 +111,21 @@ impl DeathGrace {
     }
 }
 
-/// Calls `sweep` every `interval` until `stop`, telling it whether deaths
-/// may be declared yet (see [`DeathGrace`]).
+/// Calls `sweep` every `interval` until `stop` while this coordinator
+/// leads (`epoch` says under which election), telling it whether deaths may
+/// be declared yet: the [`DeathGrace`] starts again with each election won.
 async fn rounds<F, Fut>(
     clock: &Clock,
     interval: Duration,
     heartbeat_timeout: Duration,
     stop: &CancellationToken,
+    epoch: impl Fn() -> Option<Epoch>,
     mut sweep: F,
 ) where
     F: FnMut(bool) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let grace = DeathGrace::starting(clock, heartbeat_timeout);
+    let mut led: Option<(Epoch, DeathGrace)> = None;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -125,6 +133,18 @@ async fn rounds<F, Fut>(
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
+        let Some(now) = epoch() else {
+            led = None;
+            continue;
+        };
+        let grace = match led {
+            Some((seen, grace)) if seen == now => grace,
+            _ => {
+                let grace = DeathGrace::starting(clock, heartbeat_timeout);
+                led = Some((now, grace));
+                grace
+            }
+        };
         sweep(grace.is_over(clock)).await;
     }
 }
@@ -139,8 +159,11 @@ pub async fn run(state: AppState) {
         settings.heartbeat_interval,
         settings.heartbeat_timeout,
         state.shutdown(),
+        || state.dispatch().epoch(),
         |deaths| async move {
             if let Err(error) = sweep(state, deaths).await {
+                let LoopError::Database { source, .. } = &error;
+                state.leadership().notice(source);
                 log_failure("dead-worker sweep", &error);
             }
         },
@@ -168,6 +191,7 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_secs(3),
             &never,
+            || Some(Epoch(1)),
             |deaths| {
                 seen.lock()
                     .unwrap()
@@ -198,5 +222,47 @@ mod tests {
         assert!(!grace.is_over(&clock));
         tokio::time::advance(Duration::from_millis(1)).await;
         assert!(grace.is_over(&clock));
+    }
+
+    /// A standby does not sweep; each election won starts the grace again.
+    #[tokio::test(start_paused = true)]
+    async fn the_grace_starts_again_with_each_election_and_standbys_do_not_sweep() {
+        let clock = Clock::following_tokio(chrono::Utc::now());
+        let started = Instant::now();
+        let seen: Arc<Mutex<Vec<(u128, bool)>>> = Arc::default();
+        let never = CancellationToken::new();
+        // Leads epoch 1 until 2 s, stands by until 4 s, then leads epoch 2.
+        let epoch = || match started.elapsed().as_millis() {
+            0..2000 => Some(Epoch(1)),
+            2000..4000 => None,
+            _ => Some(Epoch(2)),
+        };
+        let sweeps = rounds(
+            &clock,
+            Duration::from_secs(1),
+            Duration::from_millis(1500),
+            &never,
+            epoch,
+            |deaths| {
+                seen.lock()
+                    .unwrap()
+                    .push((started.elapsed().as_millis(), deaths));
+                async {}
+            },
+        );
+        let ran = tokio::time::timeout(Duration::from_millis(7500), sweeps).await;
+        assert!(ran.is_err(), "the reaper runs until stopped");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (0, false),
+                (1000, false),
+                (4000, false),
+                (5000, false),
+                (6000, true),
+                (7000, true)
+            ],
+            "no sweeps while standing by; a new grace from the second election"
+        );
     }
 }

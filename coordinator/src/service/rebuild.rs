@@ -1,14 +1,18 @@
-//! Rebuilding the dispatcher from the database after a panic interrupted
-//! it (the policy is in [`super::handle`]): the workers and what they run
-//! are loaded again, the queued tasks seeded the usual way
-//! ([`super::seed::seed`]), and only then does the dispatcher hand work out
-//! again. It retries until it succeeds or the coordinator shuts down.
+//! Building the dispatcher from the database, after a panic interrupted it
+//! or on taking the lead (the policy is in [`super::handle`]): the workers
+//! and what they run are loaded, the queued tasks seeded the usual way
+//! ([`super::seed::seed`]), and only then does the dispatcher hand work
+//! out. A new leader first restarts the workers' heartbeat clocks: time
+//! without a leader is not theirs. It retries until it succeeds, the
+//! coordinator stops leading, or it shuts down.
 
 use std::time::Duration;
 
 use super::AppState;
 use super::loops::{Doing, LoopError, log_failure};
+use super::handle::Rebuild;
 use super::seed;
+use crate::storage;
 
 /// First wait after a failed try; it doubles up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -36,7 +40,7 @@ pub async fn run(state: AppState) {
 }
 
 /// Rebuilds the dispatcher, trying until it succeeds or shutdown.
-async fn rebuild(state: &AppState) {
+pub async fn rebuild(state: &AppState) {
     let mut wait = FIRST_RETRY;
     while !state.shutdown().is_cancelled() {
         match try_once(state).await {
@@ -58,6 +62,11 @@ async fn try_once(state: &AppState) -> Result<Try, LoopError> {
     let Some(mark) = state.dispatch().rebuild_begin() else {
         return Ok(Try::Done);
     };
+    if mark.why == Rebuild::Election {
+        storage::workers::touch_live(state.db())
+            .await
+            .doing("restart the workers' heartbeat clocks")?;
+    }
     let workers = seed::read_workers(state.db())
         .await
         .doing("read the workers to rebuild the dispatcher")?;
@@ -71,11 +80,21 @@ async fn try_once(state: &AppState) -> Result<Try, LoopError> {
     if !state.dispatch().rebuild_finish(mark) {
         return Ok(Try::Again);
     }
-    state.metrics().dispatcher_rebuilt();
-    tracing::warn!(
-        workers = loaded,
-        queued_tasks = tasks,
-        "dispatcher rebuilt from the database after a panic"
-    );
+    match mark.why {
+        Rebuild::Panic => {
+            state.metrics().dispatcher_rebuilt();
+            tracing::warn!(
+                workers = loaded,
+                queued_tasks = tasks,
+                "dispatcher rebuilt from the database after a panic"
+            );
+        }
+        Rebuild::Election => tracing::info!(
+            workers = loaded,
+            queued_tasks = tasks,
+            "dispatcher loaded from the database; handing out work"
+        ),
+    }
+    state.reconcile_soon();
     Ok(Try::Done)
 }

@@ -82,6 +82,7 @@ pub async fn report(
     worker: WorkerId,
     report: TaskReport,
 ) -> Result<TaskView, ApiError> {
+    state.require_leader()?;
     validate::report(&report)?;
     let task = report.task_id;
     let Some(row) =
@@ -126,6 +127,7 @@ pub async fn report_batch(
     worker: WorkerId,
     batch: ReportBatch,
 ) -> Result<ReportBatchResponse, ApiError> {
+    state.require_leader()?;
     validate::report_batch(&batch)?;
     let finishes: Vec<Finish> = batch
         .reports

@@ -103,6 +103,10 @@ pub async fn run(state: AppState) {
             _ = tick.tick() => {}
             () = state.shutdown().cancelled() => return,
         }
+        // The leader archives; standbys leave it to it.
+        if state.dispatch().epoch().is_none() {
+            continue;
+        }
         let swept = sweep(state.db(), &retention, state.shutdown())
             .await
             .doing("archive finished tasks");

@@ -1,5 +1,5 @@
-//! Filling the dispatcher from the database: at start-up, on an admin's
-//! request, and when it is rebuilt after a panic. Safe to run while tasks
+//! Filling the dispatcher from the database: on taking the lead, on an
+//! admin's request, and when it is rebuilt after a panic. Safe to run while tasks
 //! arrive and workers fetch.
 
 use std::collections::HashMap;
@@ -36,17 +36,6 @@ pub async fn read_workers(db: &impl ConnectionTrait) -> Result<Vec<LoadedWorker>
             }
         })
         .collect())
-}
-
-/// Loads live workers and what they run into an empty dispatcher, at
-/// start-up. Workers' heartbeat clocks restart: time the coordinator was
-/// down is not theirs.
-pub async fn load_workers(state: &AppState) -> Result<usize, DbErr> {
-    storage::workers::touch_live(state.db()).await?;
-    let workers = read_workers(state.db()).await?;
-    let loaded = workers.len();
-    state.dispatch().load(workers);
-    Ok(loaded)
 }
 
 /// Places every queued task of the database in the dispatcher, without

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use switchyard_config::ServeArgs;
+use switchyard_protocol::ClusterRole;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,9 +17,11 @@ use super::clock::Clock;
 use super::fence::Fences;
 use super::handle::Dispatch;
 use super::handover::Handovers;
+use super::leadership::{self, Leadership};
 use super::liveness::Liveness;
 use super::retention::Retention;
 use crate::dispatcher::TaskDispatcher;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Settings the services read, taken once from the configuration.
@@ -112,6 +116,9 @@ struct Inner {
     fences: Fences,
     metrics: Metrics,
     settings: Settings,
+    leadership: Leadership,
+    /// Asks the leader's reconciliation to run now.
+    reconcile: Notify,
     /// Only one seed at a time.
     seed_lock: tokio::sync::Mutex<()>,
     /// Ends long-polls and timers at shutdown.
@@ -121,15 +128,23 @@ struct Inner {
 }
 
 impl AppState {
-    /// State over a connected database and an empty dispatcher, on the
-    /// system clock.
+    /// State over a connected database and an empty dispatcher, in the
+    /// cluster as `leadership`, on the system clock.
     pub fn new(
         db: DatabaseConnection,
         dispatcher: TaskDispatcher,
         settings: Settings,
         shutdown: CancellationToken,
+        leadership: Leadership,
     ) -> Self {
-        Self::with_clock(db, dispatcher, settings, shutdown, Clock::system())
+        Self::with_clock(
+            db,
+            dispatcher,
+            settings,
+            shutdown,
+            leadership,
+            Clock::system(),
+        )
     }
 
     /// [`Self::new`] on another clock (tests: one that follows tokio's).
@@ -138,6 +153,7 @@ impl AppState {
         dispatcher: TaskDispatcher,
         settings: Settings,
         shutdown: CancellationToken,
+        leadership: Leadership,
         clock: Clock,
     ) -> Self {
         Self {
@@ -155,6 +171,8 @@ impl AppState {
                 fences: Fences::default(),
                 metrics: Metrics::new(),
                 settings,
+                leadership,
+                reconcile: Notify::new(),
                 seed_lock: tokio::sync::Mutex::new(()),
                 shutdown,
                 tracker: TaskTracker::new(),
@@ -206,6 +224,40 @@ impl AppState {
     /// The queue limit's bookkeeping.
     pub fn admission(&self) -> &Admission {
         &self.inner.admission
+    }
+
+    /// This coordinator in its cluster.
+    pub fn leadership(&self) -> &Leadership {
+        &self.inner.leadership
+    }
+
+    /// Leader or standby, now.
+    pub fn role(&self) -> ClusterRole {
+        leadership::role(self)
+    }
+
+    /// The answer to a request only the leader serves, naming the leader.
+    pub fn not_leader(&self) -> ApiError {
+        ApiError::NotLeader(self.inner.leadership.leader_url())
+    }
+
+    /// Fails with [`Self::not_leader`] unless this coordinator leads.
+    pub fn require_leader(&self) -> Result<(), ApiError> {
+        match self.role() {
+            ClusterRole::Leader => Ok(()),
+            ClusterRole::Standby => Err(self.not_leader()),
+        }
+    }
+
+    /// Asks the leader's reconciliation to run now (notifications may have
+    /// been missed).
+    pub fn reconcile_soon(&self) {
+        self.inner.reconcile.notify_one();
+    }
+
+    /// Resolves when a reconciliation is asked for.
+    pub async fn reconcile_wanted(&self) {
+        self.inner.reconcile.notified().await;
     }
 
     /// The services' settings.

@@ -167,6 +167,7 @@ pub async fn stats(
                 queued_summary(row, has_candidate, fenced, now)
             })
             .collect(),
+        cluster: super::leadership::cluster(state).await,
     })
 }
 
@@ -256,7 +257,8 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
             None
         }
     };
-    let rebuilding = state.dispatch().is_rebuilding();
+    let rebuilding = state.dispatch().rebuilding().is_some();
+    let epoch = state.dispatch().epoch();
     let snapshot = state.dispatch().read(TaskDispatcher::snapshot);
     let mut out = GaugeWriter::default();
     if let Some(counts) = counts {
@@ -273,8 +275,18 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
     }
     out.single(
         names::DISPATCHER_REBUILDING,
-        "1 while the dispatcher is rebuilt from the database after a panic, else 0.",
+        "1 while the dispatcher is built from the database (after a panic, or on taking the lead), else 0.",
         f64::from(u8::from(rebuilding)),
+    );
+    out.single(
+        names::LEADER,
+        "1 while this coordinator leads its cluster, else 0.",
+        f64::from(u8::from(epoch.is_some())),
+    );
+    out.single(
+        names::EPOCH,
+        "The election this coordinator leads under; 0 on a standby.",
+        epoch.map_or(0.0, |epoch| epoch.0 as f64),
     );
     let draining = snapshot.workers.iter().filter(|w| w.draining).count();
     out.single(

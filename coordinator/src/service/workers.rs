@@ -14,7 +14,7 @@ use super::dispatch::{enqueue_rows, requeue_released};
 use super::handle::Running;
 use super::{AppState, views};
 use crate::dispatcher::WorkerSpec;
-use crate::domain::{TaskState, validate};
+use crate::domain::{TaskState, WorkerState, validate};
 use crate::error::ApiError;
 use crate::storage::entities::worker::Model;
 use crate::storage::{self, entities::task};
@@ -36,6 +36,7 @@ pub async fn register(
     request: RegisterWorker,
 ) -> Result<WorkerView, ApiError> {
     caller.may_register()?;
+    state.require_leader()?;
     let new = validate::register(&request)?;
     // Stored like a token: only its hash.
     let key_hash = request.instance_key.as_deref().map(auth::secret::hash);
@@ -122,6 +123,25 @@ pub async fn set_draining(
     Ok(views::worker(state, row))
 }
 
+/// Brings the dispatcher in step with worker `id` as the database has it
+/// now (a standby changed it): its tags, slots and drain; or, gone, out of
+/// dispatch with its tasks released.
+pub async fn refresh(state: &AppState, id: WorkerId) -> Result<(), DbErr> {
+    match storage::workers::get(state.db(), id).await? {
+        Some(row) if row.state == WorkerState::Gone => {
+            remove_from_dispatch(state, id, Lost::Unconfirmed).await
+        }
+        Some(row) => {
+            let draining = row.state == WorkerState::Draining;
+            state
+                .dispatch()
+                .refresh_worker(spec(id, row.tags, row.slots), draining);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// The error for a worker the coordinator does not serve: unknown, or gone.
 pub(super) async fn not_served(state: &AppState, id: WorkerId) -> ApiError {
     match storage::workers::get(state.db(), id).await {
@@ -147,6 +167,7 @@ pub async fn heartbeat(
         Running::Tasks(n) => Some(n),
         Running::Rebuilding => None,
         Running::NotServed => return Err(not_served(state, id).await),
+        Running::NotLeader => return Err(state.not_leader()),
     };
     state.liveness().note(id);
     let lists_nothing = request.running.as_ref().is_none_or(Vec::is_empty);
@@ -161,7 +182,9 @@ pub async fn heartbeat(
         .filter(|task| task.cancel_requested)
         .map(|task| TaskId(task.id))
         .collect();
-    if let Some(running) = &request.running {
+    // An agent that omits the list runs nothing.
+    let running = request.running.as_deref().unwrap_or_default();
+    {
         let listed: HashSet<TaskId> = running.iter().copied().collect();
         let held_ids: HashSet<TaskId> = held.iter().map(|task| TaskId(task.id)).collect();
         // What the agent runs that is no longer its to run (timed out by the
@@ -177,6 +200,7 @@ pub async fn heartbeat(
                 state.settings().lost_attempt_limit,
                 running,
                 grace.as_secs_f64(),
+                state.dispatch().epoch(),
             )
             .await?;
             if !released.is_empty() {
@@ -212,6 +236,7 @@ pub fn release_terms(state: &AppState, lost: Lost) -> storage::attempts::Release
             Lost::Confirmed => 0.0,
             Lost::Unconfirmed => settings.lost_attempt_fence.as_secs_f64(),
         },
+        epoch: state.dispatch().epoch(),
     }
 }
 
@@ -254,6 +279,7 @@ pub async fn unregister(
     id: WorkerId,
     lost: Lost,
 ) -> Result<WorkerView, ApiError> {
+    state.require_leader()?;
     let row = match mark_gone(state, id).await? {
         Some(row) => row,
         None => {
@@ -271,7 +297,7 @@ pub async fn unregister(
 /// Marks a worker gone, its tokens revoked in the same statement, and
 /// forgets them here at once; `None` when it was unknown or already gone.
 pub(super) async fn mark_gone(state: &AppState, id: WorkerId) -> Result<Option<Model>, DbErr> {
-    let row = storage::workers::mark_gone(state.db(), id).await?;
+    let row = storage::workers::mark_gone(state.db(), id, state.dispatch().epoch()).await?;
     auth::forget_worker(state, id);
     Ok(row)
 }
@@ -310,7 +336,7 @@ async fn retire_earlier_selves(
     if fenced.is_empty() {
         return Ok(());
     }
-    let freed = storage::tasks::end_fence(state.db(), &fenced).await?;
+    let freed = storage::tasks::end_fence(state.db(), &fenced, state.dispatch().epoch()).await?;
     let ids: Vec<i64> = freed.iter().map(|row| row.id).collect();
     tracing::info!(tasks = ?ids, "the agent confirmed its lost attempts dead; the fence is lifted");
     enqueue_rows(state, &freed);

@@ -9,24 +9,25 @@ use switchyard_protocol::{TaskId, WorkerId};
 use super::entities::task::Model;
 use super::stmt;
 use super::tasks::ids;
-use crate::domain::AttemptOutcome;
+use crate::domain::{AttemptOutcome, Epoch};
 
 /// Hands queued tasks to workers, each pair `(task, worker)` of `handovers`:
 /// each task still `queued`, and still matching its worker's tags, becomes
 /// `running` on that worker with its attempt counted and recorded, in one
 /// statement for all the workers. Other tasks are left alone and absent from
 /// the answer; this UPDATE, not the dispatcher, decides. (`sql/attempts/assign.sql`
-/// says how the statement is shaped for one plan.)
+/// says how the statement is shaped for one plan.) Fenced with `epoch`.
 #[tracing::instrument(skip_all, fields(n = handovers.len()), err)]
 pub async fn assign(
     db: &impl ConnectionTrait,
     handovers: &[(TaskId, WorkerId)],
+    epoch: Epoch,
 ) -> Result<Vec<Model>, DbErr> {
     let tasks: Vec<i64> = handovers.iter().map(|(task, _)| task.0).collect();
     let workers: Vec<i64> = handovers.iter().map(|(_, worker)| worker.0).collect();
     Model::find_by_statement(stmt(
         include_str!("sql/attempts/assign.sql"),
-        [tasks.into(), workers.into()],
+        [tasks.into(), workers.into(), epoch.0.into()],
     ))
     .all(db)
     .await
@@ -122,13 +123,15 @@ pub async fn finish_many(
 }
 
 /// How tasks taken from a worker go back: the allowance of lost attempts
-/// beyond `max_attempts`, and the fence they wait behind.
+/// beyond `max_attempts`, the fence they wait behind, and the leader's
+/// epoch the statement is fenced with (`None`, not leading: it fails).
 #[derive(Debug, Clone, Copy)]
 pub struct Release {
     pub lost_limit: i32,
     /// Seconds the tasks wait before they may run again; 0 when the worker's
     /// processes are known to be dead.
     pub fence_secs: f64,
+    pub epoch: Option<Epoch>,
 }
 
 /// Takes running tasks back, as `sql/attempts/release.sql` says: those of
@@ -141,12 +144,13 @@ async fn release(
     spared: &[TaskId],
     older_than_secs: Option<f64>,
 ) -> Result<Vec<Model>, DbErr> {
-    let values: [Value; 5] = [
+    let values: [Value; 6] = [
         how.lost_limit.into(),
         how.fence_secs.into(),
         worker.map(|id| id.0).into(),
         ids(spared),
         older_than_secs.into(),
+        how.epoch.map(|e| e.0).into(),
     ];
     Model::find_by_statement(stmt(include_str!("sql/attempts/release.sql"), values))
         .all(db)
@@ -175,10 +179,12 @@ pub async fn release_undelivered(
     lost_limit: i32,
     running: &[TaskId],
     grace_secs: f64,
+    epoch: Option<Epoch>,
 ) -> Result<Vec<Model>, DbErr> {
     let how = Release {
         lost_limit,
         fence_secs: 0.0,
+        epoch,
     };
     release(db, how, Some(worker), running, Some(grace_secs)).await
 }
@@ -192,18 +198,20 @@ pub async fn release_orphans(db: &impl ConnectionTrait, how: Release) -> Result<
 
 /// Running tasks whose timeout plus `grace_secs` has passed with no report
 /// (their agent is hung or cut off): each is retried after a back-off when
-/// attempts are left, and ends `timed_out` otherwise.
+/// attempts are left, and ends `timed_out` otherwise. Fenced with `epoch`.
 #[tracing::instrument(skip_all, err)]
 pub async fn expire_overdue(
     db: &impl ConnectionTrait,
     grace_secs: f64,
     retry_base_secs: f64,
     retry_max_secs: f64,
+    epoch: Option<Epoch>,
 ) -> Result<Vec<Model>, DbErr> {
-    let values: [Value; 3] = [
+    let values: [Value; 4] = [
         grace_secs.into(),
         retry_base_secs.into(),
         retry_max_secs.into(),
+        epoch.map(|e| e.0).into(),
     ];
     Model::find_by_statement(stmt(
         include_str!("sql/attempts/expire_overdue.sql"),

@@ -7,7 +7,7 @@ use switchyard_protocol::{TaskId, WorkerId};
 
 use super::entities::task::Model;
 use super::stmt;
-use crate::domain::{NewTask, TaskState};
+use crate::domain::{Epoch, NewTask, TaskState};
 
 pub(super) fn ids(tasks: &[TaskId]) -> Value {
     tasks.iter().map(|id| id.0).collect::<Vec<i64>>().into()
@@ -192,6 +192,21 @@ pub async fn queued(db: &impl ConnectionTrait) -> Result<Vec<QueuedRow>, DbErr> 
         .await
 }
 
+/// Up to `limit` ids of queued tasks due now, above `after`, in id order.
+pub async fn due_ids(
+    db: &impl ConnectionTrait,
+    after: TaskId,
+    limit: u32,
+) -> Result<Vec<TaskId>, DbErr> {
+    let rows = IdRow::find_by_statement(stmt(
+        include_str!("sql/tasks/due_ids.sql"),
+        [after.0.into(), i64::from(limit).into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|row| TaskId(row.id)).collect())
+}
+
 /// The queued task `id`, if it is queued (for re-enqueueing after a retry back-off).
 pub async fn queued_one(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<QueuedRow>, DbErr> {
     Ok(queued_among(db, &[id]).await?.pop())
@@ -211,13 +226,18 @@ pub async fn queued_among(
 }
 
 /// Lets `ids` go from the lost-attempt fence: those still queued and
-/// waiting may start now. Answers them, for re-enqueueing.
+/// waiting may start now. Answers them, for re-enqueueing. Fenced with
+/// `epoch`.
 #[tracing::instrument(skip_all, fields(n = ids_.len()), err)]
 pub async fn end_fence(
     db: &impl ConnectionTrait,
     ids_: &[TaskId],
+    epoch: Option<Epoch>,
 ) -> Result<Vec<QueuedRow>, DbErr> {
-    QueuedRow::find_by_statement(stmt(include_str!("sql/tasks/end_fence.sql"), [ids(ids_)]))
+    QueuedRow::find_by_statement(stmt(
+        include_str!("sql/tasks/end_fence.sql"),
+        [ids(ids_), epoch.map(|e| e.0).into()],
+    ))
         .all(db)
         .await
 }

@@ -5,7 +5,7 @@ use switchyard_protocol::WorkerId;
 
 use super::entities::worker::Model;
 use super::stmt;
-use crate::domain::NewWorker;
+use crate::domain::{Epoch, NewWorker};
 
 /// Records a newly registered, active worker, with the hash of its agent's
 /// instance key when it gave one.
@@ -62,11 +62,15 @@ pub async fn touch_live(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 }
 
 /// Marks a worker gone and, in the same statement, revokes its worker
-/// tokens; `None` when it was unknown or already gone.
-pub async fn mark_gone(db: &impl ConnectionTrait, id: WorkerId) -> Result<Option<Model>, DbErr> {
+/// tokens; `None` when it was unknown or already gone. Fenced with `epoch`.
+pub async fn mark_gone(
+    db: &impl ConnectionTrait,
+    id: WorkerId,
+    epoch: Option<Epoch>,
+) -> Result<Option<Model>, DbErr> {
     Model::find_by_statement(stmt(
         include_str!("sql/workers/mark_gone.sql"),
-        [id.0.into()],
+        [id.0.into(), epoch.map(|e| e.0).into()],
     ))
     .one(db)
     .await

@@ -52,6 +52,7 @@ pub fn page(stats: &Stats) -> String {
                         (chart::render(&stats.throughput))
                     }
                     (tables::workers(stats))
+                    (tables::cluster(&stats.cluster))
                     (tables::groups(&stats.worker_groups))
                     @if stats.scope == StatsScope::None {
                         (tables::no_tasks())
@@ -153,7 +154,9 @@ mod tests {
         QueueStats, QueuedTaskSummary, TagSetBacklog, TaskCounts, Throughput, ThroughputInterval,
         WorkerGroup, WorkerPage, WorkerSummary,
     };
-    use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
+    use switchyard_protocol::{
+        ClusterRole, ClusterView, CoordinatorView, TaskId, WaitReason, WorkerId, WorkerState,
+    };
 
     use super::*;
 
@@ -251,6 +254,20 @@ mod tests {
                 task(13, Some(WaitReason::LostAttemptFence)),
                 task(14, None),
             ],
+            cluster: ClusterView {
+                this: "c0ffee".into(),
+                role: ClusterRole::Leader,
+                lease: None,
+                coordinators: vec![CoordinatorView {
+                    id: "c0ffee".into(),
+                    url: format!("http://{name}:8080"),
+                    host: name.to_owned(),
+                    role: ClusterRole::Leader,
+                    epoch: Some(3),
+                    started_at: at,
+                    seen_at: at,
+                }],
+            },
         }
     }
 

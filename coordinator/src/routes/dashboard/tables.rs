@@ -6,9 +6,55 @@ use maud::{Markup, html};
 use switchyard_protocol::stats::{
     QueuedTaskSummary, Stats, StatsScope, TagSetBacklog, WorkerGroup,
 };
-use switchyard_protocol::{WaitReason, WorkerState};
+use switchyard_protocol::{ClusterView, WaitReason, WorkerState};
 
 use super::format::{self, Visible};
+
+/// The coordinators on this database, the leader first.
+pub fn cluster(cluster: &ClusterView) -> Markup {
+    html! {
+        section.panel {
+            h2 {
+                "Cluster "
+                span.muted {
+                    "this coordinator: " span.badge #role { (cluster.role.as_str()) }
+                    @if let Some(lease) = &cluster.lease {
+                        " · epoch " span #epoch { (lease.epoch) }
+                    }
+                }
+            }
+            table #cluster {
+                thead {
+                    tr {
+                        th { "coordinator" } th { "url" } th { "host" } th { "role" }
+                        th.n { "epoch" } th { "up since" } th { "last seen" }
+                    }
+                }
+                tbody {
+                    @if cluster.coordinators.is_empty() {
+                        tr { td.empty colspan="7" { "no coordinator recorded" } }
+                    }
+                    @for c in &cluster.coordinators {
+                        tr class={ "coordinator " (c.role.as_str()) } data-coordinator-id=(Visible(&c.id)) {
+                            td data-field="id" {
+                                (Visible(&c.id))
+                                @if c.id == cluster.this { " " span.muted { "(this one)" } }
+                            }
+                            td data-field="url" { (Visible(&c.url)) }
+                            td data-field="host" { (Visible(&c.host)) }
+                            td { span class={ "badge " (c.role.as_str()) } data-field="role" { (c.role.as_str()) } }
+                            td.n data-field="epoch" {
+                                @if let Some(epoch) = c.epoch { (epoch) } @else { "–" }
+                            }
+                            td { (c.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                            td { (c.seen_at.format("%H:%M:%S UTC")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Every worker of the page, with its state marked, and page links.
 pub fn workers(stats: &Stats) -> Markup {

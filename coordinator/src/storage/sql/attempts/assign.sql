@@ -1,7 +1,8 @@
 -- storage::attempts::assign: hands each task $1[i] to worker $2[i] if it is
 -- still queued and still matches the worker's tags: it becomes running on
 -- that worker with its attempt counted and recorded, in one statement for
--- all the workers. Answers the tasks handed over.
+-- all the workers. Answers the tasks handed over. Fenced: fails (SQLSTATE
+-- SYF01) unless $3 is the current leader's epoch.
 --
 -- Shaped for one plan: for each pair, the task by its primary key and the
 -- worker's tags by theirs. `state::text` keeps the planner off the partial
@@ -18,6 +19,7 @@ assigned AS (
     FROM input i
     WHERE t.id = i.task_id AND t.state::text = 'queued'
       AND t.tags <@ (SELECT w.tags FROM workers w WHERE w.id = i.worker_id)
+      AND (SELECT switchyard_fence($3))
     RETURNING t.*),
 recorded AS (
     INSERT INTO task_attempts (task_id, attempt, worker_id, started_at)

@@ -3,7 +3,8 @@
 -- is retried after a back-off from $2 seconds, doubling per attempt, capped
 -- at $3, plus up to a quarter of jitter, when attempts are left, and ends
 -- `timed_out` otherwise (`cancelled` when a user asked). The attempts are
--- closed the same way. Answers the tasks.
+-- closed the same way. Answers the tasks. Fenced: fails (SQLSTATE SYF01)
+-- unless $4 is the current leader's epoch.
 WITH changed AS (
     UPDATE tasks SET
         state = CASE WHEN attempts < max_attempts AND NOT cancel_requested
@@ -17,6 +18,7 @@ WITH changed AS (
         error = 'no report within the timeout plus ' || $1::text || 's: presumed hung'
     WHERE state = 'running'
       AND started_at + make_interval(secs => timeout_secs + $1) < now()
+      AND (SELECT switchyard_fence($4))
     RETURNING *),
 closed AS (
     UPDATE task_attempts a SET finished_at = now(),

@@ -10,6 +10,7 @@
 -- lost $1 attempts beyond its `max_attempts` (a task that kills its machine
 -- must not loop forever); `cancelled` when a user asked for that. The
 -- attempts are closed as `lost` (or `cancelled`). Answers the tasks.
+-- Fenced: fails (SQLSTATE SYF01) unless $6 is the current leader's epoch.
 WITH doomed AS (
     SELECT id, worker_id, attempts FROM tasks
     WHERE worker_id = $3 AND state = 'running' AND NOT (id = ANY($4))
@@ -32,6 +33,7 @@ changed AS (
                            THEN now() ELSE NULL END
     WHERE t.state = 'running'
       AND (t.id, t.worker_id, t.attempts) IN (SELECT id, worker_id, attempts FROM doomed)
+      AND (SELECT switchyard_fence($6))
     RETURNING t.*),
 closed AS (
     UPDATE task_attempts a SET finished_at = now(),
