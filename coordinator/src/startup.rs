@@ -215,7 +215,11 @@ async fn join_cluster(state: &AppState, config: &ServeArgs) -> anyhow::Result<()
     let Some(epoch) = won else {
         state.dispatch().follow();
         tracing::info!(
-            leader = state.leadership().leader_url().as_deref().unwrap_or("unknown"),
+            leader = state
+                .leadership()
+                .leader_url()
+                .as_deref()
+                .unwrap_or("unknown"),
             url = state.leadership().url(),
             "standing by: another coordinator leads"
         );

@@ -334,18 +334,18 @@ impl Dispatch {
         let ready_ids: Vec<TaskId> = ready.iter().map(|task| task.id).collect();
         self.change(
             |dispatcher| {
-            let mut woken = Vec::with_capacity(ended.len());
-            for &(worker, task) in ended {
-                dispatcher.finish(worker, task);
-                woken.push(worker);
-            }
-            for task in ready {
-                woken.extend(dispatcher.enqueue(task));
-            }
-            woken.sort_unstable();
-            woken.dedup();
-            woken
-        },
+                let mut woken = Vec::with_capacity(ended.len());
+                for &(worker, task) in ended {
+                    dispatcher.finish(worker, task);
+                    woken.push(worker);
+                }
+                for task in ready {
+                    woken.extend(dispatcher.enqueue(task));
+                }
+                woken.sort_unstable();
+                woken.dedup();
+                woken
+            },
             |relay| relay.tasks(ready_ids),
         );
     }

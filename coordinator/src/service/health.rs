@@ -112,8 +112,7 @@ pub const REBUILDING: &str =
     "dispatcher rebuilding after a panic: tasks are recorded, none is handed out until it is done";
 
 /// What the health check reports while a new leader loads its dispatcher.
-pub const TAKING_OVER: &str =
-    "taking the lead: loading the dispatcher from the database; nothing is handed out until it is done";
+pub const TAKING_OVER: &str = "taking the lead: loading the dispatcher from the database; nothing is handed out until it is done";
 
 /// Looks at the dispatcher without blocking the executor: tries its lock
 /// until [`DISPATCHER_STUCK`] has passed.

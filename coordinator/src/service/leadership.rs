@@ -101,7 +101,10 @@ impl Leadership {
     }
 
     fn set_leader_url(&self, url: Option<String>) {
-        *self.leader_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
+        *self
+            .leader_url
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = url;
     }
 
     /// Makes the loop act now.
@@ -361,12 +364,9 @@ async fn resign(state: &AppState) {
             }
         }
     }
-    if let Err(error) = storage::leadership::forget(
-        leadership.db(),
-        leadership.id(),
-        FORGET_AFTER.as_secs_f64(),
-    )
-    .await
+    if let Err(error) =
+        storage::leadership::forget(leadership.db(), leadership.id(), FORGET_AFTER.as_secs_f64())
+            .await
     {
         tracing::debug!(%error, "cannot remove this coordinator's record");
     }

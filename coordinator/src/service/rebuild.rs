@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use super::AppState;
-use super::loops::{Doing, LoopError, log_failure};
 use super::handle::Rebuild;
+use super::loops::{Doing, LoopError, log_failure};
 use super::seed;
 use crate::storage;
 

@@ -188,7 +188,10 @@ async fn listen_once(state: &AppState) -> Result<(), LoopError> {
             received = listener.try_recv() => received,
             () = state.shutdown().cancelled() => return Ok(()),
         };
-        match received.map_err(connection_error).doing("receive a notification")? {
+        match received
+            .map_err(connection_error)
+            .doing("receive a notification")?
+        {
             Some(notification) if notification.channel() == LEASE => {
                 state.leadership().poke();
             }

@@ -238,8 +238,8 @@ pub async fn end_fence(
         include_str!("sql/tasks/end_fence.sql"),
         [ids(ids_), epoch.map(|e| e.0).into()],
     ))
-        .all(db)
-        .await
+    .all(db)
+    .await
 }
 
 #[derive(Debug, FromQueryResult)]
