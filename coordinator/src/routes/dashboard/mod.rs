@@ -283,8 +283,9 @@ mod tests {
             let html = page(&stats(scope, hostile));
             assert!(!html.contains("<script"), "{html}");
             assert!(!html.contains('\u{202E}'), "{html}");
-            // Four worker names, and a label of each listed task.
-            assert_eq!(html.matches(shown).count(), 4 + tasks, "{scope:?}: {html}");
+            // Four worker names, the coordinator's host and URL, and a
+            // label of each listed task.
+            assert_eq!(html.matches(shown).count(), 4 + 2 + tasks, "{scope:?}: {html}");
         }
     }
 }
