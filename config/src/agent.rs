@@ -1,10 +1,12 @@
 //! The `worker-agent` command line.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use switchyard_protocol::endpoints::canonical_url;
 use switchyard_protocol::limits;
 
 use crate::coordinator::LogFormat;
@@ -20,13 +22,21 @@ pub struct AgentConfig {
     #[arg(long, env = "SWITCHYARD_AGENT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Base URL of the coordinator.
+    /// Base URL of the coordinator, or of each coordinator sharing the
+    /// database, comma separated (a list or a string in the config file).
+    /// With several, the agent talks to one at a time and follows the
+    /// leader: a `not_leader` answer that names one of these URLs sends it
+    /// there, and no answer or any other `not_leader` to the next in turn.
+    /// Requests, and the worker's token, only ever go to these URLs.
     #[arg(
         long,
         env = "SWITCHYARD_COORDINATOR_URL",
-        default_value = "http://127.0.0.1:8080"
+        value_name = "URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8080",
+        value_parser = parse_coordinator_url
     )]
-    pub coordinator_url: String,
+    pub coordinator_url: Vec<String>,
 
     /// PEM file of the certificate authorities to trust for an `https://`
     /// coordinator, instead of the system's roots (for a private CA or a
@@ -161,14 +171,7 @@ impl AgentConfig {
 
     /// Checks settings that clap cannot check one by one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.coordinator_url.starts_with("http://")
-            || self.coordinator_url.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "coordinator-url",
-                "must start with http:// or https://",
-            ));
-        }
+        validate_coordinator_urls(&self.coordinator_url)?;
         if self.fetch_wait.as_secs_f64() > limits::MAX_FETCH_WAIT_SECS {
             return Err(ConfigError::invalid(
                 "fetch-wait",
@@ -223,8 +226,42 @@ impl AgentConfig {
     }
 }
 
+/// One coordinator URL of `--coordinator-url`, without the blanks around it.
+fn parse_coordinator_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if url.is_empty() {
+        return Err("an empty entry (two commas in a row, or one at an end?)".to_owned());
+    }
+    canonical_url(url).map_err(|e| e.to_string())?;
+    Ok(url.to_owned())
+}
+
+/// At least one coordinator, and none named twice (however spelt).
+fn validate_coordinator_urls(urls: &[String]) -> Result<(), ConfigError> {
+    if urls.is_empty() {
+        return Err(ConfigError::invalid(
+            "coordinator-url",
+            "must name at least one coordinator",
+        ));
+    }
+    let mut seen: HashMap<String, &str> = HashMap::with_capacity(urls.len());
+    for url in urls {
+        let canonical = canonical_url(url)
+            .map_err(|e| ConfigError::invalid("coordinator-url", e.to_string()))?;
+        if let Some(earlier) = seen.insert(canonical, url) {
+            return Err(ConfigError::invalid(
+                "coordinator-url",
+                format!("`{earlier}` and `{url}` name the same coordinator"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn load(list: &[&str]) -> Result<AgentConfig, ConfigError> {
@@ -236,6 +273,151 @@ mod tests {
         let config = load(&["worker-agent", "--tags", "linux,gpu", "--slots", "4"]).unwrap();
         assert_eq!(config.tags, vec!["linux", "gpu"]);
         assert_eq!(config.slots, 4);
+    }
+
+    fn urls(list: &[&str]) -> Vec<String> {
+        list.iter().map(|url| (*url).to_owned()).collect()
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn one_coordinator_url_works_as_before() {
+        let config = load(&["worker-agent"]).unwrap();
+        assert_eq!(config.coordinator_url, urls(&["http://127.0.0.1:8080"]));
+        let config = load(&[
+            "worker-agent",
+            "--coordinator-url",
+            "https://c.example:8443/",
+        ])
+        .unwrap();
+        assert_eq!(config.coordinator_url, urls(&["https://c.example:8443/"]));
+    }
+
+    #[test]
+    fn several_coordinator_urls_come_comma_separated_or_repeated() {
+        let config = load(&[
+            "worker-agent",
+            "--coordinator-url",
+            "http://a:8080, https://b:8443/sy ,http://c:8080",
+        ])
+        .unwrap();
+        let expected = urls(&["http://a:8080", "https://b:8443/sy", "http://c:8080"]);
+        assert_eq!(config.coordinator_url, expected);
+        let config = load(&[
+            "worker-agent",
+            "--coordinator-url",
+            "http://a:8080",
+            "--coordinator-url=https://b:8443/sy,http://c:8080",
+        ])
+        .unwrap();
+        assert_eq!(config.coordinator_url, expected);
+    }
+
+    /// The coordinator URLs of a config file holding `toml`, with `flags`.
+    fn from_file(toml: &str, flags: &[&str]) -> Vec<String> {
+        let file = config_file(toml);
+        let path = file.path().to_str().unwrap();
+        let args = [&["worker-agent", "--config", path], flags].concat();
+        load(&args).unwrap().coordinator_url
+    }
+
+    #[test]
+    fn the_config_file_takes_a_list_or_a_string_and_flags_win() {
+        let two = urls(&["http://a:8080", "http://b:8080"]);
+        let list = "coordinator-url = [\"http://a:8080\", \"http://b:8080\"]";
+        assert_eq!(from_file(list, &[]), two);
+        let string = "coordinator_url = \"http://a:8080,http://b:8080\"";
+        assert_eq!(from_file(string, &[]), two);
+        let overridden = from_file(list, &["--coordinator-url", "http://c"]);
+        assert_eq!(overridden, urls(&["http://c"]));
+    }
+
+    /// The error loading `args` fails with, or that of a config file
+    /// holding `toml` when `args` is empty.
+    fn refusal(args: &[&str], toml: &str) -> String {
+        let file = config_file(toml);
+        let path = file.path().to_str().unwrap();
+        let args = if args.is_empty() {
+            vec!["worker-agent", "--config", path]
+        } else {
+            [&["worker-agent"], args].concat()
+        };
+        load(&args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_entries_and_duplicates_are_refused_by_name() {
+        let empty = [
+            "http://a,,http://b",
+            "http://a,",
+            ",http://a",
+            "",
+            "http://a, ,b",
+        ];
+        for list in empty {
+            let err = refusal(&["--coordinator-url", list], "");
+            assert!(
+                err.contains("--coordinator-url") && err.contains("empty entry"),
+                "{list:?}: {err}"
+            );
+        }
+        let err = refusal(&[], "coordinator-url = [\"http://a\", \"\"]");
+        assert!(
+            err.contains("--coordinator-url") && err.contains("empty entry"),
+            "{err}"
+        );
+
+        let err = refusal(&["--coordinator-url", "http://a:80,http://b,HTTP://A/"], "");
+        let twice = "invalid setting `coordinator-url`: `http://a:80` and `HTTP://A/` name the same coordinator";
+        assert!(err.contains(twice), "{err}");
+        let err = refusal(&[], "coordinator-url = [\"http://a\", \"http://a:80\"]");
+        assert!(
+            err.contains("`coordinator-url`") && err.contains("same coordinator"),
+            "{err}"
+        );
+
+        let err = refusal(&["--coordinator-url", "http://a,ftp://b"], "");
+        assert!(
+            err.contains("--coordinator-url") && err.contains("ftp://b"),
+            "{err}"
+        );
+    }
+
+    /// The environment variable, read by this test binary run again with it
+    /// set (a test cannot set its own process's environment safely).
+    #[test]
+    fn several_coordinator_urls_come_from_the_environment() {
+        let exe = std::env::current_exe().unwrap();
+        let output = std::process::Command::new(exe)
+            .args([
+                "agent::tests::coordinator_urls_in_the_environment",
+                "--exact",
+                "--ignored",
+            ])
+            .env("SWITCHYARD_COORDINATOR_URL", "http://a:8080,http://b:8080")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[test]
+    #[ignore = "run by several_coordinator_urls_come_from_the_environment, which sets the variable"]
+    fn coordinator_urls_in_the_environment() {
+        let config = load(&["worker-agent"]).unwrap();
+        assert_eq!(
+            config.coordinator_url,
+            urls(&["http://a:8080", "http://b:8080"])
+        );
     }
 
     #[test]

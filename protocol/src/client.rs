@@ -1,5 +1,7 @@
-//! A typed client for the coordinator's HTTP API.
+//! A typed client for the coordinator's HTTP API, which follows the
+//! leader among several coordinators (see [`endpoints`](crate::endpoints)).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use reqwest::StatusCode;
@@ -10,7 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::admin::{RebalanceResult, SeedResult};
 use crate::auth::{CreatePrincipal, CreateToken, IssuedToken, TokenInfo, Whoami};
 use crate::dispatcher::DispatcherView;
-use crate::error::ErrorBody;
+use crate::endpoints::{Endpoints, Miss};
+use crate::error::{ErrorBody, ErrorCode};
 use crate::ids::{TaskId, WorkerId};
 use crate::task::{
     AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
@@ -93,13 +96,64 @@ impl ClientError {
     pub fn is_tls(&self) -> bool {
         matches!(self, Self::UntrustedCertificate { .. } | Self::Tls { .. })
     }
+
+    /// Whether this failure says to try another coordinator: no answer
+    /// (an answer that did not decode is still an answer; a proxy's 502,
+    /// 503 or 504 without our error body is none), or `not_leader`.
+    fn miss(&self) -> Option<Miss<'_>> {
+        match self {
+            Self::Api { body, .. } if body.code == ErrorCode::NotLeader => Some(Miss::NotLeader {
+                leader_url: body.leader_url.as_deref(),
+            }),
+            Self::Transport(e) if e.is_decode() => None,
+            Self::Transport(e) => Some(Miss::Unreachable {
+                sent: !e.is_connect(),
+            }),
+            Self::UntrustedCertificate { .. } | Self::Tls { .. } => {
+                Some(Miss::Unreachable { sent: false })
+            }
+            // A proxy in front of a coordinator that does not answer it.
+            Self::Unexpected { status, .. } if matches!(status.as_u16(), 502..=504) => {
+                Some(Miss::Unreachable { sent: true })
+            }
+            Self::Api { .. } | Self::Unexpected { .. } | Self::Setup(_) => None,
+        }
+    }
 }
 
-/// A client for one coordinator. Cheap to clone; clones share connections.
+/// Whether a request may be sent to another coordinator at once after a
+/// failure that leaves open whether the first one acted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Doing it twice does no harm (reads, heartbeats, fetches, setting a
+    /// value).
+    Safe,
+    /// Doing it twice would do it twice (submitting, registering,
+    /// reporting): resent at once only when surely not acted on.
+    IfUnacted,
+}
+
+/// A client for one coordinator, or for several that share a database and
+/// of which one leads. Cheap to clone; clones share connections and the
+/// current coordinator.
+///
+/// With several coordinators, a request that gets no answer or a
+/// `not_leader` answer moves the client on: to the leader that answer
+/// names, when it is one of the configured URLs, else to the next URL in
+/// turn (see [`endpoints`](crate::endpoints)). The request itself is sent
+/// again at once to the new coordinator, at most once to each, when that
+/// cannot make it happen twice: always after `not_leader` or a refused
+/// connection, and after a broken one only for requests that may be
+/// repeated (reads, heartbeats, fetches). Otherwise its error is returned
+/// as is, and the caller's next request goes to the new coordinator.
+///
+/// The token (and every request) only ever goes to the configured URLs:
+/// a `leader_url` is a hint among them, never an address to follow, since
+/// a standby's answer may be wrong or forged on the network.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    endpoints: Arc<Endpoints>,
     token: Option<String>,
 }
 
@@ -113,32 +167,54 @@ impl Client {
     /// A client for the coordinator at `base_url` with `options` (a CA file
     /// to trust instead of the system's roots).
     pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Self, ClientError> {
-        let http = crate::tls::http_client_builder(base_url, options)?
+        Self::with_failover(&[base_url], options)
+    }
+
+    /// A client for the coordinators at `base_urls`, which share a database
+    /// and of which one leads, with `options`. It talks to the first until
+    /// a request there fails or answers `not_leader`, then follows the
+    /// leader as the type's documentation says. Fails when `base_urls` is
+    /// empty. Each URL should pass [`canonical_url`](crate::endpoints::canonical_url):
+    /// one that does not is never picked as a named leader.
+    pub fn with_failover<S: AsRef<str>>(
+        base_urls: &[S],
+        options: &ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let endpoints =
+            Endpoints::new(base_urls.iter().map(AsRef::as_ref)).ok_or(SetupError::NoCoordinator)?;
+        let http = crate::tls::builder(endpoints.any_https(), options)?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .build()?;
         Ok(Self {
             http,
-            base: base_url.trim_end_matches('/').to_owned(),
+            endpoints: Arc::new(endpoints),
             token: None,
         })
     }
 
-    /// The same client, sending `token` as `Authorization: Bearer` on every request.
+    /// The same client, sending `token` as `Authorization: Bearer` on every
+    /// request (to the configured coordinators only).
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
     }
 
-    /// The base URL this client talks to.
+    /// The base URL of the coordinator this client talks to now.
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.endpoints.current().1
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    /// The base URLs of every coordinator this client may talk to, in the
+    /// configured order.
+    pub fn base_urls(&self) -> impl Iterator<Item = &str> {
+        self.endpoints.bases()
+    }
+
+    fn request(&self, base: &str, method: Method, path: &str) -> RequestBuilder {
         let builder = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{base}{path}"))
             .timeout(REQUEST_TIMEOUT);
         match &self.token {
             Some(token) => builder.bearer_auth(token),
@@ -146,7 +222,40 @@ impl Client {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+    /// Sends the request `build` makes for a coordinator's base URL to the
+    /// current coordinator; on a miss moves on, and sends it again at once
+    /// to the new one when `resend` allows, at most once to each coordinator.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        resend: Resend,
+        build: impl Fn(&str) -> RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let mut tries = 0;
+        loop {
+            let (index, base) = self.endpoints.current();
+            let error = match self.exchange(build(base)).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            tries += 1;
+            let Some(miss) = error.miss() else {
+                return Err(error);
+            };
+            let now = self.endpoints.move_on(index, miss, &error);
+            let again = now != index
+                && tries < self.endpoints.len()
+                && (resend == Resend::Safe || miss.unacted());
+            if !again {
+                return Err(error);
+            }
+        }
+    }
+
+    /// One request and its answer.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<T, ClientError> {
         let response = request.send().await?;
         let status = response.status();
         if status.is_success() {
@@ -159,28 +268,57 @@ impl Client {
         }
     }
 
+    /// A request without a body that may be repeated.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        self.send(Resend::Safe, |base| {
+            self.request(base, method.clone(), path)
+        })
+        .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path).await
+    }
+
     async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        resend: Resend,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(resend, |base| {
+            self.request(base, Method::POST, path).json(body)
+        })
+        .await
+    }
+
+    async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.request(Method::POST, path).json(body)).await
+        self.send(Resend::Safe, |base| {
+            self.request(base, Method::PATCH, path).json(body)
+        })
+        .await
     }
 
     /// Submit one task.
     pub async fn submit(&self, task: &SubmitTask) -> Result<TaskView, ClientError> {
-        self.post("/api/v1/tasks", task).await
+        self.post(Resend::IfUnacted, "/api/v1/tasks", task).await
     }
 
     /// Submit up to 1,000 tasks at once: all are stored, or none.
     pub async fn submit_batch(&self, tasks: &[SubmitTask]) -> Result<BatchView, ClientError> {
-        self.post(
-            "/api/v1/tasks/batch",
-            &SubmitBatch {
-                tasks: tasks.to_vec(),
-            },
-        )
-        .await
+        let batch = SubmitBatch {
+            tasks: tasks.to_vec(),
+        };
+        self.post(Resend::IfUnacted, "/api/v1/tasks/batch", &batch)
+            .await
     }
 
     /// Change a queued task's priority or tags.
@@ -189,35 +327,33 @@ impl Client {
         id: TaskId,
         change: &UpdateTask,
     ) -> Result<TaskView, ClientError> {
-        self.send(
-            self.request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
-                .json(change),
-        )
-        .await
+        self.patch(&format!("/api/v1/tasks/{id}"), change).await
     }
 
     /// Every attempt of a task.
     pub async fn attempts(&self, id: TaskId) -> Result<Vec<AttemptView>, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/v1/tasks/{id}/attempts")))
-            .await
+        self.get(&format!("/api/v1/tasks/{id}/attempts")).await
     }
 
     /// One task by id.
     pub async fn task(&self, id: TaskId) -> Result<TaskView, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/v1/tasks/{id}")))
-            .await
+        self.get(&format!("/api/v1/tasks/{id}")).await
     }
 
     /// A page of tasks, newest first.
     pub async fn list_tasks(&self, query: &ListTasksQuery) -> Result<TaskPage, ClientError> {
-        self.send(self.request(Method::GET, "/api/v1/tasks").query(query))
-            .await
+        self.send(Resend::Safe, |base| {
+            self.request(base, Method::GET, "/api/v1/tasks")
+                .query(query)
+        })
+        .await
     }
 
     /// Cancel a task: a queued one at once, a running one at its agent's next
     /// heartbeat.
     pub async fn cancel(&self, id: TaskId) -> Result<TaskView, ClientError> {
         self.post(
+            Resend::Safe,
             &format!("/api/v1/tasks/{id}/cancel"),
             &serde_json::json!({}),
         )
@@ -226,19 +362,18 @@ impl Client {
 
     /// Register a worker; the answer carries its id.
     pub async fn register(&self, worker: &RegisterWorker) -> Result<WorkerView, ClientError> {
-        self.post("/api/v1/workers", worker).await
+        self.post(Resend::IfUnacted, "/api/v1/workers", worker)
+            .await
     }
 
     /// One worker by id.
     pub async fn worker(&self, id: WorkerId) -> Result<WorkerView, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/v1/workers/{id}")))
-            .await
+        self.get(&format!("/api/v1/workers/{id}")).await
     }
 
     /// All workers that have not gone.
     pub async fn list_workers(&self) -> Result<Vec<WorkerView>, ClientError> {
-        self.send(self.request(Method::GET, "/api/v1/workers"))
-            .await
+        self.get("/api/v1/workers").await
     }
 
     /// Tell the coordinator this worker is alive.
@@ -247,8 +382,12 @@ impl Client {
         id: WorkerId,
         request: &HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ClientError> {
-        self.post(&format!("/api/v1/workers/{id}/heartbeat"), request)
-            .await
+        self.post(
+            Resend::Safe,
+            &format!("/api/v1/workers/{id}/heartbeat"),
+            request,
+        )
+        .await
     }
 
     /// Ask for up to `max_tasks` tasks, waiting up to `wait_secs` for work.
@@ -258,17 +397,23 @@ impl Client {
         request: &FetchRequest,
     ) -> Result<FetchResponse, ClientError> {
         let wait = Duration::from_secs_f64(request.wait_secs.clamp(0.0, 3600.0));
-        let builder = self
-            .request(Method::POST, &format!("/api/v1/workers/{id}/fetch"))
-            .timeout(REQUEST_TIMEOUT + wait)
-            .json(request);
-        self.send(builder).await
+        let path = format!("/api/v1/workers/{id}/fetch");
+        self.send(Resend::Safe, |base| {
+            self.request(base, Method::POST, &path)
+                .timeout(REQUEST_TIMEOUT + wait)
+                .json(request)
+        })
+        .await
     }
 
     /// Report how an attempt ended.
     pub async fn report(&self, id: WorkerId, report: &TaskReport) -> Result<TaskView, ClientError> {
-        self.post(&format!("/api/v1/workers/{id}/report"), report)
-            .await
+        self.post(
+            Resend::IfUnacted,
+            &format!("/api/v1/workers/{id}/report"),
+            report,
+        )
+        .await
     }
 
     /// Report how several attempts ended, in one request; each report's
@@ -278,8 +423,12 @@ impl Client {
         id: WorkerId,
         batch: &ReportBatch,
     ) -> Result<ReportBatchResponse, ClientError> {
-        self.post(&format!("/api/v1/workers/{id}/reports"), batch)
-            .await
+        self.post(
+            Resend::IfUnacted,
+            &format!("/api/v1/workers/{id}/reports"),
+            batch,
+        )
+        .await
     }
 
     /// Change a worker's tags or slots (the worker itself).
@@ -288,23 +437,23 @@ impl Client {
         id: WorkerId,
         change: &UpdateWorker,
     ) -> Result<WorkerView, ClientError> {
-        self.send(
-            self.request(Method::PATCH, &format!("/api/v1/workers/{id}"))
-                .json(change),
-        )
-        .await
+        self.patch(&format!("/api/v1/workers/{id}"), change).await
     }
 
     /// Admin: rebuild the dispatcher from the database.
     pub async fn admin_seed(&self) -> Result<SeedResult, ClientError> {
-        self.post("/api/v1/admin/seed", &serde_json::json!({}))
+        self.post(Resend::Safe, "/api/v1/admin/seed", &serde_json::json!({}))
             .await
     }
 
     /// Admin: even out queued work across candidates (Balanced mode).
     pub async fn admin_rebalance(&self) -> Result<RebalanceResult, ClientError> {
-        self.post("/api/v1/admin/rebalance", &serde_json::json!({}))
-            .await
+        self.post(
+            Resend::Safe,
+            "/api/v1/admin/rebalance",
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Admin: the dispatcher's state (`GET /api/v1/admin/dispatcher`);
@@ -313,11 +462,14 @@ impl Client {
         &self,
         task: Option<TaskId>,
     ) -> Result<DispatcherView, ClientError> {
-        let mut request = self.request(Method::GET, "/api/v1/admin/dispatcher");
-        if let Some(task) = task {
-            request = request.query(&[("task", task)]);
-        }
-        self.send(request).await
+        self.send(Resend::Safe, |base| {
+            let request = self.request(base, Method::GET, "/api/v1/admin/dispatcher");
+            match task {
+                Some(task) => request.query(&[("task", task)]),
+                None => request,
+            }
+        })
+        .await
     }
 
     /// Admin: drain a worker (no new work; its queue goes elsewhere), or
@@ -325,6 +477,7 @@ impl Client {
     pub async fn admin_drain(&self, id: WorkerId, drain: bool) -> Result<WorkerView, ClientError> {
         let action = if drain { "drain" } else { "activate" };
         self.post(
+            Resend::Safe,
             &format!("/api/v1/admin/workers/{id}/{action}"),
             &serde_json::json!({}),
         )
@@ -336,7 +489,8 @@ impl Client {
         &self,
         request: &CreatePrincipal,
     ) -> Result<IssuedToken, ClientError> {
-        self.post("/api/v1/admin/principals", request).await
+        self.post(Resend::IfUnacted, "/api/v1/admin/principals", request)
+            .await
     }
 
     /// Admin: another token for principal `name`.
@@ -345,30 +499,36 @@ impl Client {
         name: &str,
         request: &CreateToken,
     ) -> Result<IssuedToken, ClientError> {
-        self.post(&format!("/api/v1/admin/principals/{name}/tokens"), request)
-            .await
+        self.post(
+            Resend::IfUnacted,
+            &format!("/api/v1/admin/principals/{name}/tokens"),
+            request,
+        )
+        .await
     }
 
     /// Admin: every token, without secrets.
     pub async fn admin_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
-        self.send(self.request(Method::GET, "/api/v1/admin/tokens"))
-            .await
+        self.get("/api/v1/admin/tokens").await
     }
 
     /// Admin: revoke a token.
     pub async fn admin_revoke_token(&self, id: i64) -> Result<TokenInfo, ClientError> {
-        self.send(self.request(Method::DELETE, &format!("/api/v1/admin/tokens/{id}")))
+        self.call(Method::DELETE, &format!("/api/v1/admin/tokens/{id}"))
             .await
     }
 
     /// Who this client's token authenticates.
     pub async fn whoami(&self) -> Result<Whoami, ClientError> {
-        self.send(self.request(Method::GET, "/api/v1/whoami")).await
+        self.get("/api/v1/whoami").await
     }
 
     /// Unregister a worker; its queued work goes to other workers.
     pub async fn unregister(&self, id: WorkerId) -> Result<WorkerView, ClientError> {
-        self.send(self.request(Method::DELETE, &format!("/api/v1/workers/{id}")))
+        self.call(Method::DELETE, &format!("/api/v1/workers/{id}"))
             .await
     }
 }
+
+#[cfg(test)]
+mod tests;

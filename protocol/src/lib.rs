@@ -18,6 +18,8 @@
 //! - [`text`]: which characters names, labels and tags may hold.
 //! - [`schema`]: those bounds as OpenAPI schemas, for the document.
 //! - [`client`]: a typed HTTP client for the API.
+//! - [`endpoints`]: the coordinators a client may talk to, and following
+//!   the leader among them.
 //! - [`tls`]: whom the client trusts for `https://` coordinators.
 
 pub mod admin;
@@ -25,6 +27,7 @@ pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod dispatcher;
+pub mod endpoints;
 pub mod error;
 pub mod ids;
 pub mod limits;

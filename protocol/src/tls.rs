@@ -33,6 +33,9 @@ impl ClientOptions {
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The client was given no coordinator URL at all.
+    #[error("no coordinator URL given")]
+    NoCoordinator,
     /// The CA file could not be read or holds no certificate.
     #[error("cannot use CA file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
@@ -55,20 +58,27 @@ pub fn http_client_builder(
     base_url: &str,
     options: &ClientOptions,
 ) -> Result<reqwest::ClientBuilder, SetupError> {
-    let tls = client_config(base_url, options)?;
+    builder(base_url.starts_with("https://"), options)
+}
+
+/// [`http_client_builder`] for coordinators of which some are reached over
+/// TLS (`https`) or none are.
+pub(crate) fn builder(
+    https: bool,
+    options: &ClientOptions,
+) -> Result<reqwest::ClientBuilder, SetupError> {
+    let tls = client_config(https, options)?;
     Ok(reqwest::Client::builder().tls_backend_preconfigured(tls))
 }
 
-/// The rustls configuration of a client for `base_url`. The system's roots
-/// are loaded only for an `https://` URL without a CA file; a CA file is
-/// read whatever the URL, so a wrong path shows at start-up.
-pub(crate) fn client_config(
-    base_url: &str,
-    options: &ClientOptions,
-) -> Result<ClientConfig, SetupError> {
+/// The rustls configuration of a client for coordinators of which some are
+/// reached over TLS (`https`) or none are. The system's roots are loaded
+/// only for TLS without a CA file; a CA file is read whatever the URLs, so
+/// a wrong path shows at start-up.
+fn client_config(https: bool, options: &ClientOptions) -> Result<ClientConfig, SetupError> {
     let roots = match &options.ca_file {
         Some(path) => roots_from_file(path)?,
-        None if base_url.starts_with("https://") => system_roots()?,
+        None if https => system_roots()?,
         None => RootCertStore::empty(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -183,20 +193,18 @@ mod tests {
     #[test]
     fn a_missing_or_empty_ca_file_is_refused_by_name() {
         let options = ClientOptions::default().ca_file("/no/such/ca.pem");
-        let err = client_config("https://x", &options)
-            .unwrap_err()
-            .to_string();
+        let err = client_config(true, &options).unwrap_err().to_string();
         assert!(err.contains("/no/such/ca.pem"), "{err}");
         let mut empty = tempfile::NamedTempFile::new().unwrap();
         writeln!(empty, "not a certificate").unwrap();
         let options = ClientOptions::default().ca_file(empty.path());
-        let err = client_config("http://x", &options).unwrap_err().to_string();
+        let err = client_config(false, &options).unwrap_err().to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
     }
 
     #[test]
     fn plain_http_needs_no_roots() {
-        assert!(client_config("http://127.0.0.1:1", &ClientOptions::default()).is_ok());
+        assert!(client_config(false, &ClientOptions::default()).is_ok());
     }
 
     #[test]

@@ -28,7 +28,8 @@ const STABLE_SESSION: Duration = Duration::from_secs(60);
 /// Prepares how tasks will be isolated (refusing to start when they could
 /// not be run safely as configured), kills whatever a previous run of this
 /// agent left behind, registers with the coordinator (retrying while it is
-/// unreachable), then heartbeats, fetches and runs tasks, at most
+/// unreachable), following the leader when `config.coordinator_url` names
+/// several coordinators, then heartbeats, fetches and runs tasks, at most
 /// `config.slots` at once. When `shutdown` resolves it stops fetching, lets
 /// running tasks finish within `config.shutdown_grace`, kills and reports
 /// the rest, and unregisters. Taking the shutdown signal as a future lets tests and the
@@ -68,7 +69,7 @@ pub async fn run(
     let options = ClientOptions {
         ca_file: config.ca_file.clone(),
     };
-    let mut client = Client::with_options(&config.coordinator_url, &options)
+    let mut client = Client::with_failover(&config.coordinator_url, &options)
         .context("failed to build the coordinator client")?;
     if let Some(token) = &token {
         client = client.with_token(token);
@@ -204,6 +205,7 @@ async fn register(
     };
     tracing::info!(
         worker_id = %worker.id,
+        coordinator = %client.base_url(),
         name = %worker.name,
         slots = worker.slots,
         tags = ?worker.tags,

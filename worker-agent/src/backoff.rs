@@ -1,5 +1,12 @@
 //! How long to wait before retrying a call to the coordinator, and which
 //! failures are worth retrying at all.
+//!
+//! A `not_leader` answer means the client found no leader among the
+//! configured coordinators in that call (it already followed any leader
+//! they named): most likely an election is under way. It is retried like
+//! an unreachable coordinator, but at least once a
+//! [second](NO_LEADER_MAX_DELAY), so the agent reaches the new leader soon
+//! after it takes over. It never counts as the worker being gone.
 
 use std::hash::BuildHasher;
 use std::time::Duration;
@@ -7,6 +14,9 @@ use std::time::Duration;
 use switchyard_protocol::{ClientError, ErrorCode};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Longest wait before asking again while no coordinator says it leads.
+pub(crate) const NO_LEADER_MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// Delays that double after each failure up to a cap.
 ///
@@ -66,12 +76,13 @@ pub(crate) fn after_failure(
     backoff: &mut Backoff,
     gone: &CancellationToken,
 ) -> Option<Duration> {
-    if classify(error) == Failure::Gone {
+    let failure = classify(error);
+    if failure == Failure::Gone {
         tracing::warn!(error = %error_chain(error), "coordinator declared this worker gone");
         gone.cancel();
         return None;
     }
-    let delay = backoff.next_delay();
+    let delay = failure.delay(backoff);
     tracing::warn!(error = %error_chain(error), retry_in = ?delay, "{what} failed; retrying");
     Some(delay)
 }
@@ -98,9 +109,10 @@ where
             Ok(value) => return Some(Ok(value)),
             Err(error) => error,
         };
-        let delay = backoff.next_delay();
+        let failure = classify(&error);
+        let delay = failure.delay(&mut backoff);
         let in_time = deadline.is_none_or(|deadline| Instant::now() + delay < deadline);
-        if classify(&error) != Failure::Transient || !in_time {
+        if !failure.is_retried() || !in_time {
             return Some(Err(error));
         }
         tracing::warn!(error = %error_chain(&error), retry_in = ?delay, "failed to {what}; retrying");
@@ -119,6 +131,10 @@ pub(crate) fn error_chain(error: &ClientError) -> String {
 pub(crate) enum Failure {
     /// The coordinator could not be reached or is briefly unable to answer: retry.
     Transient,
+    /// No coordinator the client asked leads right now (`not_leader`):
+    /// retry soon. The worker, its token and its tasks stay as they are:
+    /// the worker lives in the shared database, which the next leader reads.
+    NoLeader,
     /// The coordinator no longer knows this worker, or no longer accepts
     /// its worker token (revoked): register again. (A registration that
     /// fails this way is final: the registration token itself is refused.)
@@ -127,9 +143,27 @@ pub(crate) enum Failure {
     Rejected,
 }
 
+impl Failure {
+    /// Whether the same call is worth making again.
+    pub(crate) fn is_retried(self) -> bool {
+        matches!(self, Self::Transient | Self::NoLeader)
+    }
+
+    /// How long to wait before making the call again.
+    fn delay(self, backoff: &mut Backoff) -> Duration {
+        let delay = backoff.next_delay();
+        match self {
+            Self::NoLeader => delay.min(NO_LEADER_MAX_DELAY),
+            Self::Transient | Self::Gone | Self::Rejected => delay,
+        }
+    }
+}
+
 /// Sorts a client error into what the caller should do about it.
 pub(crate) fn classify(error: &ClientError) -> Failure {
     match error {
+        // Before the 5xx rule below: a 503 that says where to go.
+        ClientError::Api { body, .. } if body.code == ErrorCode::NotLeader => Failure::NoLeader,
         ClientError::Api { body, .. }
             if matches!(
                 body.code,
@@ -227,11 +261,59 @@ mod tests {
             classify(&api(422, ErrorCode::ValidationFailed)),
             Failure::Rejected
         );
+        assert_eq!(classify(&api(503, ErrorCode::NotLeader)), Failure::NoLeader);
         let proxy = ClientError::Unexpected {
             status: 502u16.try_into().unwrap(),
             text: "bad gateway".to_owned(),
         };
         assert_eq!(classify(&proxy), Failure::Transient);
+    }
+
+    #[test]
+    fn not_leader_is_retried_soon_and_never_ends_the_session() {
+        let error = api(503, ErrorCode::NotLeader);
+        assert!(Failure::NoLeader.is_retried());
+        let gone = CancellationToken::new();
+        // A back-off grown long by an outage does not hold up finding the
+        // new leader.
+        let mut backoff = Backoff::new(Duration::from_secs(30), Duration::from_secs(30));
+        for _ in 0..3 {
+            let delay = after_failure(&error, "heartbeat", &mut backoff, &gone);
+            assert!(delay.is_some_and(|d| d <= NO_LEADER_MAX_DELAY), "{delay:?}");
+        }
+        assert!(!gone.is_cancelled(), "not_leader is not the worker gone");
+        let transient = api(503, ErrorCode::Unavailable);
+        let delay = after_failure(&transient, "heartbeat", &mut backoff, &gone);
+        assert!(
+            delay.is_some_and(|d| d >= Duration::from_secs(15)),
+            "{delay:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_goes_on_through_an_election() {
+        let stop = CancellationToken::new();
+        let mut answers = vec![
+            Ok(7),
+            Err(api(503, ErrorCode::NotLeader)),
+            Err(api(503, ErrorCode::NotLeader)),
+        ];
+        let backoff = Backoff::new(Duration::from_secs(10), Duration::from_secs(60));
+        let started = Instant::now();
+        let result = retry(
+            "report tasks",
+            backoff,
+            Some(Duration::from_secs(120)),
+            &stop,
+            || std::future::ready(answers.pop().unwrap()),
+        )
+        .await;
+        assert_eq!(result.unwrap().unwrap(), 7);
+        assert!(
+            started.elapsed() <= 2 * NO_LEADER_MAX_DELAY,
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

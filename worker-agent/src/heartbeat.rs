@@ -1,5 +1,7 @@
 //! The heartbeat loop: tells the coordinator every interval which tasks run
-//! here, and kills the ones it answers were cancelled.
+//! here, and kills the ones it answers were cancelled. Each answered
+//! heartbeat renews the running tasks' lease; failures, `not_leader`
+//! answers among them, do not.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -33,7 +33,9 @@
 //! - `credentials`: the registration token, kept out of reach.
 //! - `proctree`: processes as `/proc` shows them.
 //! - `tail`: the bounded buffer that keeps the end of a task's output.
-//! - `backoff`: retry delays and which failures are worth retrying.
+//! - `backoff`: retry delays and which failures are worth retrying
+//!   (`not_leader` among them: the client in `switchyard_protocol` follows
+//!   the leader among several coordinators; the agent only waits less).
 
 mod agent;
 mod backoff;

@@ -6,7 +6,8 @@
 //! gives running tasks the grace period, kills the rest (reported
 //! `interrupted`) and unregisters. When the coordinator declares the worker
 //! gone it kills its tasks without reporting them, since the coordinator
-//! has taken them back.
+//! has taken them back. A `not_leader` answer does not end it: the client
+//! moves on to another coordinator and the loops carry on (see `backoff`).
 
 use std::sync::Arc;
 use std::time::Duration;

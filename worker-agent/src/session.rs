@@ -2,10 +2,17 @@
 //! the worker's client and id, its slots, the running tasks, the report
 //! queue, the tracker tasks run on, the signals that end it, and the lease.
 //!
-//! Running tasks live on a lease that each answered heartbeat renews: an
-//! agent cut off from the coordinator kills them before the coordinator
+//! Running tasks live on a lease that each heartbeat the leading
+//! coordinator answers renews: an agent cut off from every coordinator (or
+//! hearing only `not_leader` from them) kills them before a coordinator
 //! could hand them to another worker. Starting and ending the loops is
 //! `registration`'s business; this module only holds what they share.
+//!
+//! With several coordinators, the client follows the leader among them
+//! (shared by all the session's loops), and a `not_leader` answer leaves
+//! the session as it is: the worker's row, id and token live in the shared
+//! database, so the next leader knows them, and running tasks and queued
+//! reports carry on towards it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,8 +92,9 @@ impl Session {
         self.lease.subscribe()
     }
 
-    /// The coordinator answered a heartbeat sent at `sent`: running tasks
-    /// may live on until a lease length past it.
+    /// The leading coordinator answered a heartbeat sent at `sent`: running
+    /// tasks may live on until a lease length past it. Only such an answer
+    /// renews the lease; a `not_leader` answer is an error and never does.
     pub(crate) fn renew_lease(&self, sent: Instant) {
         let Some(length) = self.lease_length else {
             return;
