@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -11,7 +11,7 @@ use switchyard_protocol::limits;
 
 use crate::coordinator::LogFormat;
 use crate::file::{self, ConfigError};
-use crate::{Secret, parse_duration};
+use crate::{Secret, parse_duration, value_name};
 
 /// The Switchyard worker agent: registers with a coordinator, runs the tasks it
 /// is given as child processes, and reports their outcome.
@@ -142,6 +142,14 @@ pub struct AgentConfig {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+
+    /// Check the configuration, print a summary and exit.
+    ///
+    /// Loads and validates the file, the environment and the flags, without
+    /// contacting a coordinator; exits non-zero, naming the setting, when
+    /// something is invalid.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 /// Whether tasks run in cgroups of their own.
@@ -223,6 +231,29 @@ impl AgentConfig {
             }
         }
         Ok(())
+    }
+
+    /// One line for `--check-config`: where the agent goes, what it offers,
+    /// how it holds tasks, and where its token comes from (never the token).
+    pub fn summary(&self) -> String {
+        let token = match (&self.token_file, &self.token) {
+            (Some(path), _) => format!("token-file {}", path.display()),
+            (None, Some(_)) => "token given".to_owned(),
+            (None, None) => "no token (pass --token-file)".to_owned(),
+        };
+        format!(
+            "coordinator-url {:?}, slots {}, tags [{}], run-as {}, cgroups {}, state-dir {}, \
+             shutdown-grace {}, {token}",
+            self.coordinator_url,
+            self.slots,
+            self.tags.join(","),
+            self.run_as.as_deref().unwrap_or("the agent's user"),
+            value_name(self.cgroups),
+            self.state_dir
+                .as_deref()
+                .map_or_else(|| "default".into(), Path::to_string_lossy),
+            humantime::format_duration(self.shutdown_grace),
+        )
     }
 }
 
@@ -430,5 +461,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("coordinator-url"), "{err}");
+    }
+
+    #[test]
+    fn check_config_is_a_flag_and_the_summary_hides_the_token() {
+        let config = load(&[
+            "worker-agent",
+            "--check-config",
+            "--tags",
+            "linux,gpu",
+            "--cgroups",
+            "required",
+            "--token",
+            "sy_registration_0123456789",
+        ])
+        .unwrap();
+        assert!(config.check_config);
+        let summary = config.summary();
+        for part in ["tags [linux,gpu]", "cgroups required", "token given"] {
+            assert!(summary.contains(part), "{part:?} not in {summary}");
+        }
+        assert!(!summary.contains("0123456789"), "{summary}");
+        assert!(!load(&["worker-agent"]).unwrap().check_config);
     }
 }

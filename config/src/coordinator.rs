@@ -1,4 +1,4 @@
-//! The `coordinator` command line: `serve`, `migrate` and `dev`.
+//! The `coordinator` command line: `serve`, `check-config`, `migrate` and `dev`.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::file::{self, ConfigError};
 use crate::http::HttpArgs;
-use crate::{DatabaseUrl, Secret, parse_duration};
+use crate::{DatabaseUrl, Secret, parse_duration, value_name};
 
 /// How the dispatcher places a queued task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +55,12 @@ pub struct CoordinatorCli {
 pub enum CoordinatorCommand {
     /// Serve the HTTP API (applies migrations first unless --no-migrate).
     Serve(ServeArgs),
+    /// Check the settings `serve` would run with, print a summary and exit.
+    ///
+    /// Loads and validates the file, the environment and the flags as
+    /// `serve` does, without touching a database; exits non-zero, naming
+    /// the setting, when something is invalid.
+    CheckConfig(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
     /// Local development: a private PostgreSQL (unless DATABASE_URL is set),
@@ -315,15 +321,46 @@ impl ServeArgs {
     pub fn advertised_url(&self) -> String {
         match &self.advertise_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let scheme = if self.http.tls_files().is_some() {
-                    "https"
-                } else {
-                    "http"
-                };
-                format!("{scheme}://{}", self.listen)
-            }
+            None => format!("{}://{}", self.scheme(), self.listen),
         }
+    }
+
+    /// What the listener speaks: `https` with TLS files, else `http`.
+    fn scheme(&self) -> &'static str {
+        if self.http.tls_files().is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// One line for `check-config`: what an operator checks before a start
+    /// (addresses, leadership and worker timing, dispatch), and whether the
+    /// secrets are there, never what they are.
+    pub fn summary(&self) -> String {
+        let database_url = if self.database_url.is_some() {
+            "set"
+        } else {
+            "not set (serve needs it)"
+        };
+        format!(
+            "listen {} ({}), advertise-url {}, leader-lease {}, heartbeat-interval {}, \
+             heartbeat-timeout {}, dispatch-mode {}, db-schema {}, database-url {}, admin-token {}",
+            self.listen,
+            self.scheme(),
+            self.advertised_url(),
+            humantime::format_duration(self.leader_lease),
+            humantime::format_duration(self.heartbeat_interval),
+            humantime::format_duration(self.heartbeat_timeout),
+            value_name(self.dispatch_mode),
+            self.db_schema,
+            database_url,
+            if self.admin_token.is_some() {
+                "set"
+            } else {
+                "not set"
+            },
+        )
     }
 
     /// The database URL, which `serve` cannot do without.
@@ -417,7 +454,9 @@ impl CoordinatorCli {
     pub fn load_from(args: Vec<OsString>) -> Result<Self, ConfigError> {
         let cli: Self = file::parse(args, "SWITCHYARD_CONFIG")?;
         match &cli.command {
-            CoordinatorCommand::Serve(serve) => serve.validate()?,
+            CoordinatorCommand::Serve(serve) | CoordinatorCommand::CheckConfig(serve) => {
+                serve.validate()?;
+            }
             CoordinatorCommand::Dev(dev) => {
                 dev.serve.validate()?;
                 if dev.serve.http.tls_files().is_some() {
@@ -577,5 +616,72 @@ mod tests {
             CoordinatorCommand::Migrate(m) => assert_eq!(m.db_schema, "other"),
             other => panic!("expected migrate, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn check_config_loads_what_serve_would_and_needs_no_database_flag() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "listen = \"10.0.0.11:8443\"\nadvertise-url = \"https://coord-a.example:8443/\"\n\
+             leader-lease = \"3s\"\ndispatch-mode = \"balanced\""
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap();
+        let cli =
+            CoordinatorCli::load_from(args(&["coordinator", "--config", path, "check-config"]))
+                .unwrap();
+        let CoordinatorCommand::CheckConfig(checked) = cli.command else {
+            panic!("expected check-config, got {:?}", cli.command);
+        };
+        assert_eq!(checked.leader_lease, Duration::from_secs(3));
+        let summary = checked.summary();
+        for part in [
+            "listen 10.0.0.11:8443 (http)",
+            "advertise-url https://coord-a.example:8443,",
+            "leader-lease 3s",
+            "dispatch-mode balanced",
+        ] {
+            assert!(summary.contains(part), "{part:?} not in {summary}");
+        }
+    }
+
+    #[test]
+    fn check_config_refuses_what_serve_refuses() {
+        for (setting, line) in [
+            ("leader-lease", "leader-lease = \"100ms\""),
+            ("advertise-url", "advertise-url = \"coord-a:8443\""),
+            ("lisen", "lisen = \"127.0.0.1:7000\""),
+            ("--listen", "listen = \"nowhere\""),
+        ] {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            writeln!(file, "{line}").unwrap();
+            let path = file.path().to_str().unwrap();
+            let err =
+                CoordinatorCli::load_from(args(&["coordinator", "check-config", "--config", path]))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains(setting), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_summary_says_whether_secrets_are_set_never_what_they_are() {
+        let checked = serve(
+            CoordinatorCli::load_from(args(&[
+                "coordinator",
+                "serve",
+                "--database-url",
+                "postgres://app:hunter2hunter2@db/switchyard",
+                "--admin-token",
+                "admin-0123456789abcdef",
+            ]))
+            .unwrap(),
+        );
+        let summary = checked.summary();
+        assert!(summary.contains("database-url set"), "{summary}");
+        assert!(summary.contains("admin-token set"), "{summary}");
+        assert!(!summary.contains("hunter2"), "{summary}");
+        assert!(!summary.contains("0123456789abcdef"), "{summary}");
     }
 }

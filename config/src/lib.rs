@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! - [`file`]: reading the TOML file and folding it into clap's defaults.
-//! - [`coordinator`]: the `coordinator` command line (`serve`, `migrate`, `dev`).
+//! - [`coordinator`]: the `coordinator` command line (`serve`, `check-config`, `migrate`, `dev`).
 //! - [`http`]: the coordinator's HTTP server settings (timeouts, connection limit, TLS).
 //! - [`agent`]: the `worker-agent` command line.
 
@@ -30,6 +30,14 @@ use std::time::Duration;
 /// Parses a human duration such as `30s`, `5m` or `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("not a duration ({e}); try `30s` or `5m`"))
+}
+
+/// The name a value of a choice setting is written with (`fanout`,
+/// `required`), for summaries that read like the configuration.
+pub(crate) fn value_name(value: impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 /// A secret (a token) that never shows itself when printed or logged.
@@ -132,6 +140,35 @@ mod tests {
         let plain: DatabaseUrl = "postgres://app@db/x".parse().unwrap();
         assert_eq!(plain.to_string(), "postgres://app@db/x");
         assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+
+    /// The deployment kit's files (`deploy/config`) load as the binaries
+    /// load them, so renaming or retyping a setting breaks them here, in
+    /// this crate's tests, rather than on a production machine.
+    #[test]
+    fn the_deployment_kit_files_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config");
+        let mut loaded = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let file = path.to_str().unwrap().to_owned();
+            let outcome = if name.starts_with("coordinator") {
+                let args = ["coordinator", "--config", &file, "check-config"];
+                CoordinatorCli::load_from(args.map(Into::into).to_vec()).map(drop)
+            } else if name.starts_with("agent") {
+                let args = ["worker-agent", "--config", &file];
+                AgentConfig::load_from(args.map(Into::into).to_vec()).map(drop)
+            } else {
+                panic!("no binary reads {name}");
+            };
+            outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
+            loaded += 1;
+        }
+        assert!(
+            loaded >= 4,
+            "three coordinators and an agent, found {loaded}"
+        );
     }
 
     #[test]

@@ -49,6 +49,10 @@ async fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("failed to listen on {}", args.listen))?;
             startup::run(args, listener, startup::shutdown_signal()).await
         }
+        CoordinatorCommand::CheckConfig(args) => {
+            println!("configuration OK: {}", args.summary());
+            Ok(())
+        }
         CoordinatorCommand::Migrate(args) => {
             telemetry::init(LogFormat::Text);
             let db = startup::connect(&args.database_url, 1, &args.db_schema).await?;

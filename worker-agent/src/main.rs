@@ -22,6 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.check_config {
+        println!("configuration OK: {}", config.summary());
+        return ExitCode::SUCCESS;
+    }
     init_tracing(config.log_format);
     // A token on the command line or in the environment is readable through
     // /proc: run again without it (same pid), before any thread starts.
