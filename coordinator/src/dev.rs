@@ -28,6 +28,12 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
             .context("failed to create the dev database")?;
         args.serve.database_url = Some(DatabaseUrl::new(started.url(DEV_DATABASE)));
         tracing::info!(data_dir = %args.data_dir.display(), port = started.port(), "private PostgreSQL running");
+        // For a second `coordinator serve` on the same database (a cluster
+        // to try out); the private server trusts local connections, so the
+        // URL holds no secret.
+        let url_file = dev_root(&args).join("database-url");
+        std::fs::write(&url_file, format!("{}\n", started.url(DEV_DATABASE)))
+            .with_context(|| format!("failed to write {}", url_file.display()))?;
         cluster = Some(started);
     }
     let token_file = dev_root(&args).join("admin-token");

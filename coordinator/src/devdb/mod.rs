@@ -161,6 +161,55 @@ impl PgCluster {
         Ok(())
     }
 
+    /// Stops the server and keeps its data and port, for [`Self::resume`]:
+    /// a database outage, for tests of what rides it out. A fast shutdown:
+    /// open connections are ended as an administrator's command ends them.
+    pub fn halt(&mut self) -> Result<(), DevDbError> {
+        let mut command = self.run_as.command(self.binaries.pg_ctl());
+        command
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "-t", "60", "stop"]);
+        let output = command
+            .output()
+            .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+        if !output.status.success() {
+            return Err(binaries::command_error(&command, &output));
+        }
+        self.running = false;
+        Ok(())
+    }
+
+    /// Starts a [halted](Self::halt) server again, on the port it had.
+    pub fn resume(&mut self) -> Result<(), DevDbError> {
+        let kind = if self.ephemeral.is_some() {
+            Kind::Throwaway
+        } else {
+            Kind::Durable
+        };
+        let mut command = self.run_as.command(self.binaries.pg_ctl());
+        command
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&self.log_file)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(layout::server_options(
+                self.port,
+                self.socket_dir().as_deref(),
+                kind,
+            ))
+            .arg("start");
+        let output = command
+            .output()
+            .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+        if !output.status.success() {
+            return Err(binaries::command_error(&command, &output));
+        }
+        self.running = true;
+        Ok(())
+    }
+
     /// Checks the folder, readies it, the socket folder and the log file for
     /// the server's user, and creates the cluster if the folder is empty.
     fn prepare(

@@ -285,7 +285,11 @@ mod tests {
             assert!(!html.contains('\u{202E}'), "{html}");
             // Four worker names, the coordinator's host and URL, and a
             // label of each listed task.
-            assert_eq!(html.matches(shown).count(), 4 + 2 + tasks, "{scope:?}: {html}");
+            assert_eq!(
+                html.matches(shown).count(),
+                4 + 2 + tasks,
+                "{scope:?}: {html}"
+            );
         }
     }
 }
