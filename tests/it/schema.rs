@@ -168,7 +168,13 @@ async fn a_database_of_the_earlier_release_moves_into_the_schema_intact() {
 
     let db = database.connect().await;
     for (table, before) in TABLES.iter().zip(&before) {
-        assert_eq!(&rows(&db, table).await, before, "{table}");
+        let after = rows(&db, table).await;
+        if *table == "seaql_migrations" {
+            // The earlier release's record, then the migrations since.
+            assert!(after.starts_with(before.as_str()), "{table}: {after}");
+        } else {
+            assert_eq!(&after, before, "{table}");
+        }
     }
     assert_eq!(objects_in(&db, "public").await, 0, "left in public");
     assert!(objects_in(&db, SCHEMA).await > 20);
