@@ -10,6 +10,7 @@ mod fence;
 mod hostile_input;
 mod http_limits;
 mod isolation;
+mod leadership;
 mod lifecycle;
 mod matching;
 mod observability;

@@ -1,0 +1,164 @@
+//! The lease and its fence, statement by statement on real PostgreSQL: one
+//! election wins, a lapsed lease is taken as a new epoch, a statement fenced
+//! with an old epoch changes nothing and says so, an election waits for the
+//! fenced statements in flight while a renewal does not.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use switchyard_coordinator::domain::Epoch;
+use switchyard_coordinator::storage::{self, leadership};
+use switchyard_protocol::TaskId;
+use switchyard_tests::{test_database, wait_until};
+
+/// Long enough never to lapse during a test.
+const LONG: f64 = 600.0;
+
+#[tokio::test]
+async fn one_election_wins_and_a_lapsed_lease_becomes_a_new_epoch() {
+    let database = test_database().await;
+    let db = database.connect().await;
+    let first = leadership::elect(&db, "a", "http://a", LONG).await.unwrap();
+    let Some(first) = first else {
+        panic!("the free lease was not taken")
+    };
+    assert_eq!(
+        leadership::elect(&db, "b", "http://b", LONG).await.unwrap(),
+        None,
+        "a held lease is not taken"
+    );
+    assert!(leadership::renew(&db, "a", first, LONG).await.unwrap());
+    assert!(
+        !leadership::renew(&db, "b", first, LONG).await.unwrap(),
+        "only the holder renews"
+    );
+
+    // a's lease lapses at once: b takes it as the next epoch, and a can no
+    // longer renew the old one.
+    assert!(leadership::renew(&db, "a", first, 0.0).await.unwrap());
+    let second = wait_until(
+        "b to take the lapsed lease",
+        Duration::from_secs(10),
+        || {
+            let db = &db;
+            async move { leadership::elect(db, "b", "http://b", LONG).await.unwrap() }
+        },
+    )
+    .await;
+    assert_eq!(second, first + 1);
+    assert!(!leadership::renew(&db, "a", first, LONG).await.unwrap());
+    let lease = leadership::lease(&db).await.unwrap().unwrap();
+    assert_eq!(
+        (lease.epoch, lease.holder.as_deref(), lease.url.as_deref()),
+        (second, Some("b"), Some("http://b"))
+    );
+    assert!(lease.held);
+}
+
+#[tokio::test]
+async fn a_statement_fenced_with_an_old_epoch_fails_and_changes_nothing() {
+    let database = test_database().await;
+    let db = database.connect().await;
+    let epoch = leadership::elect(&db, "a", "http://a", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    let task = queued_task(&db).await;
+
+    let current = storage::tasks::end_fence(&db, &[task], Some(Epoch(epoch))).await;
+    assert!(current.is_ok(), "the current epoch passes: {current:?}");
+    for stale in [Some(Epoch(epoch - 1)), Some(Epoch(epoch + 1)), None] {
+        let error = storage::tasks::end_fence(&db, &[task], stale)
+            .await
+            .expect_err("a stale epoch is refused");
+        assert!(storage::is_fenced(&error), "{stale:?}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn an_election_waits_for_fenced_statements_in_flight_and_a_renewal_does_not() {
+    let database = test_database().await;
+    let db = database.connect().await;
+    let epoch = leadership::elect(&db, "a", "http://a", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    let task = queued_task(&db).await;
+
+    // A fenced statement of epoch `epoch`, its transaction still open.
+    let txn = db.begin().await.unwrap();
+    storage::tasks::end_fence(&txn, &[task], Some(Epoch(epoch)))
+        .await
+        .unwrap();
+
+    // A renewal goes through meanwhile; so does lapsing the lease.
+    let renewed = tokio::time::timeout(
+        Duration::from_secs(10),
+        leadership::renew(&db, "a", epoch, 0.0),
+    )
+    .await
+    .expect("a renewal does not wait for fenced statements");
+    assert!(renewed.unwrap());
+
+    // An election waits for the open transaction...
+    let other = database.connect().await;
+    let election = tokio::spawn(async move {
+        wait_until(
+            "b to take the lapsed lease",
+            Duration::from_secs(20),
+            || {
+                let other = &other;
+                async move {
+                    leadership::elect(other, "b", "http://b", LONG)
+                        .await
+                        .unwrap()
+                }
+            },
+        )
+        .await
+    });
+    wait_until(
+        "the election to wait for the fenced transaction",
+        Duration::from_secs(10),
+        || async { waiting_on_a_lock(&db).await.then_some(()) },
+    )
+    .await;
+    assert!(!election.is_finished());
+
+    // ...and wins once it ends, after which the old epoch is refused.
+    txn.commit().await.unwrap();
+    let won = election.await.unwrap();
+    assert_eq!(won, epoch + 1);
+    let error = storage::tasks::end_fence(&db, &[task], Some(Epoch(epoch)))
+        .await
+        .expect_err("the old epoch is refused after the election");
+    assert!(storage::is_fenced(&error), "{error}");
+}
+
+/// A queued task's id.
+async fn queued_task(db: &DatabaseConnection) -> TaskId {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO tasks (owner, argv, env, tags, labels, priority, timeout_secs, max_attempts) \
+             VALUES ('t', '{true}', '{}', '{}', '{}', 0, 60, 1) RETURNING id",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    TaskId(row.try_get::<i64>("", "id").unwrap())
+}
+
+/// Whether some backend of this database waits for a lock.
+async fn waiting_on_a_lock(db: &DatabaseConnection) -> bool {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap() > 0
+}
