@@ -225,14 +225,15 @@ async fn record(state: &AppState, epoch: Option<Epoch>) {
 /// The coordinators seen lately, as the cluster view lists them.
 pub async fn members(state: &AppState) -> Result<Vec<storage::leadership::Member>, DbErr> {
     let within = state.leadership().lease * SEEN_WITHIN_LEASES;
-    storage::leadership::members(state.leadership().db(), within.as_secs_f64()).await
+    storage::leadership::members(state.db(), within.as_secs_f64()).await
 }
 
 /// The cluster as the database records it, seen from here. What cannot be
 /// read is left out; the view itself never fails.
 pub async fn cluster(state: &AppState) -> ClusterView {
     let leadership = state.leadership();
-    let lease = match storage::leadership::lease(leadership.db()).await {
+    // On the main pool: the cluster's own connections are kept for the lease.
+    let lease = match storage::leadership::lease(state.db()).await {
         Ok(lease) => lease.map(|lease| LeaseView {
             epoch: lease.epoch,
             holder: lease.holder,
