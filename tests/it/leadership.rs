@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use switchyard_coordinator::domain::Epoch;
 use switchyard_coordinator::storage::{self, leadership};
 use switchyard_protocol::TaskId;
-use switchyard_tests::{test_database, wait_until};
+use switchyard_tests::{backends_waiting_on_a_lock, test_database, wait_until};
 
 /// Long enough never to lapse during a test.
 const LONG: f64 = 600.0;
@@ -120,7 +120,7 @@ async fn an_election_waits_for_fenced_statements_in_flight_and_a_renewal_does_no
     wait_until(
         "the election to wait for the fenced transaction",
         Duration::from_secs(10),
-        || async { waiting_on_a_lock(&db).await.then_some(()) },
+        || async { (backends_waiting_on_a_lock(&db).await > 0).then_some(()) },
     )
     .await;
     assert!(!election.is_finished());
@@ -147,18 +147,4 @@ async fn queued_task(db: &DatabaseConnection) -> TaskId {
         .unwrap()
         .unwrap();
     TaskId(row.try_get::<i64>("", "id").unwrap())
-}
-
-/// Whether some backend of this database waits for a lock.
-async fn waiting_on_a_lock(db: &DatabaseConnection) -> bool {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap() > 0
 }

@@ -228,3 +228,19 @@ fn unique_name() -> String {
         .map_or(0, |d| d.as_millis());
     format!("switchyard_test_{}_{millis}_{n}", std::process::id())
 }
+
+/// How many backends of `db`'s database wait for a lock now: how a test
+/// sees that a statement is blocked inside the server.
+pub async fn backends_waiting_on_a_lock(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .expect("pg_stat_activity answers")
+        .expect("a count answers a row");
+    row.try_get::<i64>("", "n").expect("the count is a bigint")
+}
