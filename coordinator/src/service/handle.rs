@@ -32,7 +32,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use switchyard_protocol::{TaskId, WorkerId};
 use tokio::sync::Notify;
 
-use super::relay::Relay;
+use super::changes::Relay;
 use super::wakers::Wakers;
 use crate::dispatcher::{
     BalanceStrategy, DispatchMode, QueuedTask, Rebalanced, SeedToken, TaskDispatcher, WorkerSpec,

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod dispatch;
 pub mod fence;
