@@ -97,6 +97,13 @@ pub struct LoadedWorker {
     pub running: Vec<TaskId>,
 }
 
+/// A seed in progress, on the dispatcher it began on.
+#[derive(Debug)]
+pub struct Seed {
+    token: SeedToken,
+    generation: u64,
+}
+
 /// Where a rebuild began; the rebuild stands only if nothing it read could
 /// have changed since (see [`Dispatch::rebuild_load`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,19 +491,33 @@ impl Dispatch {
     }
 
     /// Starts a seed (see [`TaskDispatcher::begin_seed`]).
-    pub fn begin_seed(&self) -> SeedToken {
-        self.lock().dispatcher.begin_seed()
+    pub fn begin_seed(&self) -> Seed {
+        let mut cache = self.lock();
+        Seed {
+            token: cache.dispatcher.begin_seed(),
+            generation: cache.generation,
+        }
     }
 
     /// Abandons a seed whose read failed.
-    pub fn abort_seed(&self, token: SeedToken) {
-        self.lock().dispatcher.abort_seed(token);
+    pub fn abort_seed(&self, seed: Seed) {
+        let mut cache = self.lock();
+        if cache.generation == seed.generation {
+            cache.dispatcher.abort_seed(seed.token);
+        }
     }
 
     /// Finishes a seed with the ready tasks the database listed, and wakes
-    /// whoever received one.
-    pub fn finish_seed(&self, token: SeedToken, ready: Vec<QueuedTask>) {
-        let woken = self.lock().dispatcher.finish_seed(token, ready);
+    /// whoever received one. A seed begun on a dispatcher since replaced (a
+    /// panic, an election, stepping down) changes nothing.
+    pub fn finish_seed(&self, seed: Seed, ready: Vec<QueuedTask>) {
+        let woken = {
+            let mut cache = self.lock();
+            if cache.generation != seed.generation {
+                return;
+            }
+            cache.dispatcher.finish_seed(seed.token, ready)
+        };
         self.wakers.wake(&woken);
     }
 
@@ -658,5 +679,52 @@ mod tests {
         assert!(!dispatch.rebuild_finish(mark), "a second panic meanwhile");
         assert_eq!(dispatch.rebuilding(), Some(Rebuild::Panic));
         assert_eq!(dispatch.fetch(WorkerId(1), 1), Fetched::Rebuilding);
+    }
+
+    #[test]
+    fn a_standby_hands_nothing_out_relays_its_changes_and_a_new_lead_starts_empty() {
+        let dispatch = handle();
+        dispatch.load(vec![worker(1)]);
+        dispatch.enqueue(vec![task(10)]);
+        let stale_seed = dispatch.begin_seed();
+
+        dispatch.follow();
+        assert_eq!(dispatch.epoch(), None);
+        assert_eq!(dispatch.fetch(WorkerId(1), 5), Fetched::NotLeader);
+        assert_eq!(dispatch.running(WorkerId(1)), Running::NotLeader);
+        assert_eq!(dispatch.try_read(|_| ()), Look::Standby);
+        dispatch.enqueue(vec![task(11)]);
+        assert!(!dispatch.remove(TaskId(12)));
+        dispatch.set_draining(WorkerId(1), true);
+        assert_eq!(
+            dispatch.relay().take(),
+            crate::service::changes::Changes {
+                tasks: vec![TaskId(11), TaskId(12)],
+                workers: vec![WorkerId(1)],
+            },
+            "what a standby changed is collected for the leader"
+        );
+        assert_eq!(dispatch.read(TaskDispatcher::queued_total), 0);
+
+        dispatch.lead(Epoch(7));
+        assert_eq!(dispatch.rebuilding(), Some(Rebuild::Election));
+        assert_eq!(dispatch.fetch(WorkerId(1), 5), Fetched::Rebuilding);
+        // A seed begun before the dispatcher was replaced changes nothing.
+        dispatch.finish_seed(stale_seed, vec![task(10)]);
+        assert_eq!(dispatch.read(TaskDispatcher::queued_total), 0);
+
+        let mark = dispatch
+            .rebuild_begin()
+            .expect("a new leader builds its dispatcher");
+        assert_eq!(mark.why, Rebuild::Election);
+        assert!(dispatch.rebuild_load(mark, vec![worker(1)]));
+        let seed = dispatch.begin_seed();
+        dispatch.finish_seed(seed, vec![task(10), task(11)]);
+        assert!(dispatch.rebuild_finish(mark));
+        assert_eq!(
+            dispatch.fetch(WorkerId(1), 5),
+            Fetched::Tasks(vec![TaskId(10), TaskId(11)], Epoch(7)),
+            "hand-overs carry the epoch they are fenced with"
+        );
     }
 }
