@@ -125,7 +125,8 @@ pub struct WorkerSummary {
     pub tags: Vec<String>,
     pub state: WorkerState,
     pub slots: i32,
-    /// Tasks in its dispatcher queue.
+    /// Tasks in its dispatcher queue (the leading coordinator's figure: a
+    /// standby, which holds no queues, answers 0).
     pub queued: u64,
     /// Tasks it runs (or has been handed and not yet confirmed).
     pub running: u64,
@@ -146,6 +147,8 @@ pub struct WorkerGroup {
     /// Of `workers`, those draining.
     pub draining: u64,
     pub slots: u64,
+    /// Tasks in their dispatcher queues (0 from a standby, as for each
+    /// worker).
     pub queued: u64,
     pub running: u64,
 }
@@ -155,7 +158,8 @@ pub struct WorkerGroup {
 pub struct TagSetBacklog {
     /// The required tags, sorted.
     pub tags: Vec<String>,
-    /// Queued tasks requiring them (in the dispatcher: back-offs excluded).
+    /// Queued tasks requiring them that may start now (retry back-offs and
+    /// lost-attempt fences excluded).
     pub queued: u64,
     /// Live, non-draining workers that have every one of them.
     pub candidates: u64,

@@ -242,6 +242,8 @@ pub struct TaskView {
     /// For a queued task waiting in a worker's queue: how many tasks are
     /// ahead of it in the shortest such line (0: it is next). Shown when one
     /// task is submitted or read, not in listings; counted up to 100,000.
+    /// Only the leading coordinator holds the queues: a standby leaves it
+    /// out.
     #[serde(default)]
     pub queue_position: Option<u64>,
     /// The idempotency key it was submitted with.

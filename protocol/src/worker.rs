@@ -72,7 +72,8 @@ pub struct WorkerView {
     pub last_heartbeat: DateTime<Utc>,
     /// Tasks it is running now.
     pub running: u32,
-    /// Tasks waiting in its queue now.
+    /// Tasks waiting in its queue now. The queues are the leading
+    /// coordinator's: a standby answers 0.
     pub queued: u32,
     /// How often the coordinator expects a heartbeat, in seconds.
     pub heartbeat_interval_secs: f64,

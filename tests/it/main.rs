@@ -22,5 +22,6 @@ mod retention;
 mod schema;
 mod security;
 mod sim;
+mod standby;
 mod support_smoke;
 mod tls;

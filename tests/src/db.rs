@@ -53,6 +53,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// Another handle on this same database, for a second coordinator on it
+    /// (a cluster); only the original drops the database.
+    pub fn share(&self) -> TestDatabase {
+        TestDatabase {
+            url: self.url.clone(),
+            name: self.name.clone(),
+            shared_server: None,
+        }
+    }
+
     /// A sea-orm connection (small pool) to this database, for tests that
     /// look at or arrange rows directly: it searches Switchyard's schema
     /// ([`SCHEMA`]), as the coordinator's connections do.

@@ -58,6 +58,18 @@ pub struct TagSetSnapshot {
     pub candidates: usize,
 }
 
+impl Snapshot {
+    /// Queued tasks of `tag_sets` that no active worker can run: those of
+    /// the sets without a candidate.
+    pub fn unplaced_in(tag_sets: &[TagSetSnapshot]) -> usize {
+        tag_sets
+            .iter()
+            .filter(|s| s.candidates == 0)
+            .map(|s| s.queued)
+            .sum()
+    }
+}
+
 impl TaskDispatcher {
     /// The current state. O(workers × (tag sets + 100) + tag sets).
     pub fn snapshot(&self) -> Snapshot {
@@ -88,11 +100,7 @@ impl TaskDispatcher {
             })
             .collect();
         tag_sets.sort_unstable_by(|a, b| a.tags.cmp(&b.tags));
-        let unplaced = tag_sets
-            .iter()
-            .filter(|s| s.candidates == 0)
-            .map(|s| s.queued)
-            .sum();
+        let unplaced = Snapshot::unplaced_in(&tag_sets);
         Snapshot {
             mode: self.mode,
             strategy: self.strategy,

@@ -27,6 +27,7 @@
 //! [`Relay`] for the leader instead.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use switchyard_protocol::{TaskId, WorkerId};
@@ -118,6 +119,10 @@ pub struct RebuildMark {
 #[derive(Debug)]
 pub struct Dispatch {
     cache: Mutex<Cache>,
+    /// Whether the cache's epoch is set, readable without the lock: answers
+    /// that choose between the dispatcher's figures and the database's
+    /// ([`super::figures`]) must not contend for it.
+    leading: AtomicBool,
     wakers: Wakers,
     /// Changes collected for the leader while standing by.
     relay: Relay,
@@ -158,6 +163,7 @@ impl Dispatch {
                 generation: 0,
                 changes: 0,
             }),
+            leading: AtomicBool::new(true),
             wakers: Wakers::default(),
             relay: Relay::default(),
             rebuild_wanted: Notify::new(),
@@ -214,6 +220,7 @@ impl Dispatch {
             let mut cache = self.lock();
             cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
             cache.epoch = Some(epoch);
+            self.leading.store(true, Ordering::Release);
             cache.rebuilding = Some(Rebuild::Election);
             cache.generation += 1;
             cache.changes += 1;
@@ -228,6 +235,7 @@ impl Dispatch {
             let mut cache = self.lock();
             cache.dispatcher = TaskDispatcher::new(self.mode, self.strategy);
             cache.epoch = None;
+            self.leading.store(false, Ordering::Release);
             cache.rebuilding = None;
             cache.generation += 1;
             cache.changes += 1;
@@ -238,6 +246,12 @@ impl Dispatch {
     /// The epoch this coordinator leads under; `None` while standing by.
     pub fn epoch(&self) -> Option<Epoch> {
         self.lock().epoch
+    }
+
+    /// Whether this coordinator leads, without taking the lock (it may stop
+    /// leading a moment later, as with [`Self::epoch`]).
+    pub fn leads(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
     }
 
     /// Changes collected for the leader while standing by.
@@ -662,6 +676,18 @@ mod tests {
             dispatch.fetch(WorkerId(1), 5),
             Fetched::Tasks(vec![TaskId(10), TaskId(11)], Epoch(0))
         );
+    }
+
+    #[test]
+    fn leads_says_what_the_epoch_says_without_the_lock() {
+        let dispatch = handle();
+        assert!(dispatch.leads(), "a new handle serves epoch 0");
+        dispatch.follow();
+        assert!(!dispatch.leads());
+        assert_eq!(dispatch.epoch(), None);
+        dispatch.lead(Epoch(4));
+        assert!(dispatch.leads());
+        assert_eq!(dispatch.epoch(), Some(Epoch(4)));
     }
 
     #[test]

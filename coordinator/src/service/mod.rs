@@ -13,6 +13,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod fence;
 pub mod fetch;
+pub mod figures;
 pub mod handle;
 pub mod handover;
 pub mod health;

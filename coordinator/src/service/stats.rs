@@ -20,7 +20,8 @@ use switchyard_protocol::{TaskId, WaitReason, WorkerId, WorkerState};
 
 use super::AppState;
 use super::auth::Principal;
-use crate::dispatcher::{Snapshot, TaskDispatcher, WorkerSnapshot};
+use super::figures::{Figures, Needs};
+use crate::dispatcher::{Snapshot, WorkerSnapshot};
 use crate::dispatcher_edge::{mode_name, strategy_name};
 use crate::domain::validate;
 use crate::error::ApiError;
@@ -82,8 +83,10 @@ async fn listed_queued(state: &AppState, sees: Sees) -> Result<Vec<QueuedSummary
 }
 
 /// Everything the dashboard shows `reader` (`None`: no token, where stats
-/// are public). The database is read first; the dispatcher is then looked
-/// at once, under its lock, without awaiting.
+/// are public). The database is read first; then the figures of the fleet
+/// and the backlog: on the leader one look at its dispatcher, under its
+/// lock, without awaiting; on a standby from the database (see
+/// [`Figures`]).
 pub async fn stats(
     state: &AppState,
     reader: Option<&Principal>,
@@ -98,13 +101,12 @@ pub async fn stats(
     let top = listed_queued(state, sees).await?;
     let rows = storage::stats::dashboard_workers(db, RECENTLY_GONE.as_secs_f64()).await?;
     let now = state.clock().now();
-    let (snapshot, waiting) = state.dispatch().read(|dispatcher| {
-        let waiting: Vec<bool> = top
-            .iter()
-            .map(|row| dispatcher.has_candidate(TaskId(row.id)))
-            .collect();
-        (dispatcher.snapshot(), waiting)
-    });
+    let figures = Figures::of(state);
+    let needs: Vec<Needs<'_>> = top
+        .iter()
+        .map(|row| (TaskId(row.id), row.tags.as_slice()))
+        .collect();
+    let (snapshot, waiting) = figures.snapshot(state, &needs).await?;
     let live: BTreeMap<WorkerId, &WorkerSnapshot> =
         snapshot.workers.iter().map(|w| (w.id, w)).collect();
 
@@ -163,7 +165,7 @@ pub async fn stats(
             .into_iter()
             .zip(waiting)
             .map(|(row, has_candidate)| {
-                let fenced = state.fences().holds(TaskId(row.id));
+                let fenced = figures.fenced(state, TaskId(row.id), row.finished_at);
                 queued_summary(row, has_candidate, fenced, now)
             })
             .collect(),
@@ -259,7 +261,7 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
     };
     let rebuilding = state.dispatch().rebuilding().is_some();
     let epoch = state.dispatch().epoch();
-    let snapshot = state.dispatch().read(TaskDispatcher::snapshot);
+    let snapshot = Figures::of(state).dispatcher(state);
     let mut out = GaugeWriter::default();
     if let Some(counts) = counts {
         out.single(
@@ -288,6 +290,15 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
         "The election this coordinator leads under; 0 on a standby.",
         epoch.map_or(0.0, |epoch| epoch.0 as f64),
     );
+    if let Some(snapshot) = snapshot {
+        dispatcher_gauges(&mut out, snapshot);
+    }
+    out
+}
+
+/// The gauges that describe the leader's dispatcher; a standby, which has
+/// none, leaves them out.
+fn dispatcher_gauges(out: &mut GaugeWriter, snapshot: Snapshot) {
     let draining = snapshot.workers.iter().filter(|w| w.draining).count();
     out.single(
         names::WORKERS_LIVE,
@@ -332,5 +343,4 @@ pub async fn scrape_gauges(state: &AppState) -> GaugeWriter {
             .map(|s| (vec![("tags", s.tags.join(","))], s.candidates as f64))
             .collect(),
     );
-    out
 }

@@ -8,8 +8,8 @@ use switchyard_protocol::{SubmitTask, TaskId, TaskView};
 
 use super::auth::Principal;
 use super::dispatch::enqueue_rows;
+use super::figures::Figures;
 use super::{AppState, views};
-use crate::dispatcher::TaskDispatcher;
 use crate::domain::{NewTask, validate};
 use crate::error::ApiError;
 use crate::storage::{self, entities::task::Model, tasks::QueuedRow};
@@ -55,8 +55,8 @@ async fn store(
     owner: &str,
     tasks: Vec<NewTask>,
 ) -> Result<Vec<Submitted>, ApiError> {
-    let queued = state.dispatch().read(TaskDispatcher::queued_total);
     let max = state.settings().max_queued_tasks;
+    let queued = Figures::of(state).queued(state, max).await?;
     let _admitted = state
         .admission()
         .admit(tasks.len(), queued, max)
@@ -74,10 +74,22 @@ async fn store(
         .collect();
     state.metrics().tasks_submitted(fresh.len() as u64);
     enqueue_rows(state, &fresh);
+    let (rows, created): (Vec<Model>, Vec<bool>) = rows.into_iter().unzip();
+    // The tasks are stored: a failure to tell why they wait leaves the
+    // reasons out rather than failing the submission (a retry without an
+    // idempotency key would store them twice).
+    let waiting = views::waiting(state, Figures::of(state), &rows)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot tell why the submitted tasks wait");
+            vec![None; rows.len()]
+        });
     Ok(rows
         .into_iter()
-        .map(|(row, created)| Submitted {
-            task: views::task_now(state, row),
+        .zip(waiting)
+        .zip(created)
+        .map(|((row, waiting), created)| Submitted {
+            task: views::task(row, waiting),
             created,
         })
         .collect())

@@ -34,10 +34,7 @@ async fn find_for(state: &AppState, caller: &Principal, id: TaskId) -> Result<Mo
 
 /// One task, live or archived.
 pub async fn get(state: &AppState, caller: &Principal, id: TaskId) -> Result<TaskView, ApiError> {
-    Ok(views::task_detailed(
-        state,
-        find_for(state, caller, id).await?,
-    ))
+    Ok(views::task_detailed(state, find_for(state, caller, id).await?).await?)
 }
 
 /// A page of tasks, newest first: live ones, or archived ones when the
@@ -86,10 +83,7 @@ pub async fn list(
     let next_cursor = more
         .then(|| rows.last().map(|row| row.id.to_string()))
         .flatten();
-    let tasks = rows
-        .into_iter()
-        .map(|row| views::task_now(state, row))
-        .collect();
+    let tasks = views::tasks_now(state, rows).await?;
     Ok(TaskPage { tasks, next_cursor })
 }
 
@@ -165,7 +159,7 @@ pub async fn update(
     // no longer match) and offered again from the database.
     state.dispatch().remove(id);
     enqueue_row(state, &QueuedRow::from(&row));
-    Ok(views::task_now(state, row))
+    Ok(views::task_now(state, row).await?)
 }
 
 /// Every attempt of a task: who ran it, when, and how it ended.

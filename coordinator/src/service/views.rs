@@ -1,30 +1,51 @@
-//! Turning rows into the API's views.
+//! Turning rows into the API's views, with the live figures of the moment
+//! (wait reasons, queue positions, worker loads) from [`Figures`].
 
+use sea_orm::DbErr;
 use switchyard_protocol::{TaskId, TaskOutput, TaskView, WaitReason, WorkerId, WorkerView};
 
 use super::AppState;
+use super::figures::{Figures, Load, Needs};
 use crate::domain::TaskState;
 use crate::storage::entities::{task, worker};
 
-/// Why a queued task waits, from the dispatcher's point of view.
-pub fn waiting(state: &AppState, row: &task::Model) -> Option<WaitReason> {
-    if row.state != TaskState::Queued {
-        return None;
-    }
-    if row.not_before.is_some_and(|at| state.clock().is_ahead(at)) {
-        if state.fences().holds(TaskId(row.id)) {
-            return Some(WaitReason::LostAttemptFence);
+/// Why each of `rows` waits, if queued: `backing_off` or
+/// `lost_attempt_fence` while its `not_before` is ahead, else
+/// `waiting_for_slot` when some live, non-draining worker has every tag it
+/// requires and `no_matching_worker` when none has. `figures` says who
+/// tells (see [`Figures`]).
+pub async fn waiting(
+    state: &AppState,
+    figures: Figures,
+    rows: &[task::Model],
+) -> Result<Vec<Option<WaitReason>>, DbErr> {
+    let mut reasons = vec![None; rows.len()];
+    let mut due = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if row.state != TaskState::Queued {
+            continue;
         }
-        return Some(WaitReason::BackingOff);
+        let id = TaskId(row.id);
+        if row.not_before.is_some_and(|at| state.clock().is_ahead(at)) {
+            reasons[i] = Some(if figures.fenced(state, id, row.finished_at) {
+                WaitReason::LostAttemptFence
+            } else {
+                WaitReason::BackingOff
+            });
+        } else {
+            due.push((i, (id, row.tags.as_slice())));
+        }
     }
-    if state
-        .dispatch()
-        .read(|dispatcher| dispatcher.has_candidate(TaskId(row.id)))
-    {
-        Some(WaitReason::WaitingForSlot)
-    } else {
-        Some(WaitReason::NoMatchingWorker)
+    let needs: Vec<Needs<'_>> = due.iter().map(|(_, needs)| *needs).collect();
+    let matched = figures.candidates(state, &needs).await?;
+    for ((i, _), matched) in due.into_iter().zip(matched) {
+        reasons[i] = Some(if matched {
+            WaitReason::WaitingForSlot
+        } else {
+            WaitReason::NoMatchingWorker
+        });
     }
+    Ok(reasons)
 }
 
 /// The view of a task row; `waiting` as computed by [`waiting`].
@@ -64,10 +85,21 @@ pub fn task(row: task::Model, waiting: Option<WaitReason>) -> TaskView {
     }
 }
 
+/// The views of task rows with their current wait reasons.
+pub async fn tasks_now(state: &AppState, rows: Vec<task::Model>) -> Result<Vec<TaskView>, DbErr> {
+    let waiting = waiting(state, Figures::of(state), &rows).await?;
+    Ok(rows
+        .into_iter()
+        .zip(waiting)
+        .map(|(row, w)| task(row, w))
+        .collect())
+}
+
 /// The view of a task row with its current wait reason.
-pub fn task_now(state: &AppState, row: task::Model) -> TaskView {
-    let waiting = waiting(state, &row);
-    task(row, waiting)
+pub async fn task_now(state: &AppState, row: task::Model) -> Result<TaskView, DbErr> {
+    let figures = Figures::of(state);
+    let waiting = waiting(state, figures, std::slice::from_ref(&row)).await?;
+    Ok(task(row, waiting.into_iter().next().flatten()))
 }
 
 /// Most tasks counted ahead of one in a queue.
@@ -75,38 +107,55 @@ const POSITION_CAP: usize = 100_000;
 
 /// The view of one task with its wait reason and its place in the queue
 /// (counting is proportional to the queue ahead, so listings leave it out).
-pub fn task_detailed(state: &AppState, row: task::Model) -> TaskView {
-    let mut view = task_now(state, row);
+pub async fn task_detailed(state: &AppState, row: task::Model) -> Result<TaskView, DbErr> {
+    let mut view = task_now(state, row).await?;
     add_position(state, &mut view);
-    view
+    Ok(view)
 }
 
-/// Fills in the queue position of a task waiting for a slot.
+/// Fills in the queue position of a task waiting for a slot; a standby,
+/// which holds no queues, leaves it out.
 pub fn add_position(state: &AppState, view: &mut TaskView) {
     if view.waiting == Some(WaitReason::WaitingForSlot) {
-        view.queue_position = state
-            .dispatch()
-            .read(|dispatcher| dispatcher.position_capped(view.id, POSITION_CAP))
+        view.queue_position = Figures::of(state)
+            .position(state, view.id, POSITION_CAP)
             .map(|n| n as u64);
     }
 }
 
-/// The view of a worker row with its live queue figures.
-pub fn worker(state: &AppState, row: worker::Model) -> WorkerView {
+/// The views of worker rows with their live queue figures (see [`Load`]).
+pub async fn workers(state: &AppState, rows: Vec<worker::Model>) -> Result<Vec<WorkerView>, DbErr> {
+    let ids: Vec<WorkerId> = rows.iter().map(|row| WorkerId(row.id)).collect();
+    let loads = Figures::of(state).loads(state, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .zip(loads)
+        .map(|(row, load)| worker_with(state, row, load))
+        .collect())
+}
+
+/// The view of a worker row with its live queue figures (see [`Load`]).
+pub async fn worker(state: &AppState, row: worker::Model) -> Result<WorkerView, DbErr> {
     let id = WorkerId(row.id);
-    let (queued, running) = state
-        .dispatch()
-        .read(|dispatcher| (dispatcher.queue_len(id), dispatcher.running_len(id)));
+    let load = Figures::of(state).loads(state, &[id]).await?;
+    Ok(worker_with(
+        state,
+        row,
+        load.first().copied().unwrap_or_default(),
+    ))
+}
+
+fn worker_with(state: &AppState, row: worker::Model, load: Load) -> WorkerView {
     WorkerView {
-        id,
+        id: WorkerId(row.id),
         name: row.name,
         tags: row.tags,
         slots: row.slots,
         state: row.state.into(),
         registered_at: row.registered_at,
         last_heartbeat: row.last_heartbeat,
-        running: u32::try_from(running).unwrap_or(u32::MAX),
-        queued: u32::try_from(queued).unwrap_or(u32::MAX),
+        running: u32::try_from(load.running).unwrap_or(u32::MAX),
+        queued: u32::try_from(load.queued).unwrap_or(u32::MAX),
         heartbeat_interval_secs: state.settings().heartbeat_interval.as_secs_f64(),
         heartbeat_timeout_secs: state.settings().heartbeat_timeout.as_secs_f64(),
         lost_attempt_fence_secs: state.settings().lost_attempt_fence.as_secs_f64(),

@@ -58,7 +58,7 @@ pub async fn register(
     if let Some(key_hash) = &key_hash {
         retire_earlier_selves(state, id, key_hash).await?;
     }
-    let mut view = views::worker(state, row);
+    let mut view = views::worker(state, row).await?;
     view.token = Some(token);
     Ok(view)
 }
@@ -68,16 +68,13 @@ pub async fn get(state: &AppState, id: WorkerId) -> Result<WorkerView, ApiError>
     let row = storage::workers::get(state.db(), id)
         .await?
         .ok_or(ApiError::WorkerNotFound(id))?;
-    Ok(views::worker(state, row))
+    Ok(views::worker(state, row).await?)
 }
 
 /// Every worker that has not gone.
 pub async fn list(state: &AppState) -> Result<Vec<WorkerView>, ApiError> {
     let rows = storage::workers::live(state.db()).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| views::worker(state, row))
-        .collect())
+    Ok(views::workers(state, rows).await?)
 }
 
 /// Changes a live worker's tags or slots. Queued tasks it no longer matches
@@ -104,7 +101,7 @@ pub async fn update(
         .dispatch()
         .update_worker(spec(id, row.tags.clone(), row.slots));
     tracing::info!(tags = ?row.tags, slots = row.slots, "worker changed");
-    Ok(views::worker(state, row))
+    Ok(views::worker(state, row).await?)
 }
 
 /// Marks a worker draining: it gets no new work, finishes what it runs, and
@@ -120,7 +117,7 @@ pub async fn set_draining(
     };
     state.dispatch().set_draining(id, draining);
     tracing::info!(draining, "worker drain changed");
-    Ok(views::worker(state, row))
+    Ok(views::worker(state, row).await?)
 }
 
 /// Brings the dispatcher in step with worker `id` as the database has it
@@ -286,12 +283,12 @@ pub async fn unregister(
             let row = storage::workers::get(state.db(), id)
                 .await?
                 .ok_or(ApiError::WorkerNotFound(id))?;
-            return Ok(views::worker(state, row));
+            return Ok(views::worker(state, row).await?);
         }
     };
     remove_from_dispatch(state, id, lost).await?;
     tracing::info!(worker_id = %id, "worker unregistered");
-    Ok(views::worker(state, row))
+    Ok(views::worker(state, row).await?)
 }
 
 /// Marks a worker gone, its tokens revoked in the same statement, and

@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod attempts;
 pub mod entities;
+pub mod figures;
 pub mod leadership;
 pub mod principals;
 pub mod schema;

@@ -74,6 +74,9 @@ pub struct QueuedSummaryRow {
     pub created_at: DateTime<Utc>,
     pub attempts: i32,
     pub not_before: Option<DateTime<Utc>>,
+    /// When its last attempt ended; empty after a lost one (see
+    /// `service::figures::Figures::fenced`).
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// The `limit` queued tasks that run next (highest priority, then oldest),

@@ -3,8 +3,9 @@
 -- is retried after a back-off from $2 seconds, doubling per attempt, capped
 -- at $3, plus up to a quarter of jitter, when attempts are left, and ends
 -- `timed_out` otherwise (`cancelled` when a user asked). The attempts are
--- closed the same way. Answers the tasks. Fenced: fails (SQLSTATE SYF01)
--- unless $4 is the current leader's epoch.
+-- closed the same way. Answers the tasks. `finished_at` is set, a retry's
+-- too (see release.sql). Fenced: fails (SQLSTATE SYF01) unless $4 is the
+-- current leader's epoch.
 WITH changed AS (
     UPDATE tasks SET
         state = CASE WHEN attempts < max_attempts AND NOT cancel_requested

@@ -6,6 +6,9 @@
 -- runs again at once within the allowance of $5 lost attempts beyond
 -- `max_attempts`. $4 repeats the reports' task ids.
 --
+-- Every attempt ends here with `finished_at` set, a retry's too (a standby
+-- tells a back-off from a lost attempt's fence by that: see release.sql).
+--
 -- The task's new state: `succeeded`; `cancelled` when the worker or a user
 -- cancelled it; `queued` for a retry; `failed` or `timed_out` otherwise. The
 -- attempt is closed with the reported outcome (`cancelled` when a user asked,

@@ -10,6 +10,9 @@
 -- lost $1 attempts beyond its `max_attempts` (a task that kills its machine
 -- must not loop forever); `cancelled` when a user asked for that. The
 -- attempts are closed as `lost` (or `cancelled`). Answers the tasks.
+-- A task queued again here has no `finished_at`, unlike a retry's back-off
+-- (finish.sql, expire_overdue.sql): a standby tells the fence by that
+-- (service::figures).
 -- Fenced: fails (SQLSTATE SYF01) unless $6 is the current leader's epoch.
 WITH doomed AS (
     SELECT id, worker_id, attempts FROM tasks
