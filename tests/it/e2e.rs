@@ -12,8 +12,11 @@ use switchyard_tests::{
 
 use crate::sim;
 
-/// Waits until the named agent has registered, and returns its worker.
-async fn registered(client: &Client, count: usize) -> Vec<switchyard_protocol::WorkerView> {
+/// Waits until `count` agents have registered, and returns their workers.
+pub(crate) async fn registered(
+    client: &Client,
+    count: usize,
+) -> Vec<switchyard_protocol::WorkerView> {
     wait_until(
         &format!("{count} agent(s) to register"),
         Duration::from_secs(30),

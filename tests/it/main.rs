@@ -4,6 +4,7 @@
 
 mod admin;
 mod api_errors;
+mod cluster;
 mod db_outage;
 mod dispatch;
 mod e2e;

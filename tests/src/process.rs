@@ -309,7 +309,8 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
-/// Starts `worker-agent` for the coordinator at `base_url` with `tags` and
+/// Starts `worker-agent` for the coordinator at `base_url` (or the
+/// coordinators of a cluster: their URLs, comma separated) with `tags` and
 /// `slots`, fetching with a 2 s long-poll unless `extra_args` sets
 /// `--fetch-wait`. Unless `extra_args` says otherwise it registers with the
 /// bootstrap admin token, keeps its state in a fresh folder of its own, and

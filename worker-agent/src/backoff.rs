@@ -49,6 +49,16 @@ impl Backoff {
         half + jitter(step - half)
     }
 
+    /// Like [`next_delay`](Self::next_delay), but at most `cap`, and the
+    /// step grows no further than `cap` (one grown longer already stays):
+    /// for failures that say nothing of how the coordinator copes.
+    pub(crate) fn next_delay_up_to(&mut self, cap: Duration) -> Duration {
+        let step = self.step;
+        let delay = self.next_delay().min(cap);
+        self.step = if step < cap { self.step.min(cap) } else { step };
+        delay
+    }
+
     /// Starts over after a success.
     pub(crate) fn reset(&mut self) {
         self.step = self.base;
@@ -149,12 +159,15 @@ impl Failure {
         matches!(self, Self::Transient | Self::NoLeader)
     }
 
-    /// How long to wait before making the call again.
+    /// How long to wait before making the call again. A `not_leader`
+    /// answer does not lengthen the back-off past [`NO_LEADER_MAX_DELAY`]:
+    /// an election says nothing of how the coordinators cope, and a failure
+    /// after it (a coordinator whose database is away) must not wait as if
+    /// every answer of the election had been one.
     fn delay(self, backoff: &mut Backoff) -> Duration {
-        let delay = backoff.next_delay();
         match self {
-            Self::NoLeader => delay.min(NO_LEADER_MAX_DELAY),
-            Self::Transient | Self::Gone | Self::Rejected => delay,
+            Self::NoLeader => backoff.next_delay_up_to(NO_LEADER_MAX_DELAY),
+            Self::Transient | Self::Gone | Self::Rejected => backoff.next_delay(),
         }
     }
 }
@@ -287,6 +300,23 @@ mod tests {
         assert!(
             delay.is_some_and(|d| d >= Duration::from_secs(15)),
             "{delay:?}"
+        );
+    }
+
+    #[test]
+    fn an_election_does_not_lengthen_the_back_off_for_what_follows() {
+        let gone = CancellationToken::new();
+        let not_leader = api(503, ErrorCode::NotLeader);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        for _ in 0..10 {
+            let delay = after_failure(&not_leader, "fetch", &mut backoff, &gone);
+            assert!(delay.is_some_and(|d| d <= NO_LEADER_MAX_DELAY), "{delay:?}");
+        }
+        let transient = api(503, ErrorCode::Unavailable);
+        let delay = after_failure(&transient, "fetch", &mut backoff, &gone);
+        assert!(
+            delay.is_some_and(|d| d <= NO_LEADER_MAX_DELAY),
+            "ten not_leader answers made a failure after them wait {delay:?}"
         );
     }
 

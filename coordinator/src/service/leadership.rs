@@ -222,6 +222,18 @@ async fn record(state: &AppState, epoch: Option<Epoch>) {
     }
 }
 
+/// [`record`], given up at `deadline` (the leader's own): a database that
+/// does not answer must not hold the loop past it, or the leader would go
+/// on leading after its lease lapsed instead of standing down.
+async fn record_until(state: &AppState, epoch: Option<Epoch>, deadline: Instant) {
+    if tokio::time::timeout_at(deadline, record(state, epoch))
+        .await
+        .is_err()
+    {
+        tracing::debug!("recording this coordinator is taking too long; left for the next round");
+    }
+}
+
 /// The coordinators seen lately, as the cluster view lists them.
 pub async fn members(state: &AppState) -> Result<Vec<storage::leadership::Member>, DbErr> {
     let within = state.leadership().lease * SEEN_WITHIN_LEASES;
@@ -318,7 +330,7 @@ pub async fn run(state: AppState) {
                     step_down(&state, "the lease lapsed: it could not be renewed in time");
                     continue;
                 }
-                record(&state, Some(epoch)).await;
+                record_until(&state, Some(epoch), deadline).await;
                 (sent + leadership.renew_every()).min(deadline)
             }
             None => {
@@ -333,7 +345,7 @@ pub async fn run(state: AppState) {
                     Ok(Some(epoch)) => {
                         deadline = sent + leadership.lease;
                         step_up(&state, Epoch(epoch));
-                        record(&state, Some(Epoch(epoch))).await;
+                        record_until(&state, Some(Epoch(epoch)), deadline).await;
                         continue;
                     }
                     Ok(None) => read_leader(&state).await,
