@@ -49,4 +49,5 @@ WHERE state = 'queued' AND owner = :client_id::text
 --@ $3 300
 --@ $4 (:ids::bigint[])[:k : :last]
 --@ $5 3
+--@ $6 (SELECT epoch FROM leader_lease)
 \endif

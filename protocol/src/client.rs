@@ -155,6 +155,8 @@ pub struct Client {
     http: reqwest::Client,
     endpoints: Arc<Endpoints>,
     token: Option<String>,
+    /// How long a request may go unanswered (a fetch: on top of its wait).
+    timeout: Duration,
 }
 
 impl Client {
@@ -190,6 +192,7 @@ impl Client {
             http,
             endpoints: Arc::new(endpoints),
             token: None,
+            timeout: REQUEST_TIMEOUT,
         })
     }
 
@@ -198,6 +201,23 @@ impl Client {
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
+    }
+
+    /// The same client, giving up on a request unanswered after `timeout`
+    /// (a fetch: `timeout` past its long-poll wait) instead of 30 s. With
+    /// several coordinators, a short one moves a client off a coordinator
+    /// that accepts connections but answers nothing (paused, or cut off
+    /// from its database) sooner.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Resolves when a request of this client (or of a clone) has moved it
+    /// to another coordinator: a caller waiting on a long request to the old
+    /// one may give it up and ask the new one.
+    pub async fn moved(&self) {
+        self.endpoints.moved().await;
     }
 
     /// The base URL of the coordinator this client talks to now.
@@ -215,7 +235,7 @@ impl Client {
         let builder = self
             .http
             .request(method, format!("{base}{path}"))
-            .timeout(REQUEST_TIMEOUT);
+            .timeout(self.timeout);
         match &self.token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
@@ -400,7 +420,7 @@ impl Client {
         let path = format!("/api/v1/workers/{id}/fetch");
         self.send(Resend::Safe, |base| {
             self.request(base, Method::POST, &path)
-                .timeout(REQUEST_TIMEOUT + wait)
+                .timeout(self.timeout + wait)
                 .json(request)
         })
         .await

@@ -118,6 +118,10 @@ struct Endpoint {
 pub(crate) struct Endpoints {
     list: Vec<Endpoint>,
     current: AtomicUsize,
+    /// Told when the current endpoint changes, so that requests waiting on
+    /// the old one (a long-poll to a coordinator that no longer answers)
+    /// can give up at once.
+    moved: tokio::sync::Notify,
 }
 
 impl Endpoints {
@@ -134,7 +138,13 @@ impl Endpoints {
         (!list.is_empty()).then(|| Self {
             list,
             current: AtomicUsize::new(0),
+            moved: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves when the current endpoint next changes.
+    pub(crate) async fn moved(&self) {
+        self.moved.notified().await;
     }
 
     /// How many coordinators there are.
@@ -207,6 +217,7 @@ impl Endpoints {
                     error = %error_chain(error),
                     "switching to another coordinator"
                 );
+                self.moved.notify_waiters();
                 next
             }
             Err(now) => now,

@@ -19,6 +19,9 @@ use crate::leftovers;
 use crate::registration::{self, SessionEnd};
 use crate::session::Session;
 
+/// How long the agent waits for an answer to a call (a fetch: past its
+/// long-poll wait) before it gives up and tries another coordinator.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A session that lasted this long was healthy: the next re-registration
 /// starts its back-off afresh.
 const STABLE_SESSION: Duration = Duration::from_secs(60);
@@ -69,8 +72,11 @@ pub async fn run(
     let options = ClientOptions {
         ca_file: config.ca_file.clone(),
     };
+    // A leader answers a worker's calls in milliseconds; one that has not
+    // answered in a few seconds is paused or cut off, and the agent moves on.
     let mut client = Client::with_failover(&config.coordinator_url, &options)
-        .context("failed to build the coordinator client")?;
+        .context("failed to build the coordinator client")?
+        .with_request_timeout(REQUEST_TIMEOUT);
     if let Some(token) = &token {
         client = client.with_token(token);
     }

@@ -35,9 +35,19 @@ pub(crate) async fn run(session: Arc<Session>, stop: CancellationToken) {
             wait_secs: session.fetch_wait.as_secs_f64(),
         };
         let started = Instant::now();
-        let call = session.client.fetch(session.worker_id, &request);
+        // A long-poll to a coordinator that another call found gone (paused,
+        // deposed) is given up at once, and the new one asked.
+        let call = async {
+            tokio::select! {
+                result = session.client.fetch(session.worker_id, &request) => Some(result),
+                () = session.client.moved() => None,
+            }
+        };
         let Some(result) = stop.run_until_cancelled(call).await else {
             return;
+        };
+        let Some(result) = result else {
+            continue;
         };
         let pause = match result {
             Ok(answer) if answer.tasks.is_empty() => {

@@ -163,8 +163,13 @@ pub async fn run(state: AppState) {
         |deaths| async move {
             if let Err(error) = sweep(state, deaths).await {
                 let LoopError::Database { source, .. } = &error;
-                state.leadership().notice(source);
-                log_failure("dead-worker sweep", &error);
+                if storage::is_fenced(source) {
+                    // A newer election: this coordinator stands down.
+                    tracing::info!("the sweep was fenced off: another coordinator leads now");
+                    state.leadership().poke();
+                } else {
+                    log_failure("dead-worker sweep", &error);
+                }
             }
         },
     )

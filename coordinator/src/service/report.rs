@@ -85,8 +85,13 @@ pub async fn report(
     state.require_leader()?;
     validate::report(&report)?;
     let task = report.task_id;
-    let Some(row) =
-        storage::attempts::finish(state.db(), finish_of(worker, &report), backoff(state)).await?
+    let Some(row) = storage::attempts::finish(
+        state.db(),
+        finish_of(worker, &report),
+        backoff(state),
+        state.dispatch().epoch(),
+    )
+    .await?
     else {
         return Err(refused(state, worker, &report).await?);
     };
@@ -134,7 +139,13 @@ pub async fn report_batch(
         .iter()
         .map(|report| finish_of(worker, report))
         .collect();
-    let recorded = storage::attempts::finish_many(state.db(), &finishes, backoff(state)).await?;
+    let recorded = storage::attempts::finish_many(
+        state.db(),
+        &finishes,
+        backoff(state),
+        state.dispatch().epoch(),
+    )
+    .await?;
     let ended: Vec<Ended> = recorded
         .iter()
         .map(|row| (TaskId(row.id), row.state, row.not_before))

@@ -60,7 +60,7 @@ pub struct Backoff {
     pub lost_limit: i32,
 }
 
-fn finish_values(finishes: &[Finish], backoff: Backoff) -> [Value; 5] {
+fn finish_values(finishes: &[Finish], backoff: Backoff, epoch: Option<Epoch>) -> [Value; 6] {
     let input: Vec<serde_json::Value> = finishes
         .iter()
         .map(|f| {
@@ -84,6 +84,7 @@ fn finish_values(finishes: &[Finish], backoff: Backoff) -> [Value; 5] {
         backoff.max_secs.into(),
         finishes.iter().map(|f| f.task.0).collect::<Vec<_>>().into(),
         backoff.lost_limit.into(),
+        epoch.map(|e| e.0).into(),
     ]
 }
 
@@ -94,10 +95,13 @@ pub async fn finish(
     db: &impl ConnectionTrait,
     finish: Finish,
     backoff: Backoff,
+    epoch: Option<Epoch>,
 ) -> Result<Option<Model>, DbErr> {
-    Ok(finish_many(db, std::slice::from_ref(&finish), backoff)
-        .await?
-        .pop())
+    Ok(
+        finish_many(db, std::slice::from_ref(&finish), backoff, epoch)
+            .await?
+            .pop(),
+    )
 }
 
 /// Ends each reported attempt in `finishes` that its worker still holds,
@@ -108,15 +112,18 @@ pub async fn finish(
 /// left (at once for an interrupted one, within `lost_limit`); `failed` or
 /// `timed_out` otherwise. Reports whose attempt the worker no longer holds
 /// change nothing and are absent from the answer (`sql/attempts/finish.sql`).
+/// Fenced with `epoch`: only the leader's dispatcher, which frees the
+/// slots, may record a report.
 #[tracing::instrument(skip_all, fields(n = finishes.len()), err)]
 pub async fn finish_many(
     db: &impl ConnectionTrait,
     finishes: &[Finish],
     backoff: Backoff,
+    epoch: Option<Epoch>,
 ) -> Result<Vec<Model>, DbErr> {
     Model::find_by_statement(stmt(
         include_str!("sql/attempts/finish.sql"),
-        finish_values(finishes, backoff),
+        finish_values(finishes, backoff, epoch),
     ))
     .all(db)
     .await

@@ -18,6 +18,10 @@
 -- The ids again as an array, and the state compared as text, keep the
 -- planner on the primary key (see assign.sql); otherwise it scans every
 -- running task to join them with the reports.
+--
+-- Fenced: fails (SQLSTATE SYF01) unless $6 is the current leader's epoch.
+-- A report must reach the leader whose dispatcher frees the slot; one that
+-- a deposed leader took would leave the new leader's slot taken for ever.
 WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
         AS i(r_id bigint, r_worker bigint, r_attempt int, r_outcome text,
@@ -46,6 +50,7 @@ changed AS (
     FROM input i
     WHERE t.id = ANY($4) AND t.id = i.r_id AND t.worker_id = i.r_worker
       AND t.attempts = i.r_attempt AND t.state::text = 'running'
+      AND (SELECT switchyard_fence($6))
     RETURNING t.*, CASE WHEN t.cancel_requested AND i.r_outcome <> 'succeeded'
                         THEN 'cancelled' ELSE i.r_outcome END AS attempt_outcome),
 closed AS (
