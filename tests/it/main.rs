@@ -19,6 +19,7 @@ mod observability;
 mod pgbench;
 mod priority;
 mod rebuild;
+mod reconcile;
 mod retention;
 mod schema;
 mod security;
