@@ -119,6 +119,10 @@ pub async fn pass(state: &AppState, suspects: &mut Suspects) -> Result<Repaired,
         let ready = ready_now(state, &rows);
         repaired.tasks_missing = ready.len();
         tracing::warn!(tasks = ?confirmed, "queued tasks were missing from the dispatcher; offered now");
+        // Counted before they are offered: a worker may take one at once.
+        state
+            .metrics()
+            .repaired(Repair::TaskMissing, ready.len() as u64);
         state.dispatch().enqueue(ready);
     }
 
@@ -155,6 +159,7 @@ pub async fn pass(state: &AppState, suspects: &mut Suspects) -> Result<Repaired,
             continue;
         }
         if served.contains_key(&id) {
+            state.metrics().repaired(Repair::WorkerChanged, 1);
             state
                 .dispatch()
                 .refresh_worker(worker.spec.clone(), worker.draining);
@@ -165,6 +170,9 @@ pub async fn pass(state: &AppState, suspects: &mut Suspects) -> Result<Repaired,
     }
     if !missing.is_empty() {
         repaired.workers_missing = missing.len();
+        state
+            .metrics()
+            .repaired(Repair::WorkerMissing, missing.len() as u64);
         load_missing(state, missing);
     }
     for &id in served.keys() {
@@ -175,17 +183,13 @@ pub async fn pass(state: &AppState, suspects: &mut Suspects) -> Result<Repaired,
             suspects.workers.insert(id);
             continue;
         }
+        state.metrics().repaired(Repair::WorkerStale, 1);
         workers::remove_from_dispatch(state, id, Lost::Unconfirmed)
             .await
             .doing("take a gone worker out of dispatch")?;
         repaired.workers_stale += 1;
     }
 
-    let metrics = state.metrics();
-    metrics.repaired(Repair::TaskMissing, repaired.tasks_missing as u64);
-    metrics.repaired(Repair::WorkerMissing, repaired.workers_missing as u64);
-    metrics.repaired(Repair::WorkerStale, repaired.workers_stale as u64);
-    metrics.repaired(Repair::WorkerChanged, repaired.workers_changed as u64);
     Ok(repaired)
 }
 
