@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use switchyard_coordinator::domain::Epoch;
 use switchyard_coordinator::storage::{self, leadership};
 use switchyard_protocol::TaskId;
-use switchyard_tests::{backends_waiting_on_a_lock, test_database, wait_until};
+use switchyard_tests::{
+    TestDatabase, backends_waiting_on_a_lock, insert_queued_task, test_database, wait_until,
+};
 
 /// Long enough never to lapse during a test.
 const LONG: f64 = 600.0;
@@ -57,13 +59,7 @@ async fn one_election_wins_and_a_lapsed_lease_becomes_a_new_epoch() {
 
 #[tokio::test]
 async fn a_statement_fenced_with_an_old_epoch_fails_and_changes_nothing() {
-    let database = test_database().await;
-    let db = database.connect().await;
-    let epoch = leadership::elect(&db, "a", "http://a", LONG)
-        .await
-        .unwrap()
-        .unwrap();
-    let task = queued_task(&db).await;
+    let (_database, db, epoch, task) = leading_with_a_task().await;
 
     let current = storage::tasks::end_fence(&db, &[task], Some(Epoch(epoch))).await;
     assert!(current.is_ok(), "the current epoch passes: {current:?}");
@@ -77,13 +73,7 @@ async fn a_statement_fenced_with_an_old_epoch_fails_and_changes_nothing() {
 
 #[tokio::test]
 async fn an_election_waits_for_fenced_statements_in_flight_and_a_renewal_does_not() {
-    let database = test_database().await;
-    let db = database.connect().await;
-    let epoch = leadership::elect(&db, "a", "http://a", LONG)
-        .await
-        .unwrap()
-        .unwrap();
-    let task = queued_task(&db).await;
+    let (database, db, epoch, task) = leading_with_a_task().await;
 
     // A fenced statement of epoch `epoch`, its transaction still open.
     let txn = db.begin().await.unwrap();
@@ -135,16 +125,14 @@ async fn an_election_waits_for_fenced_statements_in_flight_and_a_renewal_does_no
     assert!(storage::is_fenced(&error), "{error}");
 }
 
-/// A queued task's id.
-async fn queued_task(db: &DatabaseConnection) -> TaskId {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "INSERT INTO tasks (owner, argv, env, tags, labels, priority, timeout_secs, max_attempts) \
-             VALUES ('t', '{true}', '{}', '{}', '{}', 0, 60, 1) RETURNING id",
-        ))
+/// A database whose lease `a` holds (its epoch), with one queued task.
+async fn leading_with_a_task() -> (TestDatabase, DatabaseConnection, i64, TaskId) {
+    let database = test_database().await;
+    let db = database.connect().await;
+    let epoch = leadership::elect(&db, "a", "http://a", LONG)
         .await
         .unwrap()
         .unwrap();
-    TaskId(row.try_get::<i64>("", "id").unwrap())
+    let task = insert_queued_task(&db, &[]).await;
+    (database, db, epoch, task)
 }

@@ -3,10 +3,8 @@
 //! notification was lost leaves it) reaches a worker once two passes have
 //! seen it missing, and the repair is counted.
 
-use sea_orm::ConnectionTrait;
 use switchyard_coordinator::service::reconcile;
-use switchyard_protocol::TaskId;
-use switchyard_tests::{AppOptions, spawn_app, wait_until};
+use switchyard_tests::{AppOptions, insert_queued_task, spawn_app, wait_until};
 
 use crate::observability::{sample, scrape};
 use crate::sim::SimWorker;
@@ -21,16 +19,7 @@ async fn a_queued_task_the_dispatcher_missed_is_handed_out_and_counted() {
 
     // Nobody tells the dispatcher of this task.
     let db = app.db.connect().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "INSERT INTO tasks (owner, argv, env, tags, labels, priority, timeout_secs, max_attempts) \
-             VALUES ('admin', '{true}', '{}', '{linux}', '{}', 0, 60, 1) RETURNING id",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let id = TaskId(row.try_get::<i64>("", "id").unwrap());
+    let id = insert_queued_task(&db, &["linux"]).await;
 
     let handed = wait_until(
         "the reconciliation to offer the missed task",

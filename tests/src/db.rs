@@ -254,3 +254,25 @@ pub async fn backends_waiting_on_a_lock(db: &sea_orm::DatabaseConnection) -> i64
         .expect("a count answers a row");
     row.try_get::<i64>("", "n").expect("the count is a bigint")
 }
+
+/// Writes a queued task requiring `tags` straight into `db`'s database,
+/// behind every coordinator's back (as a lost notification leaves one);
+/// answers its id.
+pub async fn insert_queued_task(
+    db: &sea_orm::DatabaseConnection,
+    tags: &[&str],
+) -> switchyard_protocol::TaskId {
+    use sea_orm::ConnectionTrait;
+    let tags: Vec<String> = tags.iter().map(|&tag| tag.to_owned()).collect();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO tasks (owner, argv, env, tags, labels, priority, timeout_secs, max_attempts) \
+             VALUES ('admin', '{true}', '{}', $1, '{}', 0, 60, 1) RETURNING id",
+            [tags.into()],
+        ))
+        .await
+        .expect("the task is inserted")
+        .expect("the insert answers its row");
+    switchyard_protocol::TaskId(row.try_get::<i64>("", "id").expect("the id is a bigint"))
+}

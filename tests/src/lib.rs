@@ -30,8 +30,8 @@ pub use app::{AppOptions, TestApp, admin_client, serve_args, spawn_app, spawn_ap
 /// test names another), and that test agents register with.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub use db::{
-    SCHEMA, TestDatabase, backends_waiting_on_a_lock, empty_database, private_cluster, server_url,
-    test_database,
+    SCHEMA, TestDatabase, backends_waiting_on_a_lock, empty_database, insert_queued_task,
+    private_cluster, server_url, test_database,
 };
 pub use process::{
     ChildProcess, binary, process_is_gone, process_state, spawn_agent_process,

@@ -18,6 +18,7 @@ mod watchdog;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 pub use error::DevDbError;
 pub use sql::{
@@ -140,14 +141,7 @@ impl PgCluster {
             "fast"
         };
         if self.running {
-            let mut command = self.run_as.command(self.binaries.pg_ctl());
-            command
-                .arg("-D")
-                .arg(&self.data_dir)
-                .args(["-m", mode, "-w", "-t", "60", "stop"]);
-            let output = command
-                .output()
-                .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+            let (command, output) = self.pg_ctl_stop(mode)?;
             // pg_ctl fails when the server is already gone: that is success here.
             if !output.status.success() && self.running_port()?.is_some() {
                 return Err(binaries::command_error(&command, &output));
@@ -165,14 +159,7 @@ impl PgCluster {
     /// a database outage, for tests of what rides it out. A fast shutdown:
     /// open connections are ended as an administrator's command ends them.
     pub fn halt(&mut self) -> Result<(), DevDbError> {
-        let mut command = self.run_as.command(self.binaries.pg_ctl());
-        command
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-m", "fast", "-w", "-t", "60", "stop"]);
-        let output = command
-            .output()
-            .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+        let (command, output) = self.pg_ctl_stop("fast")?;
         if !output.status.success() {
             return Err(binaries::command_error(&command, &output));
         }
@@ -187,6 +174,31 @@ impl PgCluster {
         } else {
             Kind::Durable
         };
+        let (command, output) = self.pg_ctl_start(self.port, kind)?;
+        if !output.status.success() {
+            return Err(binaries::command_error(&command, &output));
+        }
+        self.running = true;
+        Ok(())
+    }
+
+    /// Runs `pg_ctl stop` in `mode`, waiting up to a minute; the command and
+    /// what it printed, for the caller to judge.
+    fn pg_ctl_stop(&self, mode: &str) -> Result<(Command, Output), DevDbError> {
+        let mut command = self.run_as.command(self.binaries.pg_ctl());
+        command
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", mode, "-w", "-t", "60", "stop"]);
+        let output = command
+            .output()
+            .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+        Ok((command, output))
+    }
+
+    /// Runs `pg_ctl start` of the server on `port`, logging to the log
+    /// file, waiting up to a minute; the command and what it printed.
+    fn pg_ctl_start(&self, port: u16, kind: Kind) -> Result<(Command, Output), DevDbError> {
         let mut command = self.run_as.command(self.binaries.pg_ctl());
         command
             .arg("-D")
@@ -195,7 +207,7 @@ impl PgCluster {
             .arg(&self.log_file)
             .args(["-w", "-t", "60", "-o"])
             .arg(layout::server_options(
-                self.port,
+                port,
                 self.socket_dir().as_deref(),
                 kind,
             ))
@@ -203,11 +215,7 @@ impl PgCluster {
         let output = command
             .output()
             .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
-        if !output.status.success() {
-            return Err(binaries::command_error(&command, &output));
-        }
-        self.running = true;
-        Ok(())
+        Ok((command, output))
     }
 
     /// Checks the folder, readies it, the socket folder and the log file for
@@ -310,22 +318,7 @@ impl PgCluster {
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
             let log_start = std::fs::metadata(&self.log_file).map_or(0, |m| m.len());
-            let mut command = self.run_as.command(self.binaries.pg_ctl());
-            command
-                .arg("-D")
-                .arg(&self.data_dir)
-                .arg("-l")
-                .arg(&self.log_file)
-                .args(["-w", "-t", "60", "-o"])
-                .arg(layout::server_options(
-                    port,
-                    self.socket_dir().as_deref(),
-                    kind,
-                ))
-                .arg("start");
-            let output = command
-                .output()
-                .map_err(DevDbError::io("run", self.binaries.pg_ctl()))?;
+            let (_, output) = self.pg_ctl_start(port, kind)?;
             if output.status.success() {
                 self.port = port;
                 self.running = true;
