@@ -28,8 +28,9 @@
 
 -- The batch's ids, for what follows (this query is pgbench's, not the
 -- coordinator's: the coordinator keeps the ids insert_many answers).
-SELECT array_agg(id ORDER BY id)::text AS ids FROM tasks
-WHERE state = 'queued' AND owner = :client_id::text
+SELECT array_agg(t.id ORDER BY t.id)::text AS ids
+FROM tasks t JOIN task_specs s ON s.id = t.id
+WHERE t.state = 'queued' AND s.owner = :client_id::text
 \gset
 \endif
 

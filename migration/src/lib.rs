@@ -16,6 +16,8 @@ mod m20261123_000005_principals_and_tokens;
 mod m20261124_000006_scoped_worker_tokens;
 mod m20261202_000007_lost_attempt_fence;
 mod m20261202_000008_leadership;
+mod m20261202_000009_task_specs;
+mod m20261202_000010_advisory_fence;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_scoped_worker_tokens::Migration),
             Box::new(m20261202_000007_lost_attempt_fence::Migration),
             Box::new(m20261202_000008_leadership::Migration),
+            Box::new(m20261202_000009_task_specs::Migration),
+            Box::new(m20261202_000010_advisory_fence::Migration),
         ]
     }
 }

@@ -168,7 +168,14 @@ async fn a_database_of_the_earlier_release_moves_into_the_schema_intact() {
 
     let db = database.connect().await;
     for (table, before) in TABLES.iter().zip(&before) {
-        let after = rows(&db, table).await;
+        // A task is split in two since (its state, its spec); the view
+        // `task_rows` shows it whole.
+        let whole = if *table == "tasks" {
+            "task_rows"
+        } else {
+            table
+        };
+        let after = rows(&db, whole).await;
         if *table == "seaql_migrations" {
             // The earlier release's record, then the migrations since.
             assert!(after.starts_with(before.as_str()), "{table}: {after}");

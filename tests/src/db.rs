@@ -267,8 +267,10 @@ pub async fn insert_queued_task(
     let row = db
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            "INSERT INTO tasks (owner, argv, env, tags, labels, priority, timeout_secs, max_attempts) \
-             VALUES ('admin', '{true}', '{}', $1, '{}', 0, 60, 1) RETURNING id",
+            "WITH state AS (INSERT INTO tasks (priority, timeout_secs, max_attempts) \
+                 VALUES (0, 60, 1) RETURNING id) \
+             INSERT INTO task_specs (id, owner, argv, env, tags, labels) \
+             SELECT id, 'admin', '{true}', '{}', $1, '{}' FROM state RETURNING id",
             [tags.into()],
         ))
         .await

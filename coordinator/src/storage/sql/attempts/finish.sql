@@ -57,4 +57,5 @@ closed AS (
     UPDATE task_attempts a SET finished_at = now(), outcome = c.attempt_outcome,
         exit_code = c.exit_code, error = c.error
     FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
-SELECT * FROM changed
+SELECT c.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
+FROM changed c JOIN task_specs s ON s.id = c.id

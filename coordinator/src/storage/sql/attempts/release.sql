@@ -43,4 +43,5 @@ closed AS (
         outcome = CASE WHEN c.cancel_requested THEN 'cancelled' ELSE 'lost' END,
         exit_code = NULL, error = c.error
     FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
-SELECT * FROM changed
+SELECT c.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
+FROM changed c JOIN task_specs s ON s.id = c.id

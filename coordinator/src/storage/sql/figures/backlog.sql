@@ -5,6 +5,6 @@
 SELECT q.tags, q.queued,
        (SELECT count(*) FROM workers w
         WHERE w.state = 'active' AND w.tags @> q.tags) AS candidates
-FROM (SELECT tags, count(*) AS queued FROM tasks
+FROM (SELECT tags, count(*) AS queued FROM task_rows
       WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now())
       GROUP BY tags) AS q

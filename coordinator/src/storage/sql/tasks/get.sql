@@ -1,2 +1,2 @@
 -- storage::tasks::get: task $1.
-SELECT * FROM tasks WHERE id = $1
+SELECT * FROM task_rows WHERE id = $1
