@@ -18,6 +18,7 @@ mod m20261202_000007_lost_attempt_fence;
 mod m20261202_000008_leadership;
 mod m20261202_000009_task_specs;
 mod m20261202_000010_advisory_fence;
+mod m20261202_000011_attempts_written_once;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_leadership::Migration),
             Box::new(m20261202_000009_task_specs::Migration),
             Box::new(m20261202_000010_advisory_fence::Migration),
+            Box::new(m20261202_000011_attempts_written_once::Migration),
         ]
     }
 }

@@ -64,10 +64,6 @@ CREATE INDEX tasks_unsuccessful ON tasks (state, id DESC)
 CREATE VIEW task_rows AS
 SELECT t.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
 FROM tasks t JOIN task_specs s ON s.id = t.id;
-
--- Room on each page for the attempt's second version (when it ends), so
--- that update needs no new index entry.
-ALTER TABLE task_attempts SET (fillfactor = 70);
 "#,
             )
             .await?;
@@ -79,7 +75,6 @@ ALTER TABLE task_attempts SET (fillfactor = 70);
             .get_connection()
             .execute_unprepared(
                 r#"
-ALTER TABLE task_attempts RESET (fillfactor);
 DROP VIEW task_rows;
 DROP INDEX tasks_unsuccessful;
 ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT 'anonymous',

@@ -1,7 +1,8 @@
 -- storage::attempts::assign: hands each task $1[i] to worker $2[i] if it is
 -- still queued and still matches the worker's tags: it becomes running on
--- that worker with its attempt counted and recorded, in one statement for
--- all the workers. Answers the tasks handed over. Fenced: fails (SQLSTATE
+-- that worker with its attempt counted, in one statement for all the
+-- workers. (The attempt's row in `task_attempts` is written once, when it
+-- ends; until then the task's row is its record.) Answers the tasks handed over. Fenced: fails (SQLSTATE
 -- SYF01) unless $3 is the current leader's epoch.
 --
 -- Shaped for one plan: for each pair, the task by its primary key and the
@@ -21,9 +22,6 @@ assigned AS (
       AND (SELECT s.tags FROM task_specs s WHERE s.id = t.id)
           <@ (SELECT w.tags FROM workers w WHERE w.id = i.worker_id)
       AND (SELECT switchyard_fence($3))
-    RETURNING t.*),
-recorded AS (
-    INSERT INTO task_attempts (task_id, attempt, worker_id, started_at)
-    SELECT id, attempts, worker_id, started_at FROM assigned)
+    RETURNING t.*)
 SELECT a.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
 FROM assigned a JOIN task_specs s ON s.id = a.id

@@ -1,5 +1,5 @@
 -- storage::attempts::finish: ends each reported attempt that its worker still
--- holds, in one statement, and closes its `task_attempts` row. $1 is a JSON
+-- holds, in one statement, and records it in `task_attempts`. $1 is a JSON
 -- array of reports (see `finish_values`); a failed or timed-out attempt with
 -- attempts left is retried after a back-off from $2 seconds, doubling per
 -- attempt, capped at $3, plus up to a quarter of jitter; an interrupted one
@@ -54,8 +54,9 @@ changed AS (
     RETURNING t.*, CASE WHEN t.cancel_requested AND i.r_outcome <> 'succeeded'
                         THEN 'cancelled' ELSE i.r_outcome END AS attempt_outcome),
 closed AS (
-    UPDATE task_attempts a SET finished_at = now(), outcome = c.attempt_outcome,
-        exit_code = c.exit_code, error = c.error
-    FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
+    INSERT INTO task_attempts (task_id, attempt, worker_id, started_at, finished_at,
+                               outcome, exit_code, error)
+    SELECT id, attempts, worker_id, started_at, now(), attempt_outcome, exit_code, error
+    FROM changed)
 SELECT c.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
 FROM changed c JOIN task_specs s ON s.id = c.id

@@ -39,9 +39,10 @@ changed AS (
       AND (SELECT switchyard_fence($6))
     RETURNING t.*),
 closed AS (
-    UPDATE task_attempts a SET finished_at = now(),
-        outcome = CASE WHEN c.cancel_requested THEN 'cancelled' ELSE 'lost' END,
-        exit_code = NULL, error = c.error
-    FROM changed c WHERE a.task_id = c.id AND a.attempt = c.attempts)
+    INSERT INTO task_attempts (task_id, attempt, worker_id, started_at, finished_at,
+                               outcome, exit_code, error)
+    SELECT id, attempts, worker_id, started_at, now(),
+           CASE WHEN cancel_requested THEN 'cancelled' ELSE 'lost' END, NULL, error
+    FROM changed)
 SELECT c.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
 FROM changed c JOIN task_specs s ON s.id = c.id
