@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod fence;
 pub mod fetch;
 pub mod figures;
+pub mod finishes;
 pub mod handle;
 pub mod handover;
 pub mod health;

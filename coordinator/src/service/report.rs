@@ -10,7 +10,7 @@ use switchyard_protocol::{
 };
 
 use super::dispatch::enqueue_at;
-use super::{AppState, views};
+use super::{AppState, finishes, views};
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
 use crate::storage::{self, attempts::Backoff, attempts::Finish};
@@ -85,13 +85,9 @@ pub async fn report(
     state.require_leader()?;
     validate::report(&report)?;
     let task = report.task_id;
-    let Some(row) = storage::attempts::finish(
-        state.db(),
-        finish_of(worker, &report),
-        backoff(state),
-        state.dispatch().epoch(),
-    )
-    .await?
+    let Some(row) = finishes::record(state, vec![finish_of(worker, &report)], backoff(state))
+        .await?
+        .pop()
     else {
         return Err(refused(state, worker, &report).await?);
     };
@@ -134,18 +130,12 @@ pub async fn report_batch(
 ) -> Result<ReportBatchResponse, ApiError> {
     state.require_leader()?;
     validate::report_batch(&batch)?;
-    let finishes: Vec<Finish> = batch
+    let ends: Vec<Finish> = batch
         .reports
         .iter()
         .map(|report| finish_of(worker, report))
         .collect();
-    let recorded = storage::attempts::finish_many(
-        state.db(),
-        &finishes,
-        backoff(state),
-        state.dispatch().epoch(),
-    )
-    .await?;
+    let recorded = finishes::record(state, ends, backoff(state)).await?;
     let ended: Vec<Ended> = recorded
         .iter()
         .map(|row| (TaskId(row.id), row.state, row.not_before))

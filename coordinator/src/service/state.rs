@@ -15,6 +15,7 @@ use super::auth::TokenCache;
 use super::auth::secret::{TokenHash, hash};
 use super::clock::Clock;
 use super::fence::Fences;
+use super::finishes::Finishes;
 use super::handle::Dispatch;
 use super::handover::Handovers;
 use super::leadership::{self, Leadership};
@@ -112,6 +113,7 @@ struct Inner {
     admission: Admission,
     tokens: TokenCache,
     handovers: Handovers,
+    finishes: Finishes,
     liveness: Liveness,
     fences: Fences,
     metrics: Metrics,
@@ -167,6 +169,7 @@ impl AppState {
                     settings.auth_lookup_wait,
                 ),
                 handovers: Handovers::default(),
+                finishes: Finishes::default(),
                 liveness: Liveness::default(),
                 fences: Fences::default(),
                 metrics: Metrics::new(),
@@ -209,6 +212,11 @@ impl AppState {
     /// Hand-overs waiting to be confirmed together.
     pub fn handovers(&self) -> &Handovers {
         &self.inner.handovers
+    }
+
+    /// Reports waiting to be recorded together.
+    pub fn finishes(&self) -> &Finishes {
+        &self.inner.finishes
     }
 
     /// Heartbeats not yet written.

@@ -88,22 +88,6 @@ fn finish_values(finishes: &[Finish], backoff: Backoff, epoch: Option<Epoch>) ->
     ]
 }
 
-/// Records the end of one running attempt, if its worker still holds it;
-/// answers the task (see [`finish_many`]).
-#[tracing::instrument(skip_all, fields(task_id = %finish.task, worker_id = %finish.worker), err)]
-pub async fn finish(
-    db: &impl ConnectionTrait,
-    finish: Finish,
-    backoff: Backoff,
-    epoch: Option<Epoch>,
-) -> Result<Option<Model>, DbErr> {
-    Ok(
-        finish_many(db, std::slice::from_ref(&finish), backoff, epoch)
-            .await?
-            .pop(),
-    )
-}
-
 /// Ends each reported attempt in `finishes` that its worker still holds,
 /// in one statement (the workers may differ), and answers the tasks. The
 /// task's new state follows from the outcome and the row: `succeeded`;
