@@ -239,6 +239,88 @@ async fn killing_the_leader_under_load_runs_every_task_once_at_a_time() {
     );
 }
 
+/// Submissions keep arriving at the leader while it is killed: every one it
+/// acknowledged is in the database afterwards and runs; the batch in flight
+/// at the kill is either wholly there or wholly absent (one statement).
+#[tokio::test]
+async fn killing_the_leader_mid_submission_loses_no_acknowledged_task() {
+    const BATCH: usize = 50;
+    const BEFORE_KILL: usize = 20;
+    let db = test_database().await;
+    let args = ["--leader-lease", LOAD_LEASE];
+    let (old, second) = leader_and_standby(&db.url, &args).await;
+    let urls = [old.url.as_str(), &second.url];
+    let _agents: Vec<_> = (0..2).map(|_| start_agent(&urls, 8)).collect();
+    registered(&admin_client(&second.url), 2).await;
+
+    // Submits batches to the leader alone, as fast as it answers, keeping
+    // what each acknowledged batch answered, until the leader stops answering.
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<(usize, Vec<TaskId>)>::new()));
+    let submitter = {
+        let client = admin_client(&old.url);
+        let acknowledged = Arc::clone(&acknowledged);
+        tokio::spawn(async move {
+            for batch in 0.. {
+                let tasks: Vec<_> = (0..BATCH)
+                    .map(|i| SubmitTask {
+                        idempotency_key: Some(format!("crash-{batch}-{i}")),
+                        ..sim::task(&["true"], &[])
+                    })
+                    .collect();
+                match client.submit_batch(&tasks).await {
+                    Ok(answer) => acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((batch, answer.tasks.iter().map(|t| t.id).collect())),
+                    Err(_) => return batch,
+                }
+            }
+            unreachable!("the submitter stops at the first refused batch")
+        })
+    };
+    wait_until(
+        "the leader to acknowledge a few batches",
+        Duration::from_secs(60),
+        || async { (acknowledged.lock().unwrap().len() >= BEFORE_KILL).then_some(()) },
+    )
+    .await;
+    old.process.sigkill();
+    let in_flight = tokio::time::timeout(Duration::from_secs(30), submitter)
+        .await
+        .expect("the submitter notices the kill")
+        .unwrap();
+
+    let survivor = [second];
+    the_leader(&survivor).await;
+    let client = admin_client(&survivor[0].url);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let ids: Vec<TaskId> = acknowledged
+        .iter()
+        .flat_map(|(_, ids)| ids.clone())
+        .collect();
+    assert!(ids.len() >= BATCH * BEFORE_KILL);
+    for id in &ids {
+        let task = sim::finished(&client, *id, Duration::from_secs(120)).await;
+        assert_eq!(task.state, TaskState::Succeeded, "{task:?}");
+    }
+    // The batch the kill cut off: all of it or none, never a part.
+    let all = all_tasks(&client).await;
+    let cut_off = all
+        .iter()
+        .filter(|task| {
+            task.idempotency_key
+                .as_deref()
+                .is_some_and(|key| key.starts_with(&format!("crash-{in_flight}-")))
+        })
+        .count();
+    assert!(
+        cut_off == 0 || cut_off == BATCH,
+        "{cut_off} of the cut-off batch"
+    );
+    assert_eq!(all.len(), ids.len() + cut_off);
+    figure("crash_acknowledged_tasks", ids.len() as u128, "tasks");
+}
+
 #[tokio::test]
 async fn a_paused_leader_hands_out_nothing_when_it_wakes() {
     const TASKS: usize = 6;
