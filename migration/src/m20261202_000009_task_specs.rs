@@ -38,9 +38,10 @@ CREATE TABLE task_specs (
 INSERT INTO task_specs (id, owner, argv, env, working_dir, tags, labels, idempotency_key)
 SELECT id, owner, argv, env, working_dir, tags, labels, idempotency_key FROM tasks;
 
--- Listing by tag and label, and candidates by tags (tags <@ worker tags).
-CREATE INDEX task_specs_tags_gin ON task_specs USING GIN (tags);
-CREATE INDEX task_specs_labels_gin ON task_specs USING GIN (labels);
+-- Listing by tag and by label. Only tasks that have some are indexed: most
+-- have no label, and an empty array would cost an entry all the same.
+CREATE INDEX task_specs_tags_gin ON task_specs USING GIN (tags) WHERE tags <> '{}';
+CREATE INDEX task_specs_labels_gin ON task_specs USING GIN (labels) WHERE labels <> '{}';
 -- An idempotency key names one task per owner.
 CREATE UNIQUE INDEX task_specs_idempotency ON task_specs (owner, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
