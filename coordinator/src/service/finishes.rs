@@ -19,8 +19,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::AppState;
 use crate::storage;
+use crate::storage::attempts::Ended;
 use crate::storage::attempts::{Backoff, Finish};
-use crate::storage::entities::task::Model;
 
 /// Report statements running at once.
 const IN_FLIGHT: usize = 2;
@@ -31,7 +31,7 @@ const MAX_REPORTS: usize = 2048;
 #[derive(Debug)]
 struct Pending {
     finishes: Vec<Finish>,
-    answer: oneshot::Sender<Result<Vec<Model>, DbErr>>,
+    answer: oneshot::Sender<Result<Vec<Ended>, DbErr>>,
 }
 
 /// The queue of report requests and the slots of running statements.
@@ -84,7 +84,7 @@ pub async fn record(
     state: &AppState,
     finishes: Vec<Finish>,
     backoff: Backoff,
-) -> Result<Vec<Model>, DbErr> {
+) -> Result<Vec<Ended>, DbErr> {
     if finishes.is_empty() {
         return Ok(Vec::new());
     }
@@ -126,7 +126,7 @@ async fn drain(state: &AppState, backoff: Backoff) {
     let epoch = state.dispatch().epoch();
     match storage::attempts::finish_many(state.db(), &all, backoff, epoch).await {
         Ok(rows) => {
-            let mut rows: std::collections::HashMap<i64, Model> =
+            let mut rows: std::collections::HashMap<i64, Ended> =
                 rows.into_iter().map(|row| (row.id, row)).collect();
             for pending in group {
                 let own = pending

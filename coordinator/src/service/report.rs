@@ -93,7 +93,11 @@ pub async fn report(
     };
     settle(state, worker, &[(task, row.state, row.not_before)]);
     tracing::debug!(state = ?row.state, "attempt reported");
-    Ok(views::task(row, None))
+    // The task as it is now (a batch of reports answers states only).
+    let task = storage::tasks::get(state.db(), task)
+        .await?
+        .ok_or(ApiError::TaskNotFound(task))?;
+    Ok(views::task(task, None))
 }
 
 /// Why a report changed nothing: the task does not exist, or the worker

@@ -9,7 +9,7 @@ use switchyard_protocol::{TaskId, WorkerId};
 use super::entities::task::Model;
 use super::stmt;
 use super::tasks::ids;
-use crate::domain::{AttemptOutcome, Epoch};
+use crate::domain::{AttemptOutcome, Epoch, TaskState};
 
 /// Hands queued tasks to workers, each pair `(task, worker)` of `handovers`:
 /// each task still `queued`, and still matching its worker's tags, becomes
@@ -104,13 +104,23 @@ pub async fn finish_many(
     finishes: &[Finish],
     backoff: Backoff,
     epoch: Option<Epoch>,
-) -> Result<Vec<Model>, DbErr> {
-    Model::find_by_statement(stmt(
+) -> Result<Vec<Ended>, DbErr> {
+    Ended::find_by_statement(stmt(
         include_str!("sql/attempts/finish.sql"),
         finish_values(finishes, backoff, epoch),
     ))
     .all(db)
     .await
+}
+
+/// An attempt [`finish_many`] recorded: the task's new state and, for a
+/// retry, when it may start again. (Only what settling the dispatcher needs:
+/// a batch of reports answers no more.)
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Ended {
+    pub id: i64,
+    pub state: TaskState,
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// How tasks taken from a worker go back: the allowance of lost attempts

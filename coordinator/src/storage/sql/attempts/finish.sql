@@ -13,7 +13,8 @@
 -- cancelled it; `queued` for a retry; `failed` or `timed_out` otherwise. The
 -- attempt is closed with the reported outcome (`cancelled` when a user asked,
 -- whatever the process did, unless it succeeded). Reports whose attempt the
--- worker no longer holds change nothing and are absent from the answer.
+-- worker no longer holds change nothing and are absent from the answer,
+-- which gives each recorded task's id, new state and `not_before`.
 --
 -- The ids again as an array, and the state compared as text, keep the
 -- planner on the primary key (see assign.sql); otherwise it scans every
@@ -58,5 +59,4 @@ closed AS (
                                outcome, exit_code, error)
     SELECT id, attempts, worker_id, started_at, now(), attempt_outcome, exit_code, error
     FROM changed)
-SELECT c.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key
-FROM changed c JOIN task_specs s ON s.id = c.id
+SELECT id, state, not_before FROM changed
