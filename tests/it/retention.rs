@@ -12,7 +12,8 @@ use sea_orm::{
 use switchyard_coordinator::service::retention::{self, Retention, Sweep};
 use switchyard_coordinator::storage;
 use switchyard_protocol::{
-    Assignment, ListTasksQuery, ReportOutcome, SubmitTask, TaskId, TaskReport, TaskState,
+    Assignment, AttemptOutcome, ListTasksQuery, ReportOutcome, SubmitTask, TaskId, TaskReport,
+    TaskState,
 };
 use switchyard_tests::{AppOptions, TestApp, spawn_app, test_database, wait_until};
 use tokio_util::sync::CancellationToken;
@@ -267,6 +268,15 @@ async fn finished_tasks_past_the_age_are_archived_and_stay_readable() {
             assert_eq!(view.output, None, "{view:?}");
             continue;
         }
+        // And its attempt: the one that ended it is told by its archived row.
+        let attempts = app.client.attempts(TaskId(id)).await.unwrap();
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        let outcome = if state == TaskState::Failed {
+            AttemptOutcome::Failed
+        } else {
+            AttemptOutcome::Succeeded
+        };
+        assert_eq!(attempts[0].outcome, Some(outcome), "{attempts:?}");
         let output = view.output.expect("an archived task keeps its output");
         assert_eq!(output.stdout, format!("out {id}"));
         assert_eq!(output.stderr, format!("err {id}"));

@@ -1,5 +1,9 @@
 -- storage::attempts::finish: ends each reported attempt that its worker still
--- holds, in one statement, and records it in `task_attempts`. $1 is a JSON
+-- holds, in one statement. The attempt is recorded in `task_attempts` when
+-- the task will run again, or when it ended otherwise than the task (an
+-- interrupted attempt past the allowance fails the task); an attempt that
+-- ends the task the way it ended is told by the task's own row, which holds
+-- the same worker, times, exit code and error (see list.sql). $1 is a JSON
 -- array of reports (see `finish_values`); a failed or timed-out attempt with
 -- attempts left is retried after a back-off from $2 seconds, doubling per
 -- attempt, capped at $3, plus up to a quarter of jitter; an interrupted one
@@ -58,5 +62,5 @@ closed AS (
     INSERT INTO task_attempts (task_id, attempt, worker_id, started_at, finished_at,
                                outcome, exit_code, error)
     SELECT id, attempts, worker_id, started_at, now(), attempt_outcome, exit_code, error
-    FROM changed)
+    FROM changed WHERE state = 'queued' OR attempt_outcome <> state::text)
 SELECT id, state, not_before FROM changed
