@@ -98,6 +98,27 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "5")]
     pub priorities: Vec<i32>,
 
+    /// Throughput and latency: tasks submitted (in batches of `--batch`, by
+    /// `--submitters`) and acknowledged before the measured phase. They
+    /// require `--backlog-tags`, which no worker of the run offers, so they
+    /// stay queued beside the measured tasks; no figure counts them. The
+    /// coordinator's `--max-queued-tasks` must leave room for them and the
+    /// measured tasks.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: u64,
+
+    /// The tags every backlog task requires: one set, `,` between tags; no
+    /// set of `--tag-sets` may hold them all.
+    #[arg(long, default_value = "backlog-unmatched")]
+    pub backlog_tags: TagSets,
+
+    /// Throughput and latency: before the measured phase (after any
+    /// backlog), `VACUUM (ANALYZE)` the database of `--database-url` and
+    /// `CHECKPOINT` (a superuser's URL), so the measurement does not pay for
+    /// the autovacuum and checkpoint a bulk insert sets off.
+    #[arg(long)]
+    pub settle_db: bool,
+
     /// Most tasks one fetch asks for.
     #[arg(long, default_value_t = 32)]
     pub fetch_max: u32,
@@ -278,7 +299,7 @@ impl BenchArgs {
                 return Err("--url must name a port for the restart scenario".to_owned());
             }
         }
-        Ok(())
+        crate::backlog::check(self)
     }
 
     /// Slots each simulated worker registers with.

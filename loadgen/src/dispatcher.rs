@@ -8,6 +8,8 @@ use serde::Serialize;
 use switchyard_config::Secret;
 use switchyard_protocol::{Client, DispatcherSnapshot};
 
+use crate::args::BenchArgs;
+
 /// What the dispatcher holds, from one snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DispatcherCounts {
@@ -58,6 +60,23 @@ pub async fn counts(url: &str, token: &Secret) -> anyhow::Result<DispatcherCount
     Ok(DispatcherCounts::from_snapshot(
         &snapshot(url, token).await?,
     ))
+}
+
+/// The counts of the dispatcher at `--url`, read with `--admin-token`:
+/// `None` without the token, or (with a warning naming `when`) when the
+/// snapshot cannot be read — a missing figure, not a failed run.
+pub async fn counts_if_admin(args: &BenchArgs, when: &str) -> Option<DispatcherCounts> {
+    let token = args.admin_token.as_ref()?;
+    match counts(&args.url, token).await {
+        Ok(counts) => Some(counts),
+        Err(error) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "could not read the dispatcher snapshot {when}"
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The latency scenario: an idle fleet long-polls; one task at a time is
 //! submitted, and the time from its submit answer to the fetch that returns
-//! it is measured.
+//! it is measured. Any `--backlog` is queued first and stays queued.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::Bench;
+use crate::backlog;
+use crate::cost::CostPerTask;
 use crate::report::{Pickup, Report};
 use crate::stats::{Samples, per_second};
 
@@ -32,6 +34,7 @@ enum Sample {
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let args = &bench.args;
+    let prelude = backlog::prepare(bench).await?;
     let (events, mut received) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         events: Some(events),
@@ -85,7 +88,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         fetch.extend(outcome.fetch_latency);
     }
     let fleet_counts = shared.counters.snapshot();
+    let fetched = after_answer.len() as u64;
     Ok(Report {
+        backlog: prelude.backlog,
+        settled: prelude.settled,
+        cost_per_task: CostPerTask::of(&closed.usage, closed.elapsed, fetched),
         pickup: Some(Pickup {
             samples: after_answer.len(),
             after_answer: after_answer.summary(),

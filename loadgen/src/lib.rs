@@ -13,16 +13,19 @@
 //!   recorded; [`plan`]: how the fleet behaves; [`shared`]: its signals
 //!   and counters.
 //! - [`throughput`], [`latency`], [`idle`], [`restart`], [`badtokens`]:
-//!   the scenarios.
+//!   the scenarios; [`backlog`]: the queued work the first two can measure
+//!   beside.
 //! - [`window`]: a measured window; [`monitor`] and [`procfs`]: CPU and
 //!   memory from `/proc`; [`pgstat`]: PostgreSQL's commit counters;
 //!   [`target`]: finding the coordinator's and PostgreSQL's processes;
 //!   [`dispatcher`]: what the coordinator's dispatcher holds.
-//! - [`stats`]: percentiles; [`report`]: the figures and their JSON;
-//!   [`table`]: the same as a table.
+//! - [`stats`]: percentiles; [`cost`]: CPU per task; [`report`]: the
+//!   figures and their JSON; [`table`]: the same as a table.
 
 pub mod args;
+pub mod backlog;
 pub mod badtokens;
+pub mod cost;
 pub mod credentials;
 pub mod dispatcher;
 pub mod idle;
@@ -169,6 +172,8 @@ impl Bench {
             settings: Settings::from(&self.args),
             window_secs: closed.elapsed.as_secs_f64(),
             timed_out: false,
+            backlog: None,
+            settled: None,
             throughput: None,
             pickup: None,
             restart: None,
@@ -178,6 +183,7 @@ impl Bench {
             heartbeats_per_sec: 0.0,
             usage: closed.usage,
             postgres: None,
+            cost_per_task: None,
         }
     }
 }

@@ -1,17 +1,20 @@
 //! PostgreSQL's own counters for the coordinator's database: committed
 //! transactions (`pg_stat_database.xact_commit`) and transaction ids handed
-//! out (every writing transaction takes one).
+//! out (every writing transaction takes one) — and settling that database
+//! before a measurement (`--settle-db`).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, FromQueryResult, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, FromQueryResult,
+    Statement,
 };
 use serde::Serialize;
 use switchyard_config::DatabaseUrl;
 
-/// Reads the counters; a single connection, apart from the coordinator's pool.
+/// Reads the counters (and settles the database); a single connection,
+/// apart from the coordinator's pool.
 #[derive(Debug)]
 pub struct PgStats {
     db: DatabaseConnection,
@@ -65,6 +68,28 @@ impl PgStats {
             .await
             .context("failed to read pg_stat_database")?
             .context("pg_stat_database has no row for this database")
+    }
+
+    /// `VACUUM (ANALYZE)` of the whole database: dead rows gone, the
+    /// visibility map and the planner's statistics up to date. Outside any
+    /// transaction, as VACUUM must be.
+    pub async fn vacuum_analyze(&self) -> anyhow::Result<()> {
+        self.db
+            .execute_unprepared("VACUUM (ANALYZE)")
+            .await
+            .context("failed to VACUUM (ANALYZE) the database")?;
+        Ok(())
+    }
+
+    /// `CHECKPOINT`: dirty pages written out now rather than during the
+    /// measurement. Needs a superuser (or, from PostgreSQL 15, a role
+    /// granted `pg_checkpoint`).
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        self.db
+            .execute_unprepared("CHECKPOINT")
+            .await
+            .context("failed to CHECKPOINT")?;
+        Ok(())
     }
 }
 

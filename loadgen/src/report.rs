@@ -7,6 +7,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::args::{BadTokenKind, BenchArgs, Scenario};
+use crate::backlog::{Backlog, Settled};
+use crate::cost::CostPerTask;
 use crate::dispatcher::DispatcherCounts;
 use crate::monitor::Usage;
 use crate::pgstat::PgRates;
@@ -41,6 +43,12 @@ pub struct Settings {
     pub tag_sets: String,
     /// `--priorities`.
     pub priorities: Vec<i32>,
+    /// `--backlog` (throughput and latency).
+    pub backlog: u64,
+    /// `--backlog-tags`.
+    pub backlog_tags: String,
+    /// `--settle-db` (throughput and latency).
+    pub settle_db: bool,
     /// `--fetch-max`.
     pub fetch_max: u32,
     /// `--fetch-wait`, in seconds.
@@ -74,6 +82,9 @@ impl From<&BenchArgs> for Settings {
             workers: args.workers,
             tag_sets: args.tag_sets.to_string(),
             priorities: args.priorities.clone(),
+            backlog: args.backlog,
+            backlog_tags: args.backlog_tags.to_string(),
+            settle_db: args.settle_db,
             fetch_max: args.fetch_max,
             fetch_wait_secs: args.fetch_wait.as_secs_f64(),
             slots: args.worker_slots(),
@@ -190,6 +201,11 @@ pub struct Report {
     pub window_secs: f64,
     /// Whether `--timeout` ended the run before it finished.
     pub timed_out: bool,
+    /// Tasks queued before the measured phase that stayed queued through
+    /// it (`--backlog`).
+    pub backlog: Option<Backlog>,
+    /// The database settled before the measured phase (`--settle-db`).
+    pub settled: Option<Settled>,
     /// Throughput scenario figures.
     pub throughput: Option<Throughput>,
     /// Latency scenario figures.
@@ -209,6 +225,8 @@ pub struct Report {
     pub usage: Usage,
     /// What PostgreSQL did, when `--database-url` was given.
     pub postgres: Option<PgRates>,
+    /// CPU per measured task (throughput and latency).
+    pub cost_per_task: Option<CostPerTask>,
 }
 
 impl Report {
@@ -251,13 +269,14 @@ pub struct BadTokens {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use clap::Parser;
 
     use super::*;
     use crate::monitor::{MachineUsage, ProcessUsage};
 
-    fn report() -> Report {
+    /// A throughput report with every common figure filled.
+    pub(crate) fn report() -> Report {
         let args = BenchArgs::try_parse_from(["switchyard-bench", "--tasks", "1000"]).unwrap();
         let summary = Summary {
             count: 1000,
@@ -279,6 +298,8 @@ mod tests {
             settings: Settings::from(&args),
             window_secs: 2.0,
             timed_out: false,
+            backlog: None,
+            settled: None,
             throughput: Some(Throughput {
                 submitted: 1000,
                 completed: 1000,
@@ -310,6 +331,7 @@ mod tests {
                 }),
             },
             postgres: None,
+            cost_per_task: None,
         }
     }
 

@@ -184,19 +184,7 @@ impl Restarter<'_> {
         self.pid = pid;
         let memory = pid.and_then(procfs::read_memory_kb);
         let args = &self.bench.args;
-        let dispatcher = match &args.admin_token {
-            Some(token) => match dispatcher::counts(&args.url, token).await {
-                Ok(counts) => Some(counts),
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "could not read the dispatcher snapshot"
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
+        let dispatcher = dispatcher::counts_if_admin(args, "once serving").await;
         if !probed.tasks.is_empty() {
             self.fleet
                 .report_now(PROBE_WORKER, probed.tasks, self.plan)

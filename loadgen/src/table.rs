@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use crate::args::BadTokenKind;
 use crate::args::Scenario;
+use crate::backlog::{Backlog, Settled};
+use crate::cost::CostPerTask;
 use crate::monitor::ProcessUsage;
 use crate::report::BadTokens;
 use crate::report::{Report, Restart, RestartFigures};
@@ -163,6 +165,54 @@ fn bad_token_lines(out: &mut String, b: &BadTokens) {
     }
 }
 
+/// The backlog queued before measuring, and the settling after it.
+fn prelude_lines(out: &mut String, backlog: Option<&Backlog>, settled: Option<&Settled>) {
+    if let Some(b) = backlog {
+        let _ = writeln!(
+            out,
+            "  {:<34} {} tasks requiring `{}`, acknowledged in {:.2} s ({:.0} tasks/s, {} failed submissions, retried)",
+            "backlog (queued, never run)",
+            b.tasks,
+            b.tags,
+            b.submit_secs,
+            b.submitted_per_sec,
+            b.submit_errors
+        );
+        let _ = match &b.dispatcher {
+            Some(d) => writeln!(
+                out,
+                "  {:<34} {} queued tasks, {} unplaced",
+                "  dispatcher after the backlog", d.queued_tasks, d.unplaced
+            ),
+            None => writeln!(
+                out,
+                "  {:<34} not read (pass --admin-token)",
+                "  dispatcher after the backlog"
+            ),
+        };
+    }
+    if let Some(s) = settled {
+        let _ = writeln!(
+            out,
+            "  {:<34} VACUUM (ANALYZE) {:.2} s, CHECKPOINT {:.2} s",
+            "database settled before measuring", s.vacuum_secs, s.checkpoint_secs
+        );
+    }
+}
+
+/// CPU per measured task.
+fn cost_line(out: &mut String, cost: &CostPerTask) {
+    let ms = |v: Option<f64>| v.map_or("not found".to_owned(), |v| format!("{v:.3} ms"));
+    let _ = writeln!(
+        out,
+        "  {:<34} coordinator {}, PostgreSQL {} (over {} measured tasks)",
+        "CPU per task",
+        ms(cost.coordinator_cpu_ms),
+        ms(cost.postgres_cpu_ms),
+        cost.tasks
+    );
+}
+
 impl Report {
     /// The report as a table for a terminal.
     pub fn table(&self) -> String {
@@ -203,6 +253,7 @@ impl Report {
             Scenario::BadTokens => "measured window (bad clients on)",
             _ => "measured window",
         };
+        prelude_lines(&mut out, self.backlog.as_ref(), self.settled.as_ref());
         let _ = writeln!(out, "  {window:<34} {:.2} s", self.window_secs);
         if self.timed_out {
             let _ = writeln!(out, "  {:<34} YES: the figures are partial", "timed out");
@@ -313,6 +364,9 @@ impl Report {
                 m.loadavg_at_start
                     .map_or("?".to_owned(), |l| format!("{l:.2}"))
             );
+        }
+        if let Some(cost) = &self.cost_per_task {
+            cost_line(&mut out, cost);
         }
         match &self.postgres {
             Some(pg) => {

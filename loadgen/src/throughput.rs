@@ -1,5 +1,6 @@
 //! The throughput scenario: submit every task while the fleet burns them
-//! down; measure until the last report is answered.
+//! down; measure until the last report is answered. Any `--backlog` is
+//! queued first and stays queued; only this run's measured tasks count.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use switchyard_protocol::TaskId;
 use tokio::time::Instant;
 
 use crate::Bench;
+use crate::backlog;
+use crate::cost::CostPerTask;
 use crate::report::{Report, Throughput};
 use crate::stats::{Samples, per_second};
 use crate::submitters;
@@ -17,6 +20,7 @@ use crate::workers::{Shared, WorkerOutcome};
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let args = &bench.args;
+    let prelude = backlog::prepare(bench).await?;
     let shared = Arc::new(Shared {
         target: Some(args.tasks),
         ..Shared::default()
@@ -63,6 +67,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     };
     let fleet_counts = shared.counters.snapshot();
     Ok(Report {
+        backlog: prelude.backlog,
+        settled: prelude.settled,
+        cost_per_task: CostPerTask::of(&closed.usage, closed.elapsed, completed),
         throughput: Some(throughput),
         fetch: fetch.summary(),
         heartbeats_per_sec: per_second(fleet_counts.heartbeats, closed.elapsed),
