@@ -28,9 +28,11 @@
 
 -- The batch's ids, for what follows (this query is pgbench's, not the
 -- coordinator's: the coordinator keeps the ids insert_many answers).
-SELECT array_agg(t.id ORDER BY t.id)::text AS ids
-FROM tasks t JOIN task_specs s ON s.id = t.id
-WHERE t.state = 'queued' AND s.owner = :client_id::text
+-- The owner is read per queued task by its key (a join would scan every
+-- spec the run has written).
+SELECT array_agg(t.id ORDER BY t.id)::text AS ids FROM tasks t
+WHERE t.state = 'queued'
+  AND (SELECT s.owner FROM task_specs s WHERE s.id = t.id) = :client_id::text
 \gset
 \endif
 
