@@ -226,10 +226,8 @@ mod tests {
         assert!(err.contains("--database-url"), "{err}");
         let with_db = ["--settle-db", "--database-url", "postgres://u@127.0.0.1/db"];
         assert!(check(&args(&with_db)).is_ok());
-        // `validate` runs the same checks.
-        let err = args(&["--scenario", "idle", "--backlog", "5"])
-            .validate()
-            .unwrap_err();
+        // The whole check of the arguments runs these.
+        let err = crate::check_args(&args(&["--scenario", "idle", "--backlog", "5"])).unwrap_err();
         assert!(err.contains("--backlog"), "{err}");
     }
 

@@ -188,9 +188,16 @@ impl Bench {
     }
 }
 
+/// Checks `args` as a whole: each flag against the others, the backlog's
+/// included (see [`backlog::check`]).
+pub fn check_args(args: &BenchArgs) -> Result<(), String> {
+    args.validate()?;
+    backlog::check(args)
+}
+
 /// Runs the scenario `args` asks for and returns what it measured.
 pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
-    args.validate().map_err(anyhow::Error::msg)?;
+    check_args(&args).map_err(anyhow::Error::msg)?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let target = Target::discover(&args).await?;
     let credentials = Credentials::resolve(&args).await;

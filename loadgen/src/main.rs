@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = BenchArgs::parse();
-    if let Err(message) = args.validate() {
+    if let Err(message) = switchyard_loadgen::check_args(&args) {
         BenchArgs::command()
             .error(clap::error::ErrorKind::ValueValidation, message)
             .exit();
