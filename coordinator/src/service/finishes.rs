@@ -1,79 +1,56 @@
-//! Reports, coalesced: attempts that workers report at about the same time
-//! are recorded in the database by one statement for all of them, as
-//! hand-overs are (see [`super::handover`]), so a busy fleet pays one write
-//! and one commit per group of report requests rather than one per request.
-//!
-//! Each request's reports are queued, and a drain is spawned for them. A
-//! drain waits for one of [`IN_FLIGHT`] slots, then takes queued requests (up
-//! to [`MAX_REPORTS`] reports) and records them as one statement; drains that
-//! find the queue empty end at once. A request that reports a task another
-//! request of the group also reports waits for the next drain, so each task
-//! appears once per statement and each answer is its own request's.
+//! Reports, coalesced ([`super::coalesce`]), as hand-overs are: attempts
+//! that workers report at about the same time are recorded by one statement
+//! for all of them, so a busy fleet pays one write and one commit per group
+//! of report requests rather than one per request. A group holds up to
+//! [`MAX_REPORTS`] reports, with up to [`IN_FLIGHT`] statements at once. A
+//! request that reports a task another request of the group also reports
+//! waits for the next drain, so each task appears once per statement and
+//! each answer is its own request's.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
 
 use sea_orm::DbErr;
 use switchyard_protocol::TaskId;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use super::AppState;
+use super::coalesce::Coalescer;
 use crate::storage;
 use crate::storage::attempts::Ended;
 use crate::storage::attempts::{Backoff, Finish};
 
 /// Report statements running at once.
-const IN_FLIGHT: usize = 2;
+pub const IN_FLIGHT: usize = 2;
 /// Most reports one statement records.
 const MAX_REPORTS: usize = 2048;
 
 /// One request's reports, waiting to be recorded.
 #[derive(Debug)]
-struct Pending {
+pub struct Pending {
     finishes: Vec<Finish>,
     answer: oneshot::Sender<Result<Vec<Ended>, DbErr>>,
 }
 
-/// The queue of report requests and the slots of running statements.
-#[derive(Debug)]
-pub struct Finishes {
-    queue: Mutex<Vec<Pending>>,
-    slots: Semaphore,
-}
+/// The queue of report requests.
+pub type Finishes = Coalescer<Pending>;
 
-impl Default for Finishes {
-    fn default() -> Self {
-        Self {
-            queue: Mutex::new(Vec::new()),
-            slots: Semaphore::new(IN_FLIGHT),
+/// Takes queued requests, oldest first, up to [`MAX_REPORTS`] reports (at
+/// least one request, however large), leaving for a later drain any request
+/// that would pass the cap or reports a task already taken.
+fn take(finishes: &Finishes) -> Vec<Pending> {
+    // What the requests taken so far hold, counted as they are taken.
+    let mut counted = 0;
+    let mut reports = 0;
+    let mut tasks: HashSet<TaskId> = HashSet::new();
+    finishes.take(|taken, next| {
+        for pending in &taken[counted..] {
+            reports += pending.finishes.len();
+            tasks.extend(pending.finishes.iter().map(|f| f.task));
         }
-    }
-}
-
-impl Finishes {
-    /// Takes queued requests, oldest first, up to [`MAX_REPORTS`] reports
-    /// (at least one request, however large), leaving for a later drain any
-    /// request that reports a task already taken.
-    fn take(&self) -> Vec<Pending> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut taken = Vec::new();
-        let mut left = Vec::new();
-        let mut tasks: HashSet<TaskId> = HashSet::new();
-        let mut reports = 0;
-        for pending in queue.drain(..) {
-            let fits = taken.is_empty() || reports + pending.finishes.len() <= MAX_REPORTS;
-            let apart = pending.finishes.iter().all(|f| !tasks.contains(&f.task));
-            if fits && apart {
-                reports += pending.finishes.len();
-                tasks.extend(pending.finishes.iter().map(|f| f.task));
-                taken.push(pending);
-            } else {
-                left.push(pending);
-            }
-        }
-        *queue = left;
-        taken
-    }
+        counted = taken.len();
+        reports + next.finishes.len() <= MAX_REPORTS
+            && next.finishes.iter().all(|f| !tasks.contains(&f.task))
+    })
 }
 
 /// Records how the attempts of `finishes` ended, with the reports of other
@@ -89,12 +66,7 @@ pub async fn record(
         return Ok(Vec::new());
     }
     let (answer, answered) = oneshot::channel();
-    state
-        .finishes()
-        .queue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Pending { finishes, answer });
+    state.finishes().push(Pending { finishes, answer });
     // On the shutdown tracker: a drain in progress finishes before the
     // coordinator closes the database.
     let drainer = state.clone();
@@ -112,10 +84,10 @@ pub async fn record(
 /// Runs one statement for whatever is queued, if anything, once a slot is
 /// free, and answers each request with its own rows.
 async fn drain(state: &AppState, backoff: Backoff) {
-    let Ok(_slot) = state.finishes().slots.acquire().await else {
+    let Some(_slot) = state.finishes().slot().await else {
         return;
     };
-    let group = state.finishes().take();
+    let group = take(state.finishes());
     if group.is_empty() {
         return;
     }
@@ -174,6 +146,12 @@ mod tests {
         }
     }
 
+    fn extend(finishes: &Finishes, requests: impl IntoIterator<Item = Pending>) {
+        for request in requests {
+            finishes.push(request);
+        }
+    }
+
     fn tasks_of(group: &[Pending]) -> Vec<Vec<i64>> {
         group
             .iter()
@@ -183,42 +161,37 @@ mod tests {
 
     #[test]
     fn a_group_takes_requests_in_order_up_to_the_cap() {
-        let finishes = Finishes::default();
+        let finishes = Coalescer::new(IN_FLIGHT);
         let big: Vec<i64> = (0..MAX_REPORTS as i64 - 1).collect();
-        finishes.queue.lock().unwrap().extend([
-            pending(&big),
-            pending(&[10_000, 10_001]),
-            pending(&[10_002]),
-        ]);
-        let first = finishes.take();
+        extend(
+            &finishes,
+            [
+                pending(&big),
+                pending(&[10_000, 10_001]),
+                pending(&[10_002]),
+            ],
+        );
+        let first = take(&finishes);
         assert_eq!(first.len(), 2, "the second request would pass the cap");
         assert_eq!(tasks_of(&first)[1], [10_002]);
-        assert_eq!(tasks_of(&finishes.take()), [[10_000, 10_001]]);
-        assert!(finishes.take().is_empty());
+        assert_eq!(tasks_of(&take(&finishes)), [[10_000, 10_001]]);
+        assert!(take(&finishes).is_empty());
     }
 
     #[test]
     fn a_task_reported_twice_waits_for_the_next_group() {
-        let finishes = Finishes::default();
-        finishes
-            .queue
-            .lock()
-            .unwrap()
-            .extend([pending(&[1, 2]), pending(&[2]), pending(&[3])]);
-        assert_eq!(tasks_of(&finishes.take()), [vec![1, 2], vec![3]]);
-        assert_eq!(tasks_of(&finishes.take()), [vec![2]]);
+        let finishes = Coalescer::new(IN_FLIGHT);
+        extend(&finishes, [pending(&[1, 2]), pending(&[2]), pending(&[3])]);
+        assert_eq!(tasks_of(&take(&finishes)), [vec![1, 2], vec![3]]);
+        assert_eq!(tasks_of(&take(&finishes)), [vec![2]]);
     }
 
     #[test]
     fn one_request_larger_than_the_cap_still_goes_alone() {
-        let finishes = Finishes::default();
+        let finishes = Coalescer::new(IN_FLIGHT);
         let huge: Vec<i64> = (0..MAX_REPORTS as i64 + 1).collect();
-        finishes
-            .queue
-            .lock()
-            .unwrap()
-            .extend([pending(&huge), pending(&[u32::MAX as i64])]);
-        assert_eq!(finishes.take().len(), 1);
-        assert_eq!(finishes.take().len(), 1);
+        extend(&finishes, [pending(&huge), pending(&[u32::MAX as i64])]);
+        assert_eq!(take(&finishes).len(), 1);
+        assert_eq!(take(&finishes).len(), 1);
     }
 }

@@ -1,23 +1,19 @@
-//! Hand-overs, coalesced: tasks that fetches pop at about the same time are
-//! confirmed in the database by one statement for all their workers, so a
-//! busy fleet pays one write per group of fetches rather than one per fetch.
-//!
-//! Each hand-over is queued, and a drain is spawned for it. A drain waits
-//! for one of [`IN_FLIGHT`] slots, then takes every queued hand-over (up to
-//! [`MAX_TASKS`] tasks) and runs them as one statement; drains that find the
-//! queue empty end at once. An idle coordinator therefore hands over at
-//! once, and a busy one in groups that grow with the load. A drain runs on
-//! its own task, so a client hanging up mid-request cannot leave tasks half
-//! handed over.
+//! Hand-overs, coalesced ([`super::coalesce`]): tasks that fetches pop at
+//! about the same time are confirmed in the database by one statement for
+//! all their workers, so a busy fleet pays one write per group of fetches
+//! rather than one per fetch. A group holds up to [`MAX_TASKS`] tasks, all
+//! popped under one epoch, with up to [`IN_FLIGHT`] statements at once. A
+//! drain runs on its own task, so a client hanging up mid-request cannot
+//! leave tasks half handed over.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use sea_orm::DbErr;
 use switchyard_protocol::{TaskId, WorkerId};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use super::AppState;
+use super::coalesce::Coalescer;
 use super::dispatch::enqueue_rows;
 use crate::domain::Epoch;
 use crate::error::ApiError;
@@ -25,7 +21,7 @@ use crate::storage;
 use crate::storage::entities::task::Model;
 
 /// Hand-over statements running at once.
-const IN_FLIGHT: usize = 3;
+pub const IN_FLIGHT: usize = 3;
 /// Most tasks one statement hands over.
 const MAX_TASKS: usize = 2048;
 /// First wait before reading refused tasks again; it doubles up to
@@ -45,7 +41,7 @@ fn failure(error: DbErr) -> ApiError {
 
 /// One fetch's popped tasks, waiting to be confirmed.
 #[derive(Debug)]
-struct Pending {
+pub struct Pending {
     worker: WorkerId,
     tasks: Vec<TaskId>,
     /// The epoch the tasks were popped under.
@@ -53,41 +49,26 @@ struct Pending {
     answer: oneshot::Sender<Result<Vec<Model>, DbErr>>,
 }
 
-/// The queue of hand-overs and the slots of running statements.
-#[derive(Debug)]
-pub struct Handovers {
-    queue: Mutex<Vec<Pending>>,
-    slots: Semaphore,
-}
+/// The queue of hand-overs waiting to be confirmed.
+pub type Handovers = Coalescer<Pending>;
 
-impl Default for Handovers {
-    fn default() -> Self {
-        Self {
-            queue: Mutex::new(Vec::new()),
-            slots: Semaphore::new(IN_FLIGHT),
-        }
-    }
-}
-
-impl Handovers {
-    /// Takes queued hand-overs, oldest first, up to [`MAX_TASKS`] tasks (at
-    /// least one hand-over, however large), all popped under one epoch.
-    fn take(&self) -> Vec<Pending> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let epoch = queue.first().map(|pending| pending.epoch);
-        let mut tasks = 0;
-        let mut count = 0;
-        for pending in queue.iter() {
-            if count > 0
-                && (tasks + pending.tasks.len() > MAX_TASKS || Some(pending.epoch) != epoch)
-            {
-                break;
-            }
-            tasks += pending.tasks.len();
-            count += 1;
-        }
-        queue.drain(..count).collect()
-    }
+/// Takes queued hand-overs, oldest first, up to [`MAX_TASKS`] tasks (at
+/// least one hand-over, however large), all popped under one epoch, and
+/// stops at the first that does not fit.
+fn take(handovers: &Handovers) -> Vec<Pending> {
+    // The tasks of the hand-overs taken so far, counted as they are taken.
+    let mut counted = 0;
+    let mut tasks = 0;
+    let mut open = true;
+    handovers.take(|taken, next| {
+        tasks += taken[counted..]
+            .iter()
+            .map(|p| p.tasks.len())
+            .sum::<usize>();
+        counted = taken.len();
+        open = open && next.epoch == taken[0].epoch && tasks + next.tasks.len() <= MAX_TASKS;
+        open
+    })
 }
 
 /// Confirms tasks popped for `worker` in the database and settles the
@@ -102,17 +83,12 @@ pub async fn hand_over(
     epoch: Epoch,
 ) -> Result<Vec<Model>, ApiError> {
     let (answer, answered) = oneshot::channel();
-    state
-        .handovers()
-        .queue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Pending {
-            worker,
-            tasks,
-            epoch,
-            answer,
-        });
+    state.handovers().push(Pending {
+        worker,
+        tasks,
+        epoch,
+        answer,
+    });
     // On the shutdown tracker: a drain in progress finishes before the
     // coordinator closes the database.
     let drainer = state.clone();
@@ -128,10 +104,10 @@ pub async fn hand_over(
 /// Runs one statement for whatever is queued, if anything, once a slot is
 /// free.
 async fn drain(state: &AppState) {
-    let Ok(_slot) = state.handovers().slots.acquire().await else {
+    let Some(_slot) = state.handovers().slot().await else {
         return;
     };
-    let group = state.handovers().take();
+    let group = take(state.handovers());
     let Some(epoch) = group.first().map(|pending| pending.epoch) else {
         return;
     };
@@ -227,42 +203,51 @@ async fn offer_again(state: &AppState, tasks: &[TaskId], epoch: Epoch) {
 mod tests {
     use super::*;
 
-    fn pending(worker: i64, tasks: usize) -> Pending {
+    fn pending(worker: i64, tasks: usize, epoch: i64) -> Pending {
         let (answer, _) = oneshot::channel();
         Pending {
             worker: WorkerId(worker),
             tasks: (0..tasks as i64).map(TaskId).collect(),
-            epoch: Epoch(1),
+            epoch: Epoch(epoch),
             answer,
         }
     }
 
-    fn queued(handovers: &Handovers, sizes: &[usize]) {
-        let mut queue = handovers
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    fn queued(sizes: &[usize]) -> Handovers {
+        let handovers = Coalescer::new(IN_FLIGHT);
         for (worker, size) in sizes.iter().enumerate() {
-            queue.push(pending(worker as i64, *size));
+            handovers.push(pending(worker as i64, *size, 1));
         }
+        handovers
+    }
+
+    fn workers(group: &[Pending]) -> Vec<i64> {
+        group.iter().map(|p| p.worker.0).collect()
     }
 
     #[test]
     fn a_group_takes_hand_overs_in_order_up_to_the_cap() {
-        let handovers = Handovers::default();
-        queued(&handovers, &[1000, 1000, 100, 5]);
-        let first: Vec<i64> = handovers.take().iter().map(|p| p.worker.0).collect();
-        assert_eq!(first, [0, 1]);
-        let second: Vec<i64> = handovers.take().iter().map(|p| p.worker.0).collect();
-        assert_eq!(second, [2, 3]);
-        assert!(handovers.take().is_empty());
+        let handovers = queued(&[1000, 1000, 100, 5]);
+        assert_eq!(workers(&take(&handovers)), [0, 1]);
+        assert_eq!(workers(&take(&handovers)), [2, 3]);
+        assert!(take(&handovers).is_empty());
     }
 
     #[test]
     fn one_hand_over_larger_than_the_cap_still_goes_alone() {
-        let handovers = Handovers::default();
-        queued(&handovers, &[MAX_TASKS + 1, 1]);
-        assert_eq!(handovers.take().len(), 1);
-        assert_eq!(handovers.take().len(), 1);
+        let handovers = queued(&[MAX_TASKS + 1, 1]);
+        assert_eq!(take(&handovers).len(), 1);
+        assert_eq!(take(&handovers).len(), 1);
+    }
+
+    #[test]
+    fn a_group_holds_one_epoch() {
+        let handovers = Coalescer::new(IN_FLIGHT);
+        handovers.push(pending(0, 1, 1));
+        handovers.push(pending(1, 1, 2));
+        handovers.push(pending(2, 1, 1));
+        assert_eq!(workers(&take(&handovers)), [0]);
+        assert_eq!(workers(&take(&handovers)), [1]);
+        assert_eq!(workers(&take(&handovers)), [2]);
     }
 }

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod auth;
 pub mod changes;
 pub mod clock;
+pub mod coalesce;
 pub mod dispatch;
 pub mod fence;
 pub mod fetch;

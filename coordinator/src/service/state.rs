@@ -14,10 +14,11 @@ use super::admission::Admission;
 use super::auth::TokenCache;
 use super::auth::secret::{TokenHash, hash};
 use super::clock::Clock;
+use super::coalesce::Coalescer;
 use super::fence::Fences;
-use super::finishes::Finishes;
+use super::finishes::{self, Finishes};
 use super::handle::Dispatch;
-use super::handover::Handovers;
+use super::handover::{self, Handovers};
 use super::leadership::{self, Leadership};
 use super::liveness::Liveness;
 use super::retention::Retention;
@@ -168,8 +169,8 @@ impl AppState {
                     settings.auth_lookup_concurrency,
                     settings.auth_lookup_wait,
                 ),
-                handovers: Handovers::default(),
-                finishes: Finishes::default(),
+                handovers: Coalescer::new(handover::IN_FLIGHT),
+                finishes: Coalescer::new(finishes::IN_FLIGHT),
                 liveness: Liveness::default(),
                 fences: Fences::default(),
                 metrics: Metrics::new(),
