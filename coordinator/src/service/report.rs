@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use switchyard_protocol::limits::{MAX_ERROR_BYTES, OUTPUT_TAIL_BYTES};
 use switchyard_protocol::{
     ReportBatch, ReportBatchResponse, ReportResult, TaskId, TaskReport, TaskView, WorkerId,
@@ -13,7 +12,7 @@ use super::dispatch::enqueue_at;
 use super::{AppState, finishes, views};
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
-use crate::storage::{self, attempts::Backoff, attempts::Finish};
+use crate::storage::{self, attempts::Backoff, attempts::Ended, attempts::Finish};
 
 fn backoff(state: &AppState) -> Backoff {
     let settings = state.settings();
@@ -47,10 +46,6 @@ fn finish_of(worker: WorkerId, report: &TaskReport) -> Finish {
     }
 }
 
-/// One attempt the database recorded as ended: the task, its new state, and
-/// for a retry when it may start again.
-type Ended = (TaskId, TaskState, Option<DateTime<Utc>>);
-
 /// Settles what the database recorded: the worker's slots are free again
 /// (one dispatcher lock for all) and its long-poll may go on, and retries
 /// wait for their back-off.
@@ -58,17 +53,17 @@ fn settle(state: &AppState, worker: WorkerId, ended: &[Ended]) {
     if ended.is_empty() {
         return;
     }
-    let freed: Vec<(WorkerId, TaskId)> = ended.iter().map(|&(task, _, _)| (worker, task)).collect();
+    let freed: Vec<(WorkerId, TaskId)> = ended.iter().map(|e| (worker, TaskId(e.id))).collect();
     state.dispatch().release(&freed, Vec::new());
-    for &(task, new_state, not_before) in ended {
-        state.metrics().attempt_reported(new_state);
+    for e in ended {
+        state.metrics().attempt_reported(e.state);
         // A retry waits for its back-off; an interrupted attempt's task
         // goes back at once.
-        if new_state == TaskState::Queued {
+        if e.state == TaskState::Queued {
             enqueue_at(
                 state,
-                task,
-                not_before.unwrap_or_else(|| state.clock().now()),
+                TaskId(e.id),
+                e.not_before.unwrap_or_else(|| state.clock().now()),
             );
         }
     }
@@ -91,7 +86,7 @@ pub async fn report(
     else {
         return Err(refused(state, worker, &report).await?);
     };
-    settle(state, worker, &[(task, row.state, row.not_before)]);
+    settle(state, worker, std::slice::from_ref(&row));
     tracing::debug!(state = ?row.state, "attempt reported");
     // The task as it is now (a batch of reports answers states only).
     let task = storage::tasks::get(state.db(), task)
@@ -140,15 +135,9 @@ pub async fn report_batch(
         .map(|report| finish_of(worker, report))
         .collect();
     let recorded = finishes::record(state, ends, backoff(state)).await?;
-    let ended: Vec<Ended> = recorded
-        .iter()
-        .map(|row| (TaskId(row.id), row.state, row.not_before))
-        .collect();
-    settle(state, worker, &ended);
-    let new_states: std::collections::HashMap<TaskId, TaskState> = ended
-        .iter()
-        .map(|&(task, new_state, _)| (task, new_state))
-        .collect();
+    settle(state, worker, &recorded);
+    let new_states: std::collections::HashMap<TaskId, TaskState> =
+        recorded.iter().map(|e| (TaskId(e.id), e.state)).collect();
     let missing: Vec<TaskId> = batch
         .reports
         .iter()
