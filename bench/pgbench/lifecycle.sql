@@ -5,8 +5,10 @@
 -- of the line `--@ $N EXPR` that follows (all must be bound). Each statement
 -- is its own transaction (autocommit).
 --
--- Variables (run.sh sets them): `:tasks_json` (a batch of tasks, as the
--- coordinator's insert_many encodes them), `:cycle` (runs of this script per
+-- Variables (run.sh sets them): a batch of tasks as the coordinator's
+-- insert_many sends it, one array per column (`:argv`, `:argv_ends`,
+-- `:envs`, `:dirs`, `:tag_ends`, `:tags`, `:label_ends`, `:labels`,
+-- `:priorities`, `:timeouts`, `:max_attempts`, `:keys`), `:cycle` (runs of this script per
 -- batch submitted), `:fetch` (tasks per hand-over and per report), `:k`
 -- (starts at 0; the run within the cycle, kept per client). Each client has
 -- its own worker row (`:worker`) and owner name.
@@ -23,8 +25,19 @@
 \if :k = 1
 -- 1. Submit the batch.
 --@ run tasks/insert_many
---@ $1 :tasks_json
---@ $2 :client_id::text
+--@ $1 :client_id::text
+--@ $2 :argv
+--@ $3 :argv_ends
+--@ $4 :envs
+--@ $5 :dirs
+--@ $6 :tag_ends
+--@ $7 :tags
+--@ $8 :label_ends
+--@ $9 :labels
+--@ $10 :priorities
+--@ $11 :timeouts
+--@ $12 :max_attempts
+--@ $13 :keys
 
 -- The batch's ids, for what follows (this query is pgbench's, not the
 -- coordinator's: the coordinator keeps the ids insert_many answers).
@@ -47,10 +60,20 @@ WHERE t.state = 'queued'
 -- 3. Report what that fetch brought, all succeeded, in one batched report
 --    (retry back-off 1 s to 5 min, 3 lost attempts allowed: the coordinator's defaults).
 --@ run attempts/finish
---@ $1 (SELECT jsonb_agg(jsonb_build_object('r_id', x, 'r_worker', :worker::bigint, 'r_attempt', 1, 'r_outcome', 'succeeded', 'r_exit_code', 0, 'r_stdout', '', 'r_stderr', '', 'r_stdout_truncated', false, 'r_stderr_truncated', false, 'r_error', NULL)) FROM unnest((:ids::bigint[])[:k : :last]) AS x)
---@ $2 1
---@ $3 300
---@ $4 (:ids::bigint[])[:k : :last]
---@ $5 3
---@ $6 (SELECT epoch FROM leader_lease)
+--@ $1 (:ids::bigint[])[:k : :last]
+--@ $2 array_fill(:worker::bigint, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $3 array_fill(1, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $4 array_fill('succeeded'::text, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $5 array_fill(0, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $6 array_fill(true, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $7 array_fill(''::text, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $8 array_fill(''::text, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $9 array_fill(false, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $10 array_fill(false, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $11 array_fill(''::text, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $12 array_fill(false, ARRAY[cardinality((:ids::bigint[])[:k : :last])])
+--@ $13 1
+--@ $14 300
+--@ $15 3
+--@ $16 (SELECT epoch FROM leader_lease)
 \endif

@@ -109,7 +109,9 @@ assemble() {
         /^--@ \$[0-9]+ / {
             if (name == "") { print "run.sh: a binding outside a statement: " $0 > "/dev/stderr"; failed = 1 }
             n = substr($2, 2) + 0
-            bound[n] = substr($0, index($0, $3))
+            expr = $0
+            sub(/^--@ \$[0-9]+ +/, "", expr)
+            bound[n] = expr
             next
         }
         { flush(); print }
@@ -171,12 +173,20 @@ export PGOPTIONS="-c search_path=switchyard"
     "INSERT INTO workers (name, tags, slots) SELECT 'pgbench-' || i, '{linux}', 1024 FROM generate_series(1, $clients) AS i" \
     >/dev/null
 
-# A task as the coordinator's insert_many encodes it.
-task='{"argv":["true"],"env":{},"working_dir":null,"tags":["linux"],"labels":[],"priority":5,"timeout_secs":3600,"max_attempts":1,"idempotency_key":null}'
-tasks_json() {
-    local n="$1" out="[$task" i
-    for (( i = 1; i < n; i++ )); do out+=",$task"; done
-    echo "$out]"
+# A batch of $1 no-op tasks (`true`, tag linux, priority 5) as the
+# coordinator's insert_many sends it: pgbench -D arguments, one array per
+# column (see lifecycle.sql).
+batch_columns() {
+    local n="$1" i
+    # The array literal of $2 repeated n times.
+    repeat() { local out="{$1" j; for (( j = 1; j < n; j++ )); do out+=",$1"; done; echo "$out}"; }
+    local ends="{1"
+    for (( i = 2; i <= n; i++ )); do ends+=",$i"; done
+    ends+="}"
+    printf '%s\n' -D "argv=$(repeat true)" -D "argv_ends=$ends" -D "envs=$(repeat '"{}"')" \
+        -D "dirs=$(repeat '""')" -D "tag_ends=$ends" -D "tags=$(repeat linux)" \
+        -D "label_ends=$(repeat 0)" -D "labels={}" -D "priorities=$(repeat 5)" \
+        -D "timeouts=$(repeat 3600)" -D "max_attempts=$(repeat 1)" -D "keys=$(repeat '""')"
 }
 
 settings="$("$psql" -X -A -t "$admin_url" -c \
@@ -190,8 +200,10 @@ assemble >"$scripts/lifecycle.sql" || die "could not build the pgbench script"
 # run_mode NAME TASKS_IN_JSON TASKS_PER_TRANSACTION CYCLE FETCH NOTE
 run_mode() {
     local which="$1" n="$2" per="$3" cycle="$4" fetch_n="$5" note="$6" out tps lifecycles
+    local columns
+    mapfile -t columns < <(batch_columns "$n")
     out="$("$pgbench" -n -M prepared -f "$scripts/lifecycle.sql" \
-        -D tasks_json="$(tasks_json "$n")" -D cycle="$cycle" -D fetch="$fetch_n" -D k=0 \
+        "${columns[@]}" -D cycle="$cycle" -D fetch="$fetch_n" -D k=0 \
         -c "$clients" -j "$threads" -T "$seconds" "$db_url" 2>&1)" \
         || { echo "$out" >&2; die "pgbench failed ($which)"; }
     tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)"

@@ -19,6 +19,7 @@ mod m20261202_000008_leadership;
 mod m20261202_000009_task_specs;
 mod m20261202_000010_advisory_fence;
 mod m20261202_000011_attempts_written_once;
+mod m20261203_000012_room_to_update;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_task_specs::Migration),
             Box::new(m20261202_000010_advisory_fence::Migration),
             Box::new(m20261202_000011_attempts_written_once::Migration),
+            Box::new(m20261203_000012_room_to_update::Migration),
         ]
     }
 }

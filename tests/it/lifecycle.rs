@@ -432,6 +432,94 @@ async fn an_idempotency_key_returns_the_existing_task() {
     assert_eq!(count(&app).await, 1);
 }
 
+/// What identifies a task's terms, as an answer shows them.
+fn terms(task: &TaskView) -> impl PartialEq + std::fmt::Debug + use<> {
+    (
+        task.id,
+        task.state,
+        task.argv.clone(),
+        task.env.clone(),
+        task.working_dir.clone(),
+        task.tags.clone(),
+        task.labels.clone(),
+        (task.priority, task.timeout_secs, task.max_attempts),
+        task.idempotency_key.clone(),
+        task.created_at,
+    )
+}
+
+#[tokio::test]
+async fn a_batch_stores_every_field_of_every_task_in_order() {
+    let app = spawn_app(AppOptions::new()).await;
+    let earlier = app
+        .client
+        .submit(&SubmitTask {
+            idempotency_key: Some("kept".into()),
+            ..sim::task(&["echo", "earlier"], &[])
+        })
+        .await
+        .unwrap();
+    // Argv, tags and labels of different lengths (none too), keyed and
+    // unkeyed tasks mixed, one key used before: each field must land on
+    // its own task.
+    let batch: Vec<SubmitTask> = vec![
+        SubmitTask {
+            env: [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "two words".to_owned()),
+            ]
+            .into(),
+            working_dir: Some("/tmp".into()),
+            labels: vec!["nightly".into()],
+            priority: Some(7),
+            timeout_secs: Some(90),
+            max_attempts: Some(3),
+            ..sim::task(&["sh", "-c", "exit 0"], &["gpu", "linux"])
+        },
+        SubmitTask {
+            idempotency_key: Some("new".into()),
+            ..sim::task(&["true"], &[])
+        },
+        SubmitTask {
+            idempotency_key: Some("kept".into()),
+            ..sim::task(&["echo", "earlier"], &[])
+        },
+        SubmitTask {
+            labels: vec!["a".into(), "b".into()],
+            ..sim::task(&["ls", "-l", "/", "/tmp"], &["linux"])
+        },
+    ];
+    let answer = app.client.submit_batch(&batch).await.unwrap();
+    assert_eq!(answer.tasks.len(), 4);
+    assert_eq!(
+        answer.tasks[2].id, earlier.id,
+        "a used key names the earlier task"
+    );
+    for (sent, got) in batch.iter().zip(&answer.tasks) {
+        assert_eq!(got.argv, sent.argv);
+        assert_eq!(got.env, sent.env);
+        assert_eq!(got.working_dir, sent.working_dir);
+        assert_eq!(got.tags, sent.tags);
+        assert_eq!(got.labels, sent.labels);
+        assert_eq!(got.priority, sent.priority.unwrap_or(5));
+        assert_eq!(got.max_attempts, sent.max_attempts.unwrap_or(1));
+        assert_eq!(got.idempotency_key, sent.idempotency_key);
+        assert_eq!(got.state, TaskState::Queued);
+    }
+    assert_eq!(answer.tasks[0].timeout_secs, 90);
+    let new_ids: Vec<_> = [0, 1, 3].iter().map(|&i| answer.tasks[i].id).collect();
+    assert!(
+        new_ids.is_sorted(),
+        "ids are taken in the batch's order: {new_ids:?}"
+    );
+    // The answer is what the database now holds, field for field.
+    for got in &answer.tasks {
+        let stored = app.client.task(got.id).await.unwrap();
+        assert_eq!(terms(&stored), terms(got));
+    }
+    assert_eq!(count(&app).await, 4);
+}
+
 #[tokio::test]
 async fn beyond_the_queue_limit_submissions_answer_queue_full() {
     let app = spawn_app(AppOptions::new().flag("--max-queued-tasks", "5")).await;

@@ -60,29 +60,29 @@ pub struct Backoff {
     pub lost_limit: i32,
 }
 
-fn finish_values(finishes: &[Finish], backoff: Backoff, epoch: Option<Epoch>) -> [Value; 6] {
-    let input: Vec<serde_json::Value> = finishes
-        .iter()
-        .map(|f| {
-            serde_json::json!({
-                "r_id": f.task.0,
-                "r_worker": f.worker.0,
-                "r_attempt": f.attempt,
-                "r_outcome": f.outcome.to_value(),
-                "r_exit_code": f.exit_code,
-                "r_stdout": f.stdout,
-                "r_stderr": f.stderr,
-                "r_stdout_truncated": f.stdout_truncated,
-                "r_stderr_truncated": f.stderr_truncated,
-                "r_error": f.error,
-            })
-        })
-        .collect();
+/// `finish_many`'s parameters, as `sql/attempts/finish.sql` numbers them:
+/// the reports as one typed array per field, each optional one with a
+/// second array saying where it is present; then the back-off, the
+/// allowance of lost attempts and the epoch.
+fn finish_values(finishes: &[Finish], backoff: Backoff, epoch: Option<Epoch>) -> [Value; 16] {
+    fn column<T>(finishes: &[Finish], field: impl Fn(&Finish) -> T) -> Vec<T> {
+        finishes.iter().map(field).collect()
+    }
     [
-        serde_json::Value::Array(input).into(),
+        column(finishes, |f| f.task.0).into(),
+        column(finishes, |f| f.worker.0).into(),
+        column(finishes, |f| f.attempt).into(),
+        column(finishes, |f| f.outcome.to_value()).into(),
+        column(finishes, |f| f.exit_code.unwrap_or_default()).into(),
+        column(finishes, |f| f.exit_code.is_some()).into(),
+        column(finishes, |f| f.stdout.clone()).into(),
+        column(finishes, |f| f.stderr.clone()).into(),
+        column(finishes, |f| f.stdout_truncated).into(),
+        column(finishes, |f| f.stderr_truncated).into(),
+        column(finishes, |f| f.error.clone().unwrap_or_default()).into(),
+        column(finishes, |f| f.error.is_some()).into(),
         backoff.base_secs.into(),
         backoff.max_secs.into(),
-        finishes.iter().map(|f| f.task.0).collect::<Vec<_>>().into(),
         backoff.lost_limit.into(),
         epoch.map(|e| e.0).into(),
     ]

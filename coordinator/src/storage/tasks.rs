@@ -22,48 +22,121 @@ pub async fn insert_many(
     owner: &str,
     tasks: &[NewTask],
 ) -> Result<Vec<Option<Model>>, DbErr> {
-    let input: Vec<serde_json::Value> = tasks
-        .iter()
-        .map(|task| {
-            serde_json::json!({
-                "argv": task.argv,
-                "env": task.env,
-                "working_dir": task.working_dir,
-                "tags": task.tags,
-                "labels": task.labels,
-                "priority": task.priority,
-                "timeout_secs": task.timeout_secs,
-                "max_attempts": task.max_attempts,
-                "idempotency_key": task.idempotency_key,
-            })
-        })
-        .collect();
-    let values: [Value; 2] = [serde_json::Value::Array(input).into(), owner.into()];
-    let inserted =
-        Model::find_by_statement(stmt(include_str!("sql/tasks/insert_many.sql"), values))
-            .all(db)
-            .await?;
-
-    // Rows come back in insertion order, which is input order; keyed ones
-    // are matched by key, since a conflict leaves a gap.
-    let mut keyed: std::collections::HashMap<String, Model> = std::collections::HashMap::new();
-    let mut unkeyed = Vec::new();
+    let inserted = Inserted::find_by_statement(stmt(
+        include_str!("sql/tasks/insert_many.sql"),
+        insert_values(owner, tasks),
+    ))
+    .all(db)
+    .await?;
+    let mut rows: Vec<Option<Model>> = vec![None; tasks.len()];
     for row in inserted {
-        match row.idempotency_key.clone() {
-            Some(key) => {
-                keyed.insert(key, row);
-            }
-            None => unkeyed.push(row),
-        }
+        let slot = usize::try_from(row.ord)
+            .ok()
+            .and_then(|ord| ord.checked_sub(1))
+            .and_then(|index| Some((index, tasks.get(index)?)));
+        let Some((index, task)) = slot else {
+            return Err(DbErr::Custom(format!(
+                "insert_many answered place {} of {} tasks",
+                row.ord,
+                tasks.len()
+            )));
+        };
+        rows[index] = Some(queued_row(owner, task, row.id, row.created_at));
     }
-    let mut unkeyed = unkeyed.into_iter();
-    Ok(tasks
-        .iter()
-        .map(|task| match &task.idempotency_key {
-            Some(key) => keyed.remove(key),
-            None => unkeyed.next(),
-        })
-        .collect())
+    Ok(rows)
+}
+
+/// A task `insert_many` inserted: its place in the input (from 1).
+#[derive(Debug, FromQueryResult)]
+struct Inserted {
+    ord: i64,
+    id: i64,
+    created_at: DateTime<Utc>,
+}
+
+/// `insert_many`'s parameters, as `sql/tasks/insert_many.sql` numbers them:
+/// one typed array per column, the ragged ones (argv, tags, labels) laid
+/// end to end with where each task's part ends. An absent working
+/// directory or key is sent as '' (validation refuses empty ones).
+fn insert_values(owner: &str, tasks: &[NewTask]) -> Vec<Value> {
+    /// Lays `parts` end to end: the items, and where each part ends.
+    fn flatten<'a>(parts: impl Iterator<Item = &'a Vec<String>>) -> (Vec<String>, Vec<i32>) {
+        let mut items = Vec::new();
+        let mut ends = Vec::new();
+        for part in parts {
+            items.extend(part.iter().cloned());
+            ends.push(i32::try_from(items.len()).unwrap_or(i32::MAX));
+        }
+        (items, ends)
+    }
+    let (argv, argv_ends) = flatten(tasks.iter().map(|t| &t.argv));
+    let (tags, tag_ends) = flatten(tasks.iter().map(|t| &t.tags));
+    let (labels, label_ends) = flatten(tasks.iter().map(|t| &t.labels));
+    let env: Vec<serde_json::Value> = tasks.iter().map(|t| serde_json::json!(t.env)).collect();
+    let text_or_empty = |value: &Option<String>| value.clone().unwrap_or_default();
+    vec![
+        owner.into(),
+        argv.into(),
+        argv_ends.into(),
+        env.into(),
+        tasks
+            .iter()
+            .map(|t| text_or_empty(&t.working_dir))
+            .collect::<Vec<_>>()
+            .into(),
+        tag_ends.into(),
+        tags.into(),
+        label_ends.into(),
+        labels.into(),
+        tasks.iter().map(|t| t.priority).collect::<Vec<_>>().into(),
+        tasks
+            .iter()
+            .map(|t| t.timeout_secs)
+            .collect::<Vec<_>>()
+            .into(),
+        tasks
+            .iter()
+            .map(|t| t.max_attempts)
+            .collect::<Vec<_>>()
+            .into(),
+        tasks
+            .iter()
+            .map(|t| text_or_empty(&t.idempotency_key))
+            .collect::<Vec<_>>()
+            .into(),
+    ]
+}
+
+/// The row of `task`, just inserted under `id` at `created_at`: what was
+/// sent, and the defaults of a queued task.
+fn queued_row(owner: &str, task: &NewTask, id: i64, created_at: DateTime<Utc>) -> Model {
+    Model {
+        id,
+        owner: owner.to_owned(),
+        state: TaskState::Queued,
+        argv: task.argv.clone(),
+        env: serde_json::json!(task.env),
+        working_dir: task.working_dir.clone(),
+        tags: task.tags.clone(),
+        labels: task.labels.clone(),
+        priority: task.priority,
+        timeout_secs: task.timeout_secs,
+        max_attempts: task.max_attempts,
+        attempts: 0,
+        worker_id: None,
+        cancel_requested: false,
+        not_before: None,
+        exit_code: None,
+        stdout: None,
+        stderr: None,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        error: None,
+        idempotency_key: task.idempotency_key.clone(),
+        created_at,
+        started_at: None,
+        finished_at: None,
+    }
 }
 
 /// Tasks of `owner` with these idempotency keys.
