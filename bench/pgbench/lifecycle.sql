@@ -6,9 +6,9 @@
 -- is its own transaction (autocommit).
 --
 -- Variables (run.sh sets them): a batch of tasks as the coordinator's
--- insert_many sends it, one array per column (`:argv`, `:argv_ends`,
--- `:envs`, `:dirs`, `:tag_ends`, `:tags`, `:label_ends`, `:labels`,
--- `:priorities`, `:timeouts`, `:max_attempts`, `:keys`), `:cycle` (runs of this script per
+-- insert_many sends it, one array per column (`:argv`, `:envs`, `:dirs`,
+-- `:tags`, `:labels`, `:priorities`, `:timeouts`, `:max_attempts`,
+-- `:keys`), `:cycle` (runs of this script per
 -- batch submitted), `:fetch` (tasks per hand-over and per report), `:k`
 -- (starts at 0; the run within the cycle, kept per client). Each client has
 -- its own worker row (`:worker`) and owner name.
@@ -27,17 +27,14 @@
 --@ run tasks/insert_many
 --@ $1 :client_id::text
 --@ $2 :argv
---@ $3 :argv_ends
---@ $4 :envs
---@ $5 :dirs
---@ $6 :tag_ends
---@ $7 :tags
---@ $8 :label_ends
---@ $9 :labels
---@ $10 :priorities
---@ $11 :timeouts
---@ $12 :max_attempts
---@ $13 :keys
+--@ $3 :envs
+--@ $4 :dirs
+--@ $5 :tags
+--@ $6 :labels
+--@ $7 :priorities
+--@ $8 :timeouts
+--@ $9 :max_attempts
+--@ $10 :keys
 
 -- The batch's ids, for what follows (this query is pgbench's, not the
 -- coordinator's: the coordinator keeps the ids insert_many answers).

@@ -177,16 +177,13 @@ export PGOPTIONS="-c search_path=switchyard"
 # coordinator's insert_many sends it: pgbench -D arguments, one array per
 # column (see lifecycle.sql).
 batch_columns() {
-    local n="$1" i
+    local n="$1"
     # The array literal of $2 repeated n times.
     repeat() { local out="{$1" j; for (( j = 1; j < n; j++ )); do out+=",$1"; done; echo "$out}"; }
-    local ends="{1"
-    for (( i = 2; i <= n; i++ )); do ends+=",$i"; done
-    ends+="}"
-    printf '%s\n' -D "argv=$(repeat true)" -D "argv_ends=$ends" -D "envs=$(repeat '"{}"')" \
-        -D "dirs=$(repeat '""')" -D "tag_ends=$ends" -D "tags=$(repeat linux)" \
-        -D "label_ends=$(repeat 0)" -D "labels={}" -D "priorities=$(repeat 5)" \
-        -D "timeouts=$(repeat 3600)" -D "max_attempts=$(repeat 1)" -D "keys=$(repeat '""')"
+    printf '%s\n' -D "argv=$(repeat '"{true}"')" -D "envs=$(repeat '"{}"')" \
+        -D "dirs=$(repeat '""')" -D "tags=$(repeat '"{linux}"')" -D "labels=$(repeat '"{}"')" \
+        -D "priorities=$(repeat 5)" -D "timeouts=$(repeat 3600)" -D "max_attempts=$(repeat 1)" \
+        -D "keys=$(repeat '""')"
 }
 
 settings="$("$psql" -X -A -t "$admin_url" -c \

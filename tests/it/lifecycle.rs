@@ -488,9 +488,25 @@ async fn a_batch_stores_every_field_of_every_task_in_order() {
             labels: vec!["a".into(), "b".into()],
             ..sim::task(&["ls", "-l", "/", "/tmp"], &["linux"])
         },
+        // What an array's text form treats specially, as arguments.
+        sim::task(
+            &[
+                "printf",
+                "\"quoted\" and \\back\\slashed",
+                "{braces,commas}",
+                "",
+                "NULL",
+                " spaced ",
+                "tab\there\nnewline",
+                "\\",
+                "\"",
+                "ünïcødé",
+            ],
+            &[],
+        ),
     ];
     let answer = app.client.submit_batch(&batch).await.unwrap();
-    assert_eq!(answer.tasks.len(), 4);
+    assert_eq!(answer.tasks.len(), batch.len());
     assert_eq!(
         answer.tasks[2].id, earlier.id,
         "a used key names the earlier task"
@@ -507,7 +523,7 @@ async fn a_batch_stores_every_field_of_every_task_in_order() {
         assert_eq!(got.state, TaskState::Queued);
     }
     assert_eq!(answer.tasks[0].timeout_secs, 90);
-    let new_ids: Vec<_> = [0, 1, 3].iter().map(|&i| answer.tasks[i].id).collect();
+    let new_ids: Vec<_> = [0, 1, 3, 4].iter().map(|&i| answer.tasks[i].id).collect();
     assert!(
         new_ids.is_sorted(),
         "ids are taken in the batch's order: {new_ids:?}"
@@ -517,7 +533,7 @@ async fn a_batch_stores_every_field_of_every_task_in_order() {
         let stored = app.client.task(got.id).await.unwrap();
         assert_eq!(terms(&stored), terms(got));
     }
-    assert_eq!(count(&app).await, 4);
+    assert_eq!(count(&app).await, 5);
 }
 
 #[tokio::test]

@@ -55,56 +55,48 @@ struct Inserted {
 }
 
 /// `insert_many`'s parameters, as `sql/tasks/insert_many.sql` numbers them:
-/// one typed array per column, the ragged ones (argv, tags, labels) laid
-/// end to end with where each task's part ends. An absent working
-/// directory or key is sent as '' (validation refuses empty ones).
+/// one typed array per column, each task's argv, tags and labels as an
+/// array literal. An absent working directory or key is sent as '' (
+/// validation refuses empty ones).
 fn insert_values(owner: &str, tasks: &[NewTask]) -> Vec<Value> {
-    /// Lays `parts` end to end: the items, and where each part ends.
-    fn flatten<'a>(parts: impl Iterator<Item = &'a Vec<String>>) -> (Vec<String>, Vec<i32>) {
-        let mut items = Vec::new();
-        let mut ends = Vec::new();
-        for part in parts {
-            items.extend(part.iter().cloned());
-            ends.push(i32::try_from(items.len()).unwrap_or(i32::MAX));
-        }
-        (items, ends)
+    fn column<T>(tasks: &[NewTask], field: impl Fn(&NewTask) -> T) -> Vec<T> {
+        tasks.iter().map(field).collect()
     }
-    let (argv, argv_ends) = flatten(tasks.iter().map(|t| &t.argv));
-    let (tags, tag_ends) = flatten(tasks.iter().map(|t| &t.tags));
-    let (labels, label_ends) = flatten(tasks.iter().map(|t| &t.labels));
-    let env: Vec<serde_json::Value> = tasks.iter().map(|t| serde_json::json!(t.env)).collect();
-    let text_or_empty = |value: &Option<String>| value.clone().unwrap_or_default();
     vec![
         owner.into(),
-        argv.into(),
-        argv_ends.into(),
-        env.into(),
-        tasks
-            .iter()
-            .map(|t| text_or_empty(&t.working_dir))
-            .collect::<Vec<_>>()
-            .into(),
-        tag_ends.into(),
-        tags.into(),
-        label_ends.into(),
-        labels.into(),
-        tasks.iter().map(|t| t.priority).collect::<Vec<_>>().into(),
-        tasks
-            .iter()
-            .map(|t| t.timeout_secs)
-            .collect::<Vec<_>>()
-            .into(),
-        tasks
-            .iter()
-            .map(|t| t.max_attempts)
-            .collect::<Vec<_>>()
-            .into(),
-        tasks
-            .iter()
-            .map(|t| text_or_empty(&t.idempotency_key))
-            .collect::<Vec<_>>()
-            .into(),
+        column(tasks, |t| array_literal(&t.argv)).into(),
+        column(tasks, |t| serde_json::json!(t.env)).into(),
+        column(tasks, |t| t.working_dir.clone().unwrap_or_default()).into(),
+        column(tasks, |t| array_literal(&t.tags)).into(),
+        column(tasks, |t| array_literal(&t.labels)).into(),
+        column(tasks, |t| t.priority).into(),
+        column(tasks, |t| t.timeout_secs).into(),
+        column(tasks, |t| t.max_attempts).into(),
+        column(tasks, |t| t.idempotency_key.clone().unwrap_or_default()).into(),
     ]
+}
+
+/// `items` as PostgreSQL's text form of a `text[]`: every element in
+/// double quotes, in which only `"` and `\` are special (each escaped with
+/// a backslash), so any string comes back as it was.
+fn array_literal(items: &[String]) -> String {
+    let mut out = String::with_capacity(2 + items.iter().map(|i| i.len() + 3).sum::<usize>());
+    out.push('{');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// The row of `task`, just inserted under `id` at `created_at`: what was

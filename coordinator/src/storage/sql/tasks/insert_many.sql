@@ -5,28 +5,27 @@
 -- inserted task's place in the input (from 1), id and creation time: the
 -- rest of the row is what was sent and the defaults.
 --
--- One element per task in $3 (where its argv ends in $2), $4 env, $5
--- working directory ('' for none), $6 (where its tags end in $7), $8
--- (where its labels end in $9), $10 priority, $11 timeout, $12 attempts
--- allowed and $13 idempotency key ('' for none; validation refuses empty
--- working directories and keys). $2, $7 and $9 hold every task's argv,
--- tags and labels one after another. Typed arrays, not JSON: the server
--- decodes them without parsing text.
+-- One element per task in each of $2 argv, $3 env, $4 working directory
+-- ('' for none), $5 tags, $6 labels, $7 priority, $8 timeout, $9 attempts
+-- allowed and $10 idempotency key ('' for none; validation refuses empty
+-- working directories and keys). Typed arrays, not JSON, so the server
+-- reads each field without parsing a document; a task's argv, tags and
+-- labels come as array literals (`{"a","b"}`), one per task, because
+-- arrays of arrays must be rectangular and a slice of one long array costs
+-- a walk from its start.
 --
 -- Only tasks with a key go through ON CONFLICT: its speculative insertion
 -- costs a second WAL record per row, which a task without a key never needs.
 WITH input AS (
     -- The ids are taken after the sort: in input order.
     SELECT nextval('tasks_id_seq') AS id, i.ord,
-           ($2::text[])[COALESCE(($3::int[])[i.ord::int - 1], 0) + 1 : i.argv_end] AS argv,
-           i.env, NULLIF(i.working_dir, '') AS working_dir,
-           ($7::text[])[COALESCE(($6::int[])[i.ord::int - 1], 0) + 1 : i.tags_end] AS tags,
-           ($9::text[])[COALESCE(($8::int[])[i.ord::int - 1], 0) + 1 : i.labels_end] AS labels,
+           i.argv::text[] AS argv, i.env, NULLIF(i.working_dir, '') AS working_dir,
+           i.tags::text[] AS tags, i.labels::text[] AS labels,
            i.priority, i.timeout_secs, i.max_attempts,
            NULLIF(i.idempotency_key, '') AS idempotency_key
-    FROM unnest($3::int[], $4::jsonb[], $5::text[], $6::int[], $8::int[],
-                $10::int[], $11::bigint[], $12::int[], $13::text[])
-         WITH ORDINALITY AS i(argv_end, env, working_dir, tags_end, labels_end,
+    FROM unnest($2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[],
+                $7::int[], $8::bigint[], $9::int[], $10::text[])
+         WITH ORDINALITY AS i(argv, env, working_dir, tags, labels,
                               priority, timeout_secs, max_attempts, idempotency_key, ord)
     ORDER BY i.ord),
 unkeyed AS (
