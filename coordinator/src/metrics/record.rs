@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::domain::TaskState;
+use crate::storage::attempts::Handed;
 use crate::storage::entities::task;
 
 use super::Metrics;
@@ -11,7 +12,7 @@ use super::Metrics;
 impl Metrics {
     /// An attempt was handed over (`row` as the hand-over returned it); the
     /// queue wait is recorded for first attempts, submit → start.
-    pub fn task_started_row(&self, row: &task::Model) {
+    pub fn task_started_row(&self, row: &Handed) {
         let wait = (row.attempts == 1).then(|| {
             let started = row.started_at.unwrap_or_else(chrono::Utc::now);
             (started - row.created_at)

@@ -18,7 +18,7 @@ use super::dispatch::enqueue_rows;
 use crate::domain::Epoch;
 use crate::error::ApiError;
 use crate::storage;
-use crate::storage::entities::task::Model;
+use crate::storage::attempts::Handed;
 
 /// Hand-over statements running at once.
 pub const IN_FLIGHT: usize = 3;
@@ -46,7 +46,7 @@ pub struct Pending {
     tasks: Vec<TaskId>,
     /// The epoch the tasks were popped under.
     epoch: Epoch,
-    answer: oneshot::Sender<Result<Vec<Model>, DbErr>>,
+    answer: oneshot::Sender<Result<Vec<Handed>, DbErr>>,
 }
 
 /// The queue of hand-overs waiting to be confirmed.
@@ -81,7 +81,7 @@ pub async fn hand_over(
     worker: WorkerId,
     tasks: Vec<TaskId>,
     epoch: Epoch,
-) -> Result<Vec<Model>, ApiError> {
+) -> Result<Vec<Handed>, ApiError> {
     let (answer, answered) = oneshot::channel();
     state.handovers().push(Pending {
         worker,
@@ -133,9 +133,9 @@ async fn drain(state: &AppState) {
 }
 
 /// Settles each fetch of a group with its share of the confirmed rows.
-async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Model>, epoch: Epoch) {
+async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Handed>, epoch: Epoch) {
     // Each task was popped by exactly one fetch of the group.
-    let mut confirmed_rows: std::collections::HashMap<TaskId, Model> =
+    let mut confirmed_rows: std::collections::HashMap<TaskId, Handed> =
         rows.into_iter().map(|row| (TaskId(row.id), row)).collect();
     let mut refused = Vec::new();
     let mut outcomes = Vec::with_capacity(group.len());

@@ -15,22 +15,38 @@ use crate::domain::{AttemptOutcome, Epoch, TaskState};
 /// each task still `queued`, and still matching its worker's tags, becomes
 /// `running` on that worker with its attempt counted and recorded, in one
 /// statement for all the workers. Other tasks are left alone and absent from
-/// the answer; this UPDATE, not the dispatcher, decides. (`sql/attempts/assign.sql`
+/// the answer; this UPDATE, not the dispatcher, decides. Answers each task
+/// handed over as its agent needs it. (`sql/attempts/assign.sql`
 /// says how the statement is shaped for one plan.) Fenced with `epoch`.
 #[tracing::instrument(skip_all, fields(n = handovers.len()), err)]
 pub async fn assign(
     db: &impl ConnectionTrait,
     handovers: &[(TaskId, WorkerId)],
     epoch: Epoch,
-) -> Result<Vec<Model>, DbErr> {
+) -> Result<Vec<Handed>, DbErr> {
     let tasks: Vec<i64> = handovers.iter().map(|(task, _)| task.0).collect();
     let workers: Vec<i64> = handovers.iter().map(|(_, worker)| worker.0).collect();
-    Model::find_by_statement(stmt(
+    Handed::find_by_statement(stmt(
         include_str!("sql/attempts/assign.sql"),
         [tasks.into(), workers.into(), epoch.0.into()],
     ))
     .all(db)
     .await
+}
+
+/// A task [`assign`] handed over: what its agent needs to run it, and the
+/// times its wait is measured by.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct Handed {
+    pub id: i64,
+    /// The attempt now running (from 1).
+    pub attempts: i32,
+    pub timeout_secs: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub argv: Vec<String>,
+    pub env: serde_json::Value,
+    pub working_dir: Option<String>,
 }
 
 /// How one attempt ended, as a worker reported it.

@@ -56,8 +56,8 @@ struct Inserted {
 
 /// `insert_many`'s parameters, as `sql/tasks/insert_many.sql` numbers them:
 /// one typed array per column, each task's argv, tags and labels as an
-/// array literal. An absent working directory or key is sent as '' (
-/// validation refuses empty ones).
+/// array literal. An absent working directory or key is sent as '', which
+/// validation refuses as a value.
 fn insert_values(owner: &str, tasks: &[NewTask]) -> Vec<Value> {
     fn column<T>(tasks: &[NewTask], field: impl Fn(&NewTask) -> T) -> Vec<T> {
         tasks.iter().map(field).collect()

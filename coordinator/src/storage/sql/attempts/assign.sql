@@ -3,7 +3,8 @@
 -- that worker with its attempt counted, in one statement for all the
 -- workers. (The attempt's row in `task_attempts` is written once, when it
 -- ends; until then the task's row is its record.) Answers the tasks handed
--- over, whole. Fenced: fails (SQLSTATE SYF01) unless $3 is the current
+-- over with what their agents need to run them (not the task whole: a
+-- retried task's row still holds its last attempt's output). Fenced: fails (SQLSTATE SYF01) unless $3 is the current
 -- leader's epoch.
 --
 -- Shaped for one plan: the few workers' tags read once (`holders`) and
@@ -24,5 +25,6 @@ assigned AS (
     JOIN task_specs s ON s.id = i.task_id
     WHERE t.id = i.task_id AND t.state::text = 'queued' AND s.tags <@ w.tags
       AND (SELECT switchyard_fence($3))
-    RETURNING t.*, s.owner, s.argv, s.env, s.working_dir, s.tags, s.labels, s.idempotency_key)
+    RETURNING t.id, t.attempts, t.timeout_secs, t.created_at, t.started_at,
+              s.argv, s.env, s.working_dir)
 SELECT * FROM assigned
