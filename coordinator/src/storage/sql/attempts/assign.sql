@@ -4,8 +4,8 @@
 -- workers. (The attempt's row in `task_attempts` is written once, when it
 -- ends; until then the task's row is its record.) Answers the tasks handed
 -- over with what their agents need to run them (not the task whole: a
--- retried task's row still holds its last attempt's output). Fenced: fails (SQLSTATE SYF01) unless $3 is the current
--- leader's epoch.
+-- retried task's row still holds its last attempt's output). Fenced: fails
+-- (SQLSTATE SYF01) unless $3 is the current leader's epoch.
 --
 -- Shaped for one plan: the few workers' tags read once (`holders`) and
 -- joined by hash; for each pair, the spec and the task by their primary
