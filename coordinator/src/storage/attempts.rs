@@ -7,8 +7,8 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, FromQueryResult, Value};
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::entities::task::Model;
-use super::stmt;
 use super::tasks::ids;
+use super::{column, stmt};
 use crate::domain::{AttemptOutcome, Epoch, TaskState};
 
 /// Hands queued tasks to workers, each pair `(task, worker)` of `handovers`:
@@ -24,11 +24,13 @@ pub async fn assign(
     handovers: &[(TaskId, WorkerId)],
     epoch: Epoch,
 ) -> Result<Vec<Handed>, DbErr> {
-    let tasks: Vec<i64> = handovers.iter().map(|(task, _)| task.0).collect();
-    let workers: Vec<i64> = handovers.iter().map(|(_, worker)| worker.0).collect();
     Handed::find_by_statement(stmt(
         include_str!("sql/attempts/assign.sql"),
-        [tasks.into(), workers.into(), epoch.0.into()],
+        [
+            column(handovers, |(task, _)| task.0),
+            column(handovers, |(_, worker)| worker.0),
+            epoch.0.into(),
+        ],
     ))
     .all(db)
     .await
@@ -81,22 +83,19 @@ pub struct Backoff {
 /// second array saying where it is present; then the back-off, the
 /// allowance of lost attempts and the epoch.
 fn finish_values(finishes: &[Finish], backoff: Backoff, epoch: Option<Epoch>) -> [Value; 16] {
-    fn column<T>(finishes: &[Finish], field: impl Fn(&Finish) -> T) -> Vec<T> {
-        finishes.iter().map(field).collect()
-    }
     [
-        column(finishes, |f| f.task.0).into(),
-        column(finishes, |f| f.worker.0).into(),
-        column(finishes, |f| f.attempt).into(),
-        column(finishes, |f| f.outcome.to_value()).into(),
-        column(finishes, |f| f.exit_code.unwrap_or_default()).into(),
-        column(finishes, |f| f.exit_code.is_some()).into(),
-        column(finishes, |f| f.stdout.clone()).into(),
-        column(finishes, |f| f.stderr.clone()).into(),
-        column(finishes, |f| f.stdout_truncated).into(),
-        column(finishes, |f| f.stderr_truncated).into(),
-        column(finishes, |f| f.error.clone().unwrap_or_default()).into(),
-        column(finishes, |f| f.error.is_some()).into(),
+        column(finishes, |f| f.task.0),
+        column(finishes, |f| f.worker.0),
+        column(finishes, |f| f.attempt),
+        column(finishes, |f| f.outcome.to_value()),
+        column(finishes, |f| f.exit_code.unwrap_or_default()),
+        column(finishes, |f| f.exit_code.is_some()),
+        column(finishes, |f| f.stdout.clone()),
+        column(finishes, |f| f.stderr.clone()),
+        column(finishes, |f| f.stdout_truncated),
+        column(finishes, |f| f.stderr_truncated),
+        column(finishes, |f| f.error.clone().unwrap_or_default()),
+        column(finishes, |f| f.error.is_some()),
         backoff.base_secs.into(),
         backoff.max_secs.into(),
         backoff.lost_limit.into(),

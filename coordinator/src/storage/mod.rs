@@ -73,3 +73,13 @@ pub fn is_unavailable(error: &DbErr) -> bool {
 fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
+
+/// One field of every row of a batch as one typed array parameter: batch
+/// statements take a column per field (`unnest($1, $2, …)`), which the
+/// server reads without parsing a document.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Value
+where
+    Vec<T>: Into<Value>,
+{
+    rows.iter().map(field).collect::<Vec<T>>().into()
+}

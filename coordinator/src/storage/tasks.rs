@@ -6,11 +6,11 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, FromQueryResult, Value};
 use switchyard_protocol::{TaskId, WorkerId};
 
 use super::entities::task::Model;
-use super::stmt;
+use super::{column, stmt};
 use crate::domain::{Epoch, NewTask, TaskState};
 
 pub(super) fn ids(tasks: &[TaskId]) -> Value {
-    tasks.iter().map(|id| id.0).collect::<Vec<i64>>().into()
+    column(tasks, |id| id.0)
 }
 
 /// Inserts new queued tasks for `owner`, in one statement, in order.
@@ -30,18 +30,18 @@ pub async fn insert_many(
     .await?;
     let mut rows: Vec<Option<Model>> = vec![None; tasks.len()];
     for row in inserted {
-        let slot = usize::try_from(row.ord)
+        // `ord` counts from 1.
+        let index = usize::try_from(row.ord - 1)
             .ok()
-            .and_then(|ord| ord.checked_sub(1))
-            .and_then(|index| Some((index, tasks.get(index)?)));
-        let Some((index, task)) = slot else {
+            .filter(|&i| i < tasks.len());
+        let Some(index) = index else {
             return Err(DbErr::Custom(format!(
                 "insert_many answered place {} of {} tasks",
                 row.ord,
                 tasks.len()
             )));
         };
-        rows[index] = Some(queued_row(owner, task, row.id, row.created_at));
+        rows[index] = Some(queued_row(owner, &tasks[index], row.id, row.created_at));
     }
     Ok(rows)
 }
@@ -59,20 +59,17 @@ struct Inserted {
 /// array literal. An absent working directory or key is sent as '', which
 /// validation refuses as a value.
 fn insert_values(owner: &str, tasks: &[NewTask]) -> Vec<Value> {
-    fn column<T>(tasks: &[NewTask], field: impl Fn(&NewTask) -> T) -> Vec<T> {
-        tasks.iter().map(field).collect()
-    }
     vec![
         owner.into(),
-        column(tasks, |t| array_literal(&t.argv)).into(),
-        column(tasks, |t| serde_json::json!(t.env)).into(),
-        column(tasks, |t| t.working_dir.clone().unwrap_or_default()).into(),
-        column(tasks, |t| array_literal(&t.tags)).into(),
-        column(tasks, |t| array_literal(&t.labels)).into(),
-        column(tasks, |t| t.priority).into(),
-        column(tasks, |t| t.timeout_secs).into(),
-        column(tasks, |t| t.max_attempts).into(),
-        column(tasks, |t| t.idempotency_key.clone().unwrap_or_default()).into(),
+        column(tasks, |t| array_literal(&t.argv)),
+        column(tasks, |t| serde_json::json!(t.env)),
+        column(tasks, |t| t.working_dir.clone().unwrap_or_default()),
+        column(tasks, |t| array_literal(&t.tags)),
+        column(tasks, |t| array_literal(&t.labels)),
+        column(tasks, |t| t.priority),
+        column(tasks, |t| t.timeout_secs),
+        column(tasks, |t| t.max_attempts),
+        column(tasks, |t| t.idempotency_key.clone().unwrap_or_default()),
     ]
 }
 
@@ -336,4 +333,27 @@ pub async fn existing_among(
     .all(db)
     .await?;
     Ok(rows.into_iter().map(|row| TaskId(row.id)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_literal;
+
+    #[test]
+    fn an_array_literal_quotes_every_element_and_escapes_quotes_and_backslashes() {
+        let items = [
+            "plain",
+            "a \"quoted\" word",
+            r"back\slash",
+            "",
+            "NULL",
+            "{x,y}",
+        ]
+        .map(String::from);
+        assert_eq!(
+            array_literal(&items),
+            r#"{"plain","a \"quoted\" word","back\\slash","","NULL","{x,y}"}"#
+        );
+        assert_eq!(array_literal(&[]), "{}");
+    }
 }
