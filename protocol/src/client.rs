@@ -15,8 +15,10 @@ use crate::dispatcher::DispatcherView;
 use crate::endpoints::{Endpoints, Miss};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::ids::{TaskId, WorkerId};
+use crate::output::{OutputAccepted, OutputBatch, OutputView};
 use crate::task::{
-    AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskPage, TaskView, UpdateTask,
+    AttemptView, BatchView, ListTasksQuery, QueueQuery, QueueView, SubmitBatch, SubmitTask,
+    TaskPage, TaskView, UpdateTask,
 };
 use crate::tls::{ClientOptions, SetupError, TlsFailure, tls_failure};
 use crate::worker::{
@@ -250,10 +252,21 @@ impl Client {
         resend: Resend,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<T, ClientError> {
+        self.send_then(resend, build, async |response| Ok(response.json().await?))
+            .await
+    }
+
+    /// [`Self::send`], with a successful answer read by `read`.
+    async fn send_then<T>(
+        &self,
+        resend: Resend,
+        build: impl Fn(&str) -> RequestBuilder,
+        read: impl AsyncFn(reqwest::Response) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         let mut tries = 0;
         loop {
             let (index, base) = self.endpoints.current();
-            let error = match self.exchange(build(base)).await {
+            let error = match self.exchange(build(base), &read).await {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
@@ -271,15 +284,16 @@ impl Client {
         }
     }
 
-    /// One request and its answer.
-    async fn exchange<T: DeserializeOwned>(
+    /// One request and its answer, a successful one read by `read`.
+    async fn exchange<T>(
         &self,
         request: RequestBuilder,
+        read: &impl AsyncFn(reqwest::Response) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let response = request.send().await?;
         let status = response.status();
         if status.is_success() {
-            return Ok(response.json().await?);
+            return read(response).await;
         }
         let text = response.text().await?;
         match serde_json::from_str::<ErrorBody>(&text) {
@@ -360,10 +374,67 @@ impl Client {
         self.get(&format!("/api/v1/tasks/{id}")).await
     }
 
+    /// One task by id, answered when it finishes or after `wait` (at most
+    /// a minute), whichever comes first.
+    pub async fn wait_task(&self, id: TaskId, wait: Duration) -> Result<TaskView, ClientError> {
+        let wait = wait.min(Duration::from_millis(crate::limits::MAX_TASK_WAIT_MS));
+        let path = format!("/api/v1/tasks/{id}");
+        let query = [("wait", format!("{}ms", wait.as_millis()))];
+        self.send(Resend::Safe, |base| {
+            self.request(base, Method::GET, &path)
+                .timeout(self.timeout + wait)
+                .query(&query)
+        })
+        .await
+    }
+
+    /// Runs a finished task again, as a new attempt.
+    pub async fn retry(&self, id: TaskId) -> Result<TaskView, ClientError> {
+        self.post(
+            Resend::IfUnacted,
+            &format!("/api/v1/tasks/{id}/retry"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// A task's output so far: the running attempt's, or the kept tail of
+    /// the last finished one.
+    pub async fn output(&self, id: TaskId) -> Result<OutputView, ClientError> {
+        self.get(&format!("/api/v1/tasks/{id}/output")).await
+    }
+
+    /// Follows a task's output live until the task finishes: read the
+    /// events with [`OutputFollower::next`].
+    pub async fn follow_output(&self, id: TaskId) -> Result<OutputFollower, ClientError> {
+        let path = format!("/api/v1/tasks/{id}/output");
+        self.send_then(
+            Resend::Safe,
+            |base| {
+                // The stream lasts as long as the task: no overall timeout,
+                // the follower's idle timeout instead.
+                self.request(base, Method::GET, &path)
+                    .timeout(Duration::from_secs(365 * 24 * 3600))
+                    .query(&[("follow", "true")])
+            },
+            async |response| Ok(OutputFollower::new(response)),
+        )
+        .await
+    }
+
     /// A page of tasks, newest first.
     pub async fn list_tasks(&self, query: &ListTasksQuery) -> Result<TaskPage, ClientError> {
         self.send(Resend::Safe, |base| {
             self.request(base, Method::GET, "/api/v1/tasks")
+                .query(query)
+        })
+        .await
+    }
+
+    /// The head of the queue, in dispatch order.
+    pub async fn queue(&self, query: &QueueQuery) -> Result<QueueView, ClientError> {
+        self.send(Resend::Safe, |base| {
+            self.request(base, Method::GET, "/api/v1/queue")
                 .query(query)
         })
         .await
@@ -449,6 +520,16 @@ impl Client {
             batch,
         )
         .await
+    }
+
+    /// Send the output the worker's running tasks printed lately.
+    pub async fn send_output(
+        &self,
+        id: WorkerId,
+        batch: &OutputBatch,
+    ) -> Result<OutputAccepted, ClientError> {
+        self.post(Resend::Safe, &format!("/api/v1/workers/{id}/output"), batch)
+            .await
     }
 
     /// Change a worker's tags or slots (the worker itself).
@@ -550,5 +631,8 @@ impl Client {
     }
 }
 
+mod follow;
 #[cfg(test)]
 mod tests;
+
+pub use follow::OutputFollower;

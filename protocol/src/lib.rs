@@ -8,6 +8,7 @@
 //! - [`ids`]: typed task and worker identifiers.
 //! - [`task`]: submitting, viewing and listing tasks.
 //! - [`worker`]: registering, heartbeating, fetching and reporting.
+//! - [`output`]: a task's output while it runs, and following it live.
 //! - [`auth`]: principals, roles and tokens.
 //! - [`admin`]: answers of the admin routes.
 //! - [`dispatcher`]: the dispatcher's state, as the admin API shows it.
@@ -31,6 +32,7 @@ pub mod endpoints;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod output;
 pub mod schema;
 pub mod stats;
 pub mod task;
@@ -40,17 +42,21 @@ pub mod worker;
 
 pub use admin::{RebalanceResult, SeedResult};
 pub use auth::{CreatePrincipal, CreateToken, IssuedToken, Role, TokenInfo, TokenKind, Whoami};
-pub use client::{Client, ClientError, StatusCode};
+pub use client::{Client, ClientError, OutputFollower, StatusCode};
 pub use cluster::{ClusterRole, ClusterView, CoordinatorView, LeaseView};
 pub use dispatcher::{
     DispatcherSnapshot, DispatcherView, TagSetSnapshot, TaskHolders, WorkerSnapshot,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{TaskId, WorkerId};
+pub use output::{
+    AttemptStarted, FollowEvent, OutputAccepted, OutputBatch, OutputChunk, OutputEnd, OutputQuery,
+    OutputSkipped, OutputStream, OutputText, OutputView, ShowTaskQuery,
+};
 pub use stats::{HealthReport, HealthStatus, Stats, StatsQuery, StatsScope};
 pub use task::{
-    AttemptOutcome, AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskOutput,
-    TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
+    AttemptOutcome, AttemptView, BatchView, ListTasksQuery, QueueQuery, QueueView, SubmitBatch,
+    SubmitTask, TaskOutput, TaskPage, TaskState, TaskView, UpdateTask, WaitReason,
 };
 pub use tls::{ClientOptions, SetupError, http_client_builder};
 pub use worker::{

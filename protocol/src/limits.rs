@@ -47,6 +47,13 @@ pub const MAX_FETCH: u32 = 256;
 pub const MAX_REPORT_BATCH: usize = 1000;
 /// Longest a fetch may wait for work, in seconds.
 pub const MAX_FETCH_WAIT_SECS: f64 = 60.0;
+/// Longest `GET /api/v1/tasks/{id}?wait=` may wait for the task to end, in
+/// milliseconds.
+pub const MAX_TASK_WAIT_MS: u64 = 60_000;
+/// Most chunks in one output batch of an agent.
+pub const MAX_OUTPUT_CHUNKS: usize = 1000;
+/// Largest total text of one output batch of an agent, in bytes.
+pub const MAX_OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
 /// Largest page of a task listing.
 pub const MAX_PAGE_SIZE: u32 = 500;
 /// Most tasks in one batch submission.

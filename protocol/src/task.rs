@@ -248,6 +248,9 @@ pub struct TaskView {
     pub queue_position: Option<u64>,
     /// The idempotency key it was submitted with.
     pub idempotency_key: Option<String>,
+    /// The principal that submitted it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// Filters and paging for listing tasks. Results are newest first.
@@ -276,6 +279,11 @@ pub struct ListTasksQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<schema::Label>, inline)]
     pub label: Option<String>,
+    /// Only tasks this principal submitted (admins and operators; a user
+    /// sees only their own tasks anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::PrincipalName>, inline)]
+    pub owner: Option<String>,
     /// Page size, 1 to 500; 50 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<schema::PageSize>, inline)]
@@ -296,6 +304,42 @@ pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/queue`: how much of the queue to show.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Only tasks that require this tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::Tag>, inline)]
+    pub tag: Option<String>,
+    /// How many tasks, 1 to 500; 50 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<schema::PageSize>, inline)]
+    pub limit: Option<u32>,
+}
+
+/// The head of the queue: queued tasks in the order they are dispatched
+/// (highest priority first, then oldest), each saying why it waits and,
+/// when it is in a worker's queue, its place there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueView {
+    pub tasks: Vec<TaskView>,
+    /// Queued tasks in all that the caller may see (the page shows the
+    /// first of them).
+    pub total: u64,
 }
 
 schema::bounded!(

@@ -82,6 +82,7 @@ pub fn task(row: task::Model, waiting: Option<WaitReason>) -> TaskView {
         waiting,
         queue_position: None,
         idempotency_key: row.idempotency_key,
+        owner: Some(row.owner),
     }
 }
 
