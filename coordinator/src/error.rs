@@ -59,6 +59,9 @@ pub enum ApiError {
         task: TaskId,
         state: switchyard_protocol::TaskState,
     },
+    /// 409: an archived task cannot change.
+    #[error("task {0} is archived (finished longer ago than the retention age): submit it again")]
+    Archived(TaskId),
     /// 409: the idempotency key names a task submitted with other terms.
     #[error("idempotency key already used for task {0}, submitted with other terms")]
     TaskExists(TaskId),
@@ -121,6 +124,7 @@ impl ApiError {
             Self::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::NotQueued { .. } => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::TaskExists(_) => (StatusCode::CONFLICT, ErrorCode::TaskExists),
+            Self::Archived(_) => (StatusCode::CONFLICT, ErrorCode::InvalidStateTransition),
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::QueueFull),
             Self::AuthBusy => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::AuthBusy),
             Self::WorkerGone(_) => (StatusCode::GONE, ErrorCode::WorkerGone),

@@ -27,3 +27,4 @@ mod sim;
 mod standby;
 mod support_smoke;
 mod tls;
+mod watching;

@@ -46,6 +46,7 @@ mod heartbeat;
 mod identity;
 mod isolation;
 mod leftovers;
+mod output;
 mod proctree;
 mod registration;
 mod reports;

@@ -43,6 +43,9 @@ pub(crate) async fn run(
     let fetching = session.closed.child_token();
     let heartbeat = tokio::spawn(heartbeat::run(session.clone()).in_current_span());
     let fetch = tokio::spawn(fetch::run(session.clone(), fetching.clone()).in_current_span());
+    let output = tokio::spawn(
+        crate::output::run(session.output.clone(), session.closed.clone()).in_current_span(),
+    );
     let end = tokio::select! {
         () = shutdown.cancelled() => SessionEnd::ShutDown,
         () = session.gone.cancelled() => SessionEnd::Gone,
@@ -60,6 +63,7 @@ pub(crate) async fn run(
     };
     session.closed.cancel();
     join("heartbeat", heartbeat).await;
+    join("output", output).await;
     if registered {
         unregister(&session).await;
     }

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::isolation::Isolation;
+use crate::output::Tap;
 use crate::statedir::Record;
 use crate::supervised::Supervised;
 use crate::supervisor::wire::{Event, Exit, Spec};
@@ -42,12 +43,14 @@ const PIPE_DRAIN: Duration = Duration::from_secs(1);
 /// Never fails: a task that cannot even start is reported `failed` with an
 /// `error` saying why. Firing `cancel` kills the task and yields
 /// `cancelled`; outliving `timeout_secs` (when positive) yields
-/// `timed_out`. When this returns, no process of the task is left.
+/// `timed_out`. When this returns, no process of the task is left. What
+/// the task prints also goes to `taps` (stdout's, stderr's) as it comes.
 pub(crate) async fn run_task(
     assignment: &Assignment,
     isolation: &Isolation,
     lease: Lease,
     cancel: CancellationToken,
+    taps: Option<[Tap; 2]>,
 ) -> TaskReport {
     let mut report = TaskReport {
         task_id: assignment.task_id,
@@ -65,7 +68,7 @@ pub(crate) async fn run_task(
         report.error = Some("cancelled before it started".to_owned());
         return report;
     }
-    let run = match execute(assignment, isolation, lease, &cancel).await {
+    let run = match execute(assignment, isolation, lease, &cancel, taps).await {
         Ok(run) => run,
         Err(e) => {
             report.error = Some(clamp_error(e.to_string()));
@@ -153,6 +156,7 @@ async fn execute(
     isolation: &Isolation,
     mut lease: Lease,
     cancel: &CancellationToken,
+    taps: Option<[Tap; 2]>,
 ) -> Result<Run, StartError> {
     if assignment.argv.is_empty() {
         return Err(StartError::EmptyArgv);
@@ -216,10 +220,11 @@ async fn execute(
         gone.cancel();
         end
     };
+    let [stdout_tap, stderr_tap] = taps.map_or([None, None], |taps| taps.map(Some));
     let (end, stdout, stderr) = tokio::join!(
         supervise,
-        read_tail(stdout, &gone),
-        read_tail(stderr, &gone),
+        read_tail(stdout, &gone, stdout_tap),
+        read_tail(stderr, &gone, stderr_tap),
     );
     isolation.state.remove_record(task, attempt);
     remove_work_dir(isolation, work_dir).await;
@@ -323,9 +328,10 @@ async fn sleep_for(duration: Option<Duration>) {
     }
 }
 
-/// Reads `pipe` to its end, keeping the tail; stops `PIPE_DRAIN` after
-/// `gone` fires even if something still holds the pipe open.
-async fn read_tail<R>(pipe: Option<R>, gone: &CancellationToken) -> (String, bool)
+/// Reads `pipe` to its end, keeping the tail and passing everything to
+/// `tap`; stops `PIPE_DRAIN` after `gone` fires even if something still
+/// holds the pipe open.
+async fn read_tail<R>(pipe: Option<R>, gone: &CancellationToken, tap: Option<Tap>) -> (String, bool)
 where
     R: AsyncRead + Unpin,
 {
@@ -343,7 +349,12 @@ where
         tokio::select! {
             read = pipe.read(&mut chunk) => match read {
                 Ok(0) => break,
-                Ok(n) => tail.push(&chunk[..n]),
+                Ok(n) => {
+                    tail.push(&chunk[..n]);
+                    if let Some(tap) = &tap {
+                        tap.push(&chunk[..n]);
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "stopped reading task output");
                     break;

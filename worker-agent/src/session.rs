@@ -1,6 +1,7 @@
 //! What one registration of this agent shares among its loops and tasks:
 //! the worker's client and id, its slots, the running tasks, the report
-//! queue, the tracker tasks run on, the signals that end it, and the lease.
+//! queue, the output on its way, the tracker tasks run on, the signals that
+//! end it, and the lease.
 //!
 //! Running tasks live on a lease that each heartbeat the leading
 //! coordinator answers renews: an agent cut off from every coordinator (or
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::isolation::Isolation;
+use crate::output::Outbox;
 use crate::reports::Reporter;
 use crate::runner::Lease;
 use crate::running::RunningTasks;
@@ -45,6 +47,8 @@ pub(crate) struct Session {
     pub(crate) running: RunningTasks,
     /// Reports waiting to be sent together, and the sending of them.
     pub(crate) reports: Reporter,
+    /// Output of running tasks waiting to be sent.
+    pub(crate) output: Arc<Outbox>,
     pub(crate) tasks: TaskTracker,
     /// Fired when the coordinator answers that it no longer knows this worker.
     pub(crate) gone: CancellationToken,
@@ -74,6 +78,7 @@ impl Session {
             lease: watch::Sender::new(lease_length.map(|length| contacted + length)),
             lease_length,
             reports: Reporter::new(client.clone(), worker.id, gone.clone()),
+            output: Arc::new(Outbox::new(client.clone(), worker.id)),
             client,
             worker_id: worker.id,
             isolation,

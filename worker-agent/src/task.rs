@@ -49,7 +49,17 @@ impl Session {
         };
         tracing::info!(timeout_secs = assignment.timeout_secs, "task started");
         tracing::debug!(argv = ?assignment.argv, working_dir = ?assignment.working_dir, "task command");
-        let report = runner::run_task(&assignment, &self.isolation, self.lease(), cancel).await;
+        let taps = self.output.open(task_id, attempt);
+        let report = runner::run_task(
+            &assignment,
+            &self.isolation,
+            self.lease(),
+            cancel,
+            Some(taps),
+        )
+        .await;
+        // Its last output goes before its end.
+        self.output.close(task_id, attempt).await;
         match (report.outcome, self.running.kill_reason(task_id, attempt)) {
             (_, Some(KillReason::Abandoned)) => {
                 tracing::info!(outcome = ?report.outcome, "task abandoned; not reporting it");

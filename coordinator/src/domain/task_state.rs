@@ -37,13 +37,15 @@ impl TaskState {
 
     /// Whether the lifecycle allows moving from `self` to `to`:
     /// queued → running | cancelled; running → queued (retry, worker lost) |
-    /// any final state; nothing leaves a final state.
+    /// any final state; a final state → queued only when a user retries the
+    /// task.
     pub fn can_become(self, to: TaskState) -> bool {
         use TaskState::*;
         matches!(
             (self, to),
             (Queued, Running | Cancelled)
                 | (Running, Queued | Succeeded | Failed | Cancelled | TimedOut)
+                | (Succeeded | Failed | Cancelled | TimedOut, Queued)
         )
     }
 
@@ -93,10 +95,14 @@ mod tests {
     use sea_orm::Iterable;
 
     #[test]
-    fn final_states_are_dead_ends() {
+    fn final_states_lead_only_back_to_the_queue() {
         for from in [Succeeded, Failed, Cancelled, TimedOut] {
             for to in TaskState::iter() {
-                assert!(from.transition(to).is_err(), "{from:?} -> {to:?}");
+                assert_eq!(
+                    from.transition(to).is_ok(),
+                    to == Queued,
+                    "{from:?} -> {to:?}"
+                );
             }
         }
     }

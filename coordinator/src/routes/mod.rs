@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod output;
 pub mod responses;
 pub mod stats;
 pub mod tasks;
@@ -31,6 +32,7 @@ use crate::service::AppState;
 fn documented() -> OpenApiRouter<AppState> {
     [
         tasks::routes(),
+        output::routes(),
         workers::routes(),
         admin::routes(),
         tokens::routes(),

@@ -1,10 +1,12 @@
-//! `/api/v1/tasks`: submit (one or a batch), get, list, change, cancel, attempts.
+//! `/api/v1/tasks`: submit (one or a batch), get (or wait for its end),
+//! list, change, cancel, retry, attempts; `/api/v1/queue`: the head of the
+//! queue.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use switchyard_protocol::{
-    AttemptView, BatchView, ListTasksQuery, SubmitBatch, SubmitTask, TaskId, TaskPage, TaskView,
-    UpdateTask,
+    AttemptView, BatchView, ListTasksQuery, QueueQuery, QueueView, ShowTaskQuery, SubmitBatch,
+    SubmitTask, TaskId, TaskPage, TaskView, UpdateTask,
 };
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
@@ -15,8 +17,9 @@ use super::extract::{Json, Path, Query};
 use super::responses::{
     AuthErrors, BadRequest, Conflict, InputErrors, QueueFull, TaskNotFound, Unavailable,
 };
+use crate::domain::validate;
 use crate::error::ApiError;
-use crate::service::{AppState, submit, tasks};
+use crate::service::{AppState, queue, submit, tasks};
 
 /// The task routes, each with its documentation.
 pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
@@ -25,7 +28,9 @@ pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(submit_batch),
         routes!(show_task, update_task),
         routes!(cancel_task),
+        routes!(retry_task),
         routes!(list_attempts),
+        routes!(show_queue),
     ]
 }
 
@@ -120,18 +125,26 @@ async fn list_attempts(
     get,
     path = "/api/v1/tasks/{id}",
     tag = "tasks",
-    params(("id" = i64, Path, description = "Task id")),
+    params(("id" = i64, Path, description = "Task id"), ShowTaskQuery),
     responses(
-        (status = 200, description = "The task", body = TaskView),
-        AuthErrors, BadRequest, TaskNotFound, Unavailable,
+        (status = 200, description = "The task; with `wait`, once it has finished or the wait is over", body = TaskView),
+        AuthErrors, InputErrors, TaskNotFound, Unavailable,
     )
 )]
 async fn show_task(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Path(id): Path<TaskId>,
+    Query(query): Query<ShowTaskQuery>,
 ) -> Result<Json<TaskView>, ApiError> {
-    Ok(Json(tasks::get(&state, &caller, id).await?))
+    let task = match query.wait.as_deref() {
+        None => tasks::get(&state, &caller, id).await?,
+        Some(wait) => {
+            let wait = validate::wait(wait)?;
+            tasks::wait_for_end(&state, &caller, id, wait).await?
+        }
+    };
+    Ok(Json(task))
 }
 
 #[utoipa::path(
@@ -150,6 +163,42 @@ async fn list_tasks(
     Query(query): Query<ListTasksQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
     Ok(Json(tasks::list(&state, &caller, query).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/retry",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "Queued again for one more attempt", body = TaskView),
+        AuthErrors, BadRequest, TaskNotFound, Conflict, QueueFull, Unavailable,
+    )
+)]
+async fn retry_task(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<TaskId>,
+) -> Result<Json<TaskView>, ApiError> {
+    Ok(Json(tasks::retry(&state, &caller, id).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue",
+    tag = "tasks",
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "Queued tasks in dispatch order, each with why it waits", body = QueueView),
+        AuthErrors, InputErrors, Unavailable,
+    )
+)]
+async fn show_queue(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json<QueueView>, ApiError> {
+    Ok(Json(queue::head(&state, &caller, query).await?))
 }
 
 #[utoipa::path(

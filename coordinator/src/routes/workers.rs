@@ -1,11 +1,12 @@
-//! `/api/v1/workers`: register, heartbeat, fetch, report (one or a batch),
-//! unregister.
+//! `/api/v1/workers`: register, heartbeat, fetch, send output, report (one
+//! or a batch), unregister.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
 use switchyard_protocol::{
-    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, RegisterWorker, ReportBatch,
-    ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId, WorkerView,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, OutputAccepted, OutputBatch,
+    RegisterWorker, ReportBatch, ReportBatchResponse, TaskReport, TaskView, UpdateWorker, WorkerId,
+    WorkerView,
 };
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
@@ -18,7 +19,7 @@ use super::responses::{
     WorkerNotFound,
 };
 use crate::error::ApiError;
-use crate::service::{AppState, fetch, report, workers};
+use crate::service::{AppState, fetch, output, report, workers};
 
 /// The worker routes, with their documentation.
 pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
@@ -29,7 +30,31 @@ pub fn routes() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(fetch),
         routes!(report),
         routes!(report_batch),
+        routes!(send_output),
     ]
+}
+
+/// Output the worker's running tasks printed lately; best effort (see the
+/// answer's `refused`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/output",
+    tag = "workers",
+    params(("id" = i64, Path, description = "Worker id")),
+    request_body = OutputBatch,
+    responses(
+        (status = 200, description = "Taken; `refused` names tasks this worker does not run, whose output was dropped", body = OutputAccepted),
+        AuthErrors, InputErrors, Unavailable,
+    )
+)]
+async fn send_output(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<WorkerId>,
+    Json(batch): Json<OutputBatch>,
+) -> Result<Json<OutputAccepted>, ApiError> {
+    caller.may_act_as(id)?;
+    Ok(Json(output::receive(&state, id, batch).await?))
 }
 
 #[utoipa::path(

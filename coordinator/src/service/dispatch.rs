@@ -143,6 +143,9 @@ pub fn requeue_released(state: &AppState, from: Option<WorkerId>, rows: Vec<task
         .collect();
     let ready = ready_now(state, &queued);
     state.dispatch().release(&ended, ready);
+    state
+        .watch()
+        .ended(rows.iter().map(|row| (TaskId(row.id), row.state)));
 }
 
 #[cfg(test)]

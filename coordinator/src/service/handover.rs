@@ -155,6 +155,10 @@ async fn settle(state: &AppState, group: Vec<Pending>, rows: Vec<Handed>, epoch:
             }
         }
         refused.extend_from_slice(&abandoned);
+        state.watch().started(
+            pending.worker,
+            rows.iter().map(|row| (TaskId(row.id), row.attempts)),
+        );
         outcomes.push((pending.worker, confirmed, abandoned));
         answers.push((pending.answer, rows));
     }

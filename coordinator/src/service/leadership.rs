@@ -190,6 +190,7 @@ pub fn step_up(state: &AppState, epoch: Epoch) {
 fn step_down(state: &AppState, why: &str) {
     let epoch = state.dispatch().epoch();
     state.dispatch().follow();
+    state.watch().forget_all();
     state.leadership().set_leader_url(None);
     state.metrics().leader_changed();
     tracing::warn!(epoch = ?epoch.map(|e| e.0), why, "no longer leading; standing by");

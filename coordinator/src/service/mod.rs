@@ -22,6 +22,8 @@ pub mod health;
 pub mod leadership;
 pub mod liveness;
 pub mod loops;
+pub mod output;
+pub mod queue;
 pub mod reaper;
 pub mod rebuild;
 pub mod reconcile;
@@ -35,6 +37,7 @@ pub mod submit;
 pub mod tasks;
 pub mod views;
 pub mod wakers;
+pub mod watch;
 pub mod workers;
 
 pub use state::{AppState, Settings};

@@ -55,6 +55,9 @@ fn settle(state: &AppState, worker: WorkerId, ended: &[Ended]) {
     }
     let freed: Vec<(WorkerId, TaskId)> = ended.iter().map(|e| (worker, TaskId(e.id))).collect();
     state.dispatch().release(&freed, Vec::new());
+    state
+        .watch()
+        .ended(ended.iter().map(|e| (TaskId(e.id), e.state)));
     for e in ended {
         state.metrics().attempt_reported(e.state);
         // A retry waits for its back-off; an interrupted attempt's task

@@ -22,6 +22,7 @@ use super::handover::{self, Handovers};
 use super::leadership::{self, Leadership};
 use super::liveness::Liveness;
 use super::retention::Retention;
+use super::watch::Watch;
 use crate::dispatcher::TaskDispatcher;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -117,6 +118,7 @@ struct Inner {
     finishes: Finishes,
     liveness: Liveness,
     fences: Fences,
+    watch: Arc<Watch>,
     metrics: Metrics,
     settings: Settings,
     leadership: Leadership,
@@ -173,6 +175,7 @@ impl AppState {
                 finishes: Coalescer::new(finishes::IN_FLIGHT),
                 liveness: Liveness::default(),
                 fences: Fences::default(),
+                watch: Arc::new(Watch::default()),
                 metrics: Metrics::new(),
                 settings,
                 leadership,
@@ -228,6 +231,12 @@ impl AppState {
     /// Tasks waiting behind the fences of dead workers.
     pub fn fences(&self) -> &Fences {
         &self.inner.fences
+    }
+
+    /// What the watchers of tasks hear: running attempts' output, and
+    /// tasks' ends.
+    pub fn watch(&self) -> &Arc<Watch> {
+        &self.inner.watch
     }
 
     /// The queue limit's bookkeeping.

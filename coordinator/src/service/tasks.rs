@@ -1,11 +1,15 @@
-//! Reading, listing, changing and cancelling tasks.
+//! Reading (and waiting for the end of), listing, changing, cancelling and
+//! retrying tasks.
+
+use std::time::Duration;
 
 use switchyard_protocol::{
-    AttemptView, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
+    AttemptView, ClusterRole, ListTasksQuery, TaskId, TaskPage, TaskView, UpdateTask, WorkerId,
 };
 
 use super::auth::Principal;
 use super::dispatch::enqueue_row;
+use super::figures::Figures;
 use super::{AppState, views};
 use crate::domain::{TaskState, validate};
 use crate::error::ApiError;
@@ -26,7 +30,11 @@ async fn find(state: &AppState, id: TaskId) -> Result<Model, ApiError> {
 }
 
 /// A task's row, live or archived, if `caller` may see it (404 otherwise).
-async fn find_for(state: &AppState, caller: &Principal, id: TaskId) -> Result<Model, ApiError> {
+pub(super) async fn find_for(
+    state: &AppState,
+    caller: &Principal,
+    id: TaskId,
+) -> Result<Model, ApiError> {
     let row = find(state, id).await?;
     caller.may_see_task(id, &row.owner)?;
     Ok(row)
@@ -37,6 +45,39 @@ pub async fn get(state: &AppState, caller: &Principal, id: TaskId) -> Result<Tas
     Ok(views::task_detailed(state, find_for(state, caller, id).await?).await?)
 }
 
+/// One task, answered when it has finished or after `wait`, whichever comes
+/// first. The leader learns of every end as it records it and wakes the
+/// wait then; a standby does not, and sends an unfinished task's waiter to
+/// the leader.
+#[tracing::instrument(skip_all, fields(task_id = %id), err)]
+pub async fn wait_for_end(
+    state: &AppState,
+    caller: &Principal,
+    id: TaskId,
+    wait: Duration,
+) -> Result<TaskView, ApiError> {
+    // Watching before reading: an end recorded after the read wakes it.
+    let mut watching = state.watch().subscribe(id);
+    let row = find_for(state, caller, id).await?;
+    if wait.is_zero() || row.state.is_final() {
+        return Ok(views::task_detailed(state, row).await?);
+    }
+    state.require_leader()?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if watching.now().ended.is_some() || state.role() != ClusterRole::Leader {
+            break;
+        }
+        tokio::select! {
+            () = watching.changed() => {}
+            () = tokio::time::sleep_until(deadline) => break,
+            () = state.shutdown().cancelled() => break,
+        }
+    }
+    drop(watching);
+    get(state, caller, id).await
+}
+
 /// A page of tasks, newest first: live ones, or archived ones when the
 /// query says `archived=true`.
 pub async fn list(
@@ -44,7 +85,18 @@ pub async fn list(
     caller: &Principal,
     query: ListTasksQuery,
 ) -> Result<TaskPage, ApiError> {
-    let owner = caller.task_owner_filter()?;
+    let owner = match (caller.task_owner_filter()?, query.owner) {
+        (None, wanted) => wanted,
+        (Some(own), None) => Some(own),
+        (Some(own), Some(wanted)) if wanted == own => Some(own),
+        // A user sees only their own tasks: someone else's are none.
+        (Some(_), Some(_)) => {
+            return Ok(TaskPage {
+                tasks: Vec::new(),
+                next_cursor: None,
+            });
+        }
+    };
     let limit = validate::page_size(query.limit.unwrap_or(DEFAULT_PAGE_SIZE))?;
     let before = match query.cursor.as_deref() {
         None => None,
@@ -105,6 +157,7 @@ pub async fn cancel(
                 let cancelled = storage::tasks::cancel_queued(state.db(), id).await?;
                 if cancelled.is_some() {
                     state.dispatch().remove(id);
+                    state.watch().ended([(id, TaskState::Cancelled)]);
                     state
                         .metrics()
                         .task_finished(switchyard_protocol::TaskState::Cancelled);
@@ -126,6 +179,35 @@ pub async fn cancel(
     Err(ApiError::Internal(anyhow::anyhow!(
         "task {id} kept changing state while being cancelled"
     )))
+}
+
+/// Runs a finished task again: it is queued for one more attempt (its
+/// `max_attempts` grows when it has used them all), keeping its earlier
+/// attempts, output and last error until the new attempt ends. Only a
+/// finished task that has not been archived can be retried.
+#[tracing::instrument(skip_all, fields(task_id = %id), err)]
+pub async fn retry(state: &AppState, caller: &Principal, id: TaskId) -> Result<TaskView, ApiError> {
+    let row = find_for(state, caller, id).await?;
+    row.state.transition(TaskState::Queued)?;
+    let max = state.settings().max_queued_tasks;
+    let queued = Figures::of(state).queued(state, max).await?;
+    let _admitted = state
+        .admission()
+        .admit(1, queued, max)
+        .ok_or(ApiError::QueueFull(max.unwrap_or(0)))?;
+    let Some(row) = storage::tasks::retry(state.db(), id).await? else {
+        // Archived, or queued again by someone else meanwhile.
+        return Err(match storage::tasks::get(state.db(), id).await? {
+            None => ApiError::Archived(id),
+            Some(now) => now.state.transition(TaskState::Queued).err().map_or_else(
+                || ApiError::Internal(anyhow::anyhow!("task {id} could not be retried")),
+                ApiError::from,
+            ),
+        });
+    };
+    state.metrics().task_retried();
+    enqueue_row(state, &QueuedRow::from(&row));
+    Ok(views::task_now(state, row).await?)
 }
 
 /// Changes a queued task's priority or required tags; it is re-dispatched

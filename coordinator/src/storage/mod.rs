@@ -14,6 +14,7 @@ pub mod entities;
 pub mod figures;
 pub mod leadership;
 pub mod principals;
+pub mod queue;
 pub mod schema;
 pub mod stats;
 pub mod tasks;

@@ -209,6 +209,13 @@ pub async fn cancel_queued(db: &impl ConnectionTrait, id: TaskId) -> Result<Opti
     .await
 }
 
+/// Queues a finished task again for one more attempt.
+pub async fn retry(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>, DbErr> {
+    Model::find_by_statement(stmt(include_str!("sql/tasks/retry.sql"), [id.0.into()]))
+        .one(db)
+        .await
+}
+
 /// Flags a running task for its agent to kill at the next heartbeat.
 pub async fn request_cancel(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>, DbErr> {
     Model::find_by_statement(stmt(
@@ -318,6 +325,30 @@ pub async fn running(db: &impl ConnectionTrait) -> Result<Vec<(WorkerId, TaskId)
     Ok(rows
         .into_iter()
         .map(|r| (WorkerId(r.worker_id), TaskId(r.id)))
+        .collect())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct AttemptRow {
+    id: i64,
+    attempts: i32,
+}
+
+/// Which of `tasks` `worker` runs now, with the attempt it runs.
+pub async fn running_on(
+    db: &impl ConnectionTrait,
+    worker: WorkerId,
+    tasks: &[TaskId],
+) -> Result<Vec<(TaskId, i32)>, DbErr> {
+    let rows = AttemptRow::find_by_statement(stmt(
+        include_str!("sql/tasks/running_on.sql"),
+        [ids(tasks), worker.0.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (TaskId(r.id), r.attempts))
         .collect())
 }
 

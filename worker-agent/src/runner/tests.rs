@@ -71,7 +71,14 @@ fn fixture(cgroups: bool) -> Fixture {
 impl Fixture {
     /// Runs `task` to its end with no lease and no cancellation.
     async fn run(&self, task: &Assignment) -> TaskReport {
-        run_task(task, &self.isolation, no_lease(), CancellationToken::new()).await
+        run_task(
+            task,
+            &self.isolation,
+            no_lease(),
+            CancellationToken::new(),
+            None,
+        )
+        .await
     }
 }
 
@@ -82,7 +89,7 @@ fn no_lease() -> Lease {
 
 async fn run_task_here(task: &Assignment, cancel: CancellationToken) -> TaskReport {
     let fixture = fixture(true);
-    run_task(task, &fixture.isolation, no_lease(), cancel).await
+    run_task(task, &fixture.isolation, no_lease(), cancel, None).await
 }
 
 fn assignment(argv: &[&str], timeout_secs: i64) -> Assignment {
@@ -413,7 +420,7 @@ async fn a_lease_that_is_not_renewed_interrupts_the_task_and_all_it_started() {
     let (renew, lease) = watch::channel(lease_of(1500));
     let running = tokio::spawn({
         let isolation = fixture.isolation.clone();
-        async move { run_task(&task, &isolation, lease, CancellationToken::new()).await }
+        async move { run_task(&task, &isolation, lease, CancellationToken::new(), None).await }
     });
     let escaped = pid_in(&file).await;
     // One renewal, past the first lease's end, is honoured; then none comes.

@@ -1,12 +1,14 @@
 //! The numbers a request bounds by itself: how much a fetch takes and how
-//! long it waits, and pages of listings.
+//! long it waits, how long a read waits for a task's end, how much output
+//! an agent sends at once, and pages of listings.
 
 use std::time::Duration;
 
-use switchyard_protocol::FetchRequest;
 use switchyard_protocol::limits::{
-    MAX_FETCH, MAX_FETCH_WAIT_SECS, MAX_PAGE_SIZE, MAX_STATS_PER_PAGE,
+    MAX_FETCH, MAX_FETCH_WAIT_SECS, MAX_OUTPUT_BATCH_BYTES, MAX_OUTPUT_CHUNKS, MAX_PAGE_SIZE,
+    MAX_STATS_PER_PAGE,
 };
+use switchyard_protocol::{FetchRequest, OutputBatch};
 
 use super::{ValidationError, invalid};
 
@@ -27,6 +29,34 @@ pub fn fetch(request: &FetchRequest) -> Result<(usize, Duration), ValidationErro
         request.max_tasks as usize,
         Duration::from_secs_f64(request.wait_secs),
     ))
+}
+
+/// Checks how long a read may wait for a task to end (`wait`: `30s`,
+/// `500ms`, `1m`, plain seconds).
+pub fn wait(text: &str) -> Result<Duration, ValidationError> {
+    switchyard_protocol::output::parse_wait(text).map_err(|message| invalid("wait", message))
+}
+
+/// Checks an agent's batch of output: how many chunks, how much text, and
+/// attempts that can exist.
+pub fn output_batch(batch: &OutputBatch) -> Result<(), ValidationError> {
+    if batch.chunks.len() > MAX_OUTPUT_CHUNKS {
+        return Err(invalid(
+            "chunks",
+            format!("at most {MAX_OUTPUT_CHUNKS} chunks"),
+        ));
+    }
+    let total: usize = batch.chunks.iter().map(|c| c.text.len()).sum();
+    if total > MAX_OUTPUT_BATCH_BYTES {
+        return Err(invalid(
+            "chunks",
+            format!("at most {MAX_OUTPUT_BATCH_BYTES} bytes of text in all"),
+        ));
+    }
+    if let Some(i) = batch.chunks.iter().position(|c| c.attempt < 1) {
+        return Err(invalid(format!("chunks[{i}].attempt"), "must be 1 or more"));
+    }
+    Ok(())
 }
 
 /// Checks the size of a page of tasks (`limit`).

@@ -21,7 +21,7 @@ use switchyard_protocol::limits::*;
 use switchyard_protocol::text::is_instance_key_char;
 use switchyard_protocol::{RegisterWorker, SubmitTask};
 
-pub use self::bounds::{fetch, page_size, stats_page};
+pub use self::bounds::{fetch, output_batch, page_size, stats_page, wait};
 pub use self::output::{report, report_batch, storable_head, storable_tail};
 use self::text::{Text, bounded_text, check_text};
 pub use self::text::{label, principal_name, tag_filter, tags, token_request};
