@@ -36,6 +36,11 @@ pub fn moment(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ({relative})", then.format("%Y-%m-%d %H:%M:%S UTC"))
 }
 
+/// A value, or `-` when there is none.
+pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
 /// A list of tags or labels, comma separated; `-` for none.
 pub fn list(items: &[String]) -> String {
     if items.is_empty() {
@@ -168,10 +173,7 @@ pub fn task_details(task: &TaskView, now: DateTime<Utc>) -> String {
     if let Some(error) = &task.error {
         pairs.push(("error", error.clone()));
     }
-    pairs.push((
-        "owner",
-        task.owner.clone().unwrap_or_else(|| "-".to_owned()),
-    ));
+    pairs.push(("owner", or_dash(task.owner.as_deref())));
     pairs.push(("created", moment(task.created_at, now)));
     if let Some(at) = task.started_at {
         pairs.push(("started", moment(at, now)));

@@ -157,10 +157,8 @@ fn tokens_table(tokens: &[TokenInfo]) -> String {
             token.role.as_str().to_owned(),
             token.kind.as_str().to_owned(),
             token.prefix.clone(),
-            token.label.clone().unwrap_or_else(|| "-".to_owned()),
-            token
-                .worker_id
-                .map_or_else(|| "-".to_owned(), |w| w.to_string()),
+            show::or_dash(token.label.as_deref()),
+            show::or_dash(token.worker_id),
             show::ago(token.created_at, now),
             when(token.expires_at),
             when(token.revoked_at),

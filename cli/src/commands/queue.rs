@@ -34,17 +34,14 @@ fn queue_table(view: &QueueView, now: chrono::DateTime<Utc>) -> String {
     ]);
     for task in &view.tasks {
         table.row(vec![
-            task.queue_position
-                .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            show::or_dash(task.queue_position),
             task.id.to_string(),
             task.priority.to_string(),
             show::list(&task.tags),
             show::ago(task.created_at, now),
             format!("{}/{}", task.attempts, task.max_attempts),
             task.waiting.map_or("-", show::reason).to_owned(),
-            task.error
-                .as_deref()
-                .map_or_else(|| "-".to_owned(), |e| truncate(e, ERROR_WIDTH)),
+            show::or_dash(task.error.as_deref().map(|e| truncate(e, ERROR_WIDTH))),
         ]);
     }
     let mut text = if table.is_empty() {

@@ -22,6 +22,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(500);
 /// Widest command shown in a table.
 const COMMAND_WIDTH: usize = 60;
+/// Widest error shown in a table.
+const ERROR_WIDTH: usize = 60;
 
 /// `switchyard submit`.
 pub async fn submit(ctx: &Context, args: Submit) -> Result<u8, CliError> {
@@ -278,13 +280,8 @@ pub async fn attempts(ctx: &Context, id: TaskId) -> Result<u8, CliError> {
                 show::ago(attempt.started_at, now),
                 show::span(ran),
                 attempt.outcome.map_or("running", show::outcome).to_owned(),
-                attempt
-                    .exit_code
-                    .map_or_else(|| "-".to_owned(), |c| c.to_string()),
-                attempt
-                    .error
-                    .as_deref()
-                    .map_or_else(|| "-".to_owned(), |e| truncate(e, 60)),
+                show::or_dash(attempt.exit_code),
+                show::or_dash(attempt.error.as_deref().map(|e| truncate(e, ERROR_WIDTH))),
             ]);
         }
         if table.is_empty() {
