@@ -6,13 +6,14 @@ use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use switchyard_protocol::{
-    Client, ListTasksQuery, QueueView, TaskId, TaskPage, TaskState, TaskView, WorkerView,
+    AttemptStarted, Client, FollowEvent, ListTasksQuery, OutputEnd, OutputStream, OutputText,
+    QueueView, TaskId, TaskPage, TaskState, TaskView, WorkerView,
 };
 use switchyard_tests::{
     ADMIN_TOKEN, ChildProcess, TestDatabase, binary, spawn_agent_process,
     spawn_coordinator_process, test_database, wait_until,
 };
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::sim;
@@ -112,7 +113,7 @@ async fn expect_line(
     child.start_kill().expect("failed to stop switchyard");
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
-        tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut stderr)
+        pipe.read_to_string(&mut stderr)
             .await
             .expect("failed to read switchyard's stderr");
     }
@@ -456,4 +457,84 @@ async fn queue_says_when_no_worker_has_the_tags() {
     let json = run(&fleet.url, &["queue", "--json"]).await;
     let queue: QueueView = serde_json::from_slice(&json.stdout).expect("the queue as JSON");
     assert_eq!(queue.total, 1);
+}
+
+/// Serves `GET .../output?follow=true` from a stand-in for the coordinator
+/// on a free port: the n-th connection gets `streams[n]` as Server-Sent
+/// Events, then the connection closes. Returns the base URL.
+async fn stand_in_coordinator(streams: Vec<Vec<FollowEvent>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for events in streams {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut byte = [0_u8; 1];
+                if socket.read_exact(&mut byte).await.is_err() {
+                    break;
+                }
+                request.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&request);
+            assert!(
+                head.starts_with("GET /api/v1/tasks/1/output?follow=true "),
+                "{head}"
+            );
+            let mut body = String::from(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
+            );
+            for event in events {
+                body.push_str(&format!(
+                    "event: {}\ndata: {}\n\n",
+                    event.name(),
+                    event.data()
+                ));
+            }
+            socket.write_all(body.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_broken_output_stream_is_followed_again_without_repeats() {
+    let output = |stream, text: &str| {
+        FollowEvent::Output(OutputText {
+            attempt: 1,
+            stream,
+            text: text.to_owned(),
+        })
+    };
+    let attempt = FollowEvent::Attempt(AttemptStarted { attempt: 1 });
+    let url = stand_in_coordinator(vec![
+        // Breaks off in the middle of a line, without an end.
+        vec![
+            attempt.clone(),
+            output(OutputStream::Stdout, "one\n"),
+            output(OutputStream::Stderr, "warn\n"),
+            output(OutputStream::Stdout, "tw"),
+        ],
+        // Following again replays the attempt's output from its start.
+        vec![
+            attempt,
+            output(OutputStream::Stdout, "one\ntwo\n"),
+            output(OutputStream::Stderr, "warn\n"),
+            output(OutputStream::Stdout, "three\n"),
+            FollowEvent::End(OutputEnd {
+                state: TaskState::Failed,
+                exit_code: Some(7),
+                error: None,
+            }),
+        ],
+    ])
+    .await;
+    let followed = run(&url, &["logs", "--follow", "1"]).await;
+    assert_eq!(code(followed.status), 7, "{followed:?}");
+    assert_eq!(text(&followed.stdout), "one\ntwo\nthree\n");
+    let stderr = text(&followed.stderr);
+    assert_eq!(stderr.matches("warn\n").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("--- attempt 1 ---").count(), 1, "{stderr}");
+    assert!(stderr.contains("broke off"), "{stderr}");
 }

@@ -3,9 +3,10 @@
 //! breaks off before the task has ended.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use switchyard_protocol::error::error_chain;
 use switchyard_protocol::{FollowEvent, OutputStream, TaskId};
 
 use super::{Context, print, print_json, write_failed};
@@ -13,6 +14,9 @@ use crate::backoff::{Backoff, is_transient};
 use crate::error::{CliError, Subject, about};
 use crate::exit::{self, task_exit_status};
 use crate::follow::{Seen, Tracker};
+
+/// A stream that lasted this long counts as working, events or not.
+const STEADY: Duration = Duration::from_secs(30);
 
 /// `switchyard logs ID [--follow]`.
 pub async fn logs(ctx: &Context, id: TaskId, follow_it: bool) -> Result<u8, CliError> {
@@ -52,8 +56,9 @@ pub async fn logs(ctx: &Context, id: TaskId, follow_it: bool) -> Result<u8, CliE
 /// Follows task `id`'s output until the task ends; the status is the
 /// task's (see [`exit`]). A stream that breaks off before the end is
 /// followed again, after a pause that grows while the coordinator stays
-/// away; what was printed already is not printed again (see
-/// [`crate::follow`]).
+/// away or its streams keep breaking without delivering anything (given
+/// up after two minutes of that); what was printed already is not printed
+/// again (see [`crate::follow`]).
 pub async fn follow(ctx: &Context, id: TaskId) -> Result<u8, CliError> {
     let mut tracker = Tracker::new();
     let mut backoff = Backoff::default();
@@ -69,7 +74,7 @@ pub async fn follow(ctx: &Context, id: TaskId) -> Result<u8, CliError> {
             }
             Err(error) => return Err(about(Subject::Task(id))(error)),
         };
-        backoff.reset();
+        let connected = Instant::now();
         tracker.connected();
         if tracker.is_blind() {
             note(
@@ -77,20 +82,33 @@ pub async fn follow(ctx: &Context, id: TaskId) -> Result<u8, CliError> {
                 "reconnected after output was skipped: some output may repeat",
             );
         }
-        loop {
-            let event = match stream.next().await {
-                Ok(Some(event)) => event,
-                // Broken off without an end: follow again.
-                Ok(None) | Err(_) => break,
-            };
-            if let Some(status) = show_event(ctx, &mut tracker, &event)? {
-                return Ok(status);
+        // Broken off without an end: follow again.
+        let why = loop {
+            match stream.next().await {
+                Ok(Some(event)) => {
+                    backoff.reset();
+                    if let Some(status) = show_event(ctx, &mut tracker, &event)? {
+                        return Ok(status);
+                    }
+                }
+                Ok(None) => break "it ended before the task did".to_owned(),
+                Err(error) => break error_chain(&error),
             }
+        };
+        // A stream that stayed up a while was not failing: start over.
+        if connected.elapsed() >= STEADY {
+            backoff.reset();
         }
-        note(ctx, "the output stream broke off; following again");
-        if let Some(pause) = backoff.pause(Instant::now()) {
-            tokio::time::sleep(pause).await;
-        }
+        let Some(pause) = backoff.pause(Instant::now()) else {
+            return Err(CliError::failure(format!(
+                "the output stream of task {id} keeps breaking off ({why}); gave up"
+            )));
+        };
+        note(
+            ctx,
+            &format!("the output stream broke off ({why}); following again"),
+        );
+        tokio::time::sleep(pause).await;
     }
 }
 
