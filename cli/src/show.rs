@@ -21,6 +21,12 @@ pub fn span(delta: TimeDelta) -> String {
     }
 }
 
+/// [`span`] of a time still to come, a part of a second counted whole
+/// (what is left is never `0s`).
+fn span_up(delta: TimeDelta) -> String {
+    span(delta + TimeDelta::milliseconds(999))
+}
+
 /// How long ago `then` was: `3m ago`.
 pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ago", span(now - then))
@@ -29,7 +35,7 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 /// A moment in full, and how long ago it was (or how far off it is).
 pub fn moment(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let relative = if then > now {
-        format!("in {}", span(then - now))
+        format!("in {}", span_up(then - now))
     } else {
         ago(then, now)
     };
@@ -92,7 +98,7 @@ pub fn outcome(outcome: AttemptOutcome) -> &'static str {
 /// Why a task waits, in a sentence.
 fn reason_text(task: &TaskView, now: DateTime<Utc>) -> String {
     let until = |what: &str| match task.not_before {
-        Some(at) if at > now => format!("{what} for {} more", span(at - now)),
+        Some(at) if at > now => format!("{what} for {} more", span_up(at - now)),
         _ => what.to_owned(),
     };
     match task.waiting {
