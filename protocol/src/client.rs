@@ -585,6 +585,16 @@ impl Client {
         .await
     }
 
+    /// Admin: change a worker's tags or slots (`PATCH /api/v1/admin/workers/{id}`).
+    pub async fn admin_update_worker(
+        &self,
+        id: WorkerId,
+        change: &UpdateWorker,
+    ) -> Result<WorkerView, ClientError> {
+        self.patch(&format!("/api/v1/admin/workers/{id}"), change)
+            .await
+    }
+
     /// Admin: create a principal; the answer carries its first token.
     pub async fn admin_create_principal(
         &self,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod api_errors;
+mod cli;
 mod cluster;
 mod db_outage;
 mod dispatch;
