@@ -150,6 +150,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
 
+    /// Latency: this many clients follow one running task's output (which
+    /// its worker prints to every 100 ms), and as many wait for its end,
+    /// while the samples are taken.
+    #[arg(long, default_value_t = 0)]
+    pub watchers: usize,
+
     /// Bad-tokens: clients sending bad tokens, each on its own connection,
     /// one request after another.
     #[arg(long, default_value_t = 64)]

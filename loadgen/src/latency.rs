@@ -1,6 +1,7 @@
 //! The latency scenario: an idle fleet long-polls; one task at a time is
 //! submitted, and the time from its submit answer to the fetch that returns
-//! it is measured. Any `--backlog` is queued first and stays queued.
+//! it is measured. Any `--backlog` is queued first and stays queued; any
+//! `--watchers` follow and wait on a running task meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::cost::CostPerTask;
 use crate::report::{Pickup, Report};
 use crate::stats::{Samples, per_second};
 
+use crate::watchers;
 use crate::window::Window;
 use crate::workers::{Event, Shared};
 
@@ -41,6 +43,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         ..Shared::default()
     });
     let fleet = bench.start_fleet(shared.clone()).await?;
+    let watchers = match args.watchers {
+        0 => None,
+        count => Some(watchers::start(bench, count).await?),
+    };
 
     let window = Window::open(&bench.target).await;
     let mut after_answer = Samples::new();
@@ -77,6 +83,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
         }
     }
     let closed = window.close(&bench.target).await;
+    let watching = match watchers {
+        Some(watchers) => Some(watchers.stop().await),
+        None => None,
+    };
     let timed_out = bench.stop.is_cancelled();
     let (outcomes, postgres) = bench.wind_down(fleet, &closed).await;
 
@@ -99,6 +109,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
             after_send: after_send.summary(),
             fetched_before_answer,
             missed,
+            watching,
         }),
         fetch: fetch.summary(),
         heartbeats_per_sec: per_second(fleet_counts.heartbeats, closed.elapsed),

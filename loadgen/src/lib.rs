@@ -44,6 +44,7 @@ pub mod table;
 pub mod tags;
 pub mod target;
 pub mod throughput;
+pub mod watchers;
 pub mod window;
 pub mod worker;
 pub mod workers;

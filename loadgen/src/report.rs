@@ -63,6 +63,8 @@ pub struct Settings {
     pub shared_client: bool,
     /// `--samples` (latency).
     pub samples: usize,
+    /// `--watchers` (latency).
+    pub watchers: usize,
     /// `--duration` (idle), in seconds.
     pub duration_secs: f64,
     /// `--bad-clients` (bad-tokens).
@@ -92,6 +94,7 @@ impl From<&BenchArgs> for Settings {
             report_batch: args.report_batch,
             shared_client: args.shared_client,
             samples: args.samples,
+            watchers: args.watchers,
             duration_secs: args.duration.as_secs_f64(),
             bad_clients: args.bad_clients,
             bad_token_kind: args.bad_token_kind,
@@ -129,6 +132,25 @@ pub struct Pickup {
     pub fetched_before_answer: usize,
     /// Samples no worker fetched within the deadline.
     pub missed: usize,
+    /// The watchers present while it was measured (`--watchers`).
+    pub watching: Option<Watching>,
+}
+
+/// What the watchers of one task saw during a latency run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Watching {
+    /// Followers of the task's output, each on its own connection.
+    pub followers: usize,
+    /// Clients waiting for the task's end.
+    pub waiters: usize,
+    /// Output chunks the task's worker sent.
+    pub chunks_printed: u64,
+    /// Events the followers received in all.
+    pub events_received: u64,
+    /// Waits answered (each after its minute).
+    pub waits_answered: u64,
+    /// Failed requests or broken streams.
+    pub errors: u64,
 }
 
 /// One restart: how long until the coordinator served fetches again, and

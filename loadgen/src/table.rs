@@ -302,6 +302,19 @@ impl Report {
                 "  {:<34} {} fetched before the submit answer, {} missed",
                 "pickup notes", p.fetched_before_answer, p.missed
             );
+            if let Some(w) = &p.watching {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {} followers, {} waiters: {} chunks printed, {} events received, {} waits answered, {} errors",
+                    "watchers",
+                    w.followers,
+                    w.waiters,
+                    w.chunks_printed,
+                    w.events_received,
+                    w.waits_answered,
+                    w.errors
+                );
+            }
         }
         if let Some(r) = &self.restart {
             restart_lines(&mut out, r);

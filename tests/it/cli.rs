@@ -502,12 +502,13 @@ async fn stand_in_coordinator(streams: Vec<Vec<FollowEvent>>) -> String {
 async fn a_broken_output_stream_is_followed_again_without_repeats() {
     let output = |stream, text: &str| {
         FollowEvent::Output(OutputText {
-            attempt: 1,
+            attempt: 2,
             stream,
             text: text.to_owned(),
         })
     };
-    let attempt = FollowEvent::Attempt(AttemptStarted { attempt: 1 });
+    // A retry's attempt: its start is noted once, however often followed.
+    let attempt = FollowEvent::Attempt(AttemptStarted { attempt: 2 });
     let url = stand_in_coordinator(vec![
         // Breaks off in the middle of a line, without an end.
         vec![
@@ -535,6 +536,6 @@ async fn a_broken_output_stream_is_followed_again_without_repeats() {
     assert_eq!(text(&followed.stdout), "one\ntwo\nthree\n");
     let stderr = text(&followed.stderr);
     assert_eq!(stderr.matches("warn\n").count(), 1, "{stderr}");
-    assert_eq!(stderr.matches("--- attempt 1 ---").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("--- attempt 2 ---").count(), 1, "{stderr}");
     assert!(stderr.contains("broke off"), "{stderr}");
 }

@@ -153,7 +153,8 @@ fn show_event(
             let new = tracker.attempt(started.attempt);
             if new && ctx.json {
                 print_event("attempt", started)?;
-            } else if new {
+            } else if new && started.attempt > 1 {
+                // The first attempt goes without saying; a retry does not.
                 note(ctx, &format!("attempt {}", started.attempt));
             }
         }
