@@ -391,3 +391,61 @@ async fn a_real_agent_streams_output_while_its_task_runs() {
     .await;
     assert_eq!(done.output.unwrap().stderr, "second\n");
 }
+
+#[tokio::test]
+async fn a_reader_reconnecting_with_its_last_event_id_resumes_after_it() {
+    let app = spawn_app(AppOptions::new()).await;
+    let worker = SimWorker::register(&app.client, "w", &[], 1).await;
+    let task = app.client.submit(&sim::task(&["x"], &[])).await.unwrap();
+    let assignment = worker.fetch(1, 5.0).await.remove(0);
+    worker
+        .client
+        .send_output(
+            worker.id,
+            &OutputBatch {
+                chunks: vec![
+                    chunk(
+                        task.id,
+                        assignment.attempt,
+                        OutputStream::Stdout,
+                        0,
+                        "seen\n",
+                    ),
+                    chunk(
+                        task.id,
+                        assignment.attempt,
+                        OutputStream::Stdout,
+                        5,
+                        "new\n",
+                    ),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    // A browser that received "seen\n" (position 5 of attempt 1) reconnects.
+    let mut response = switchyard_tests::http_client()
+        .get(app.url(&format!("/api/v1/tasks/{}/output?follow=true", task.id)))
+        .bearer_auth(switchyard_tests::ADMIN_TOKEN)
+        .header("last-event-id", "1.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream",
+        "{response:?}"
+    );
+    let mut received = String::new();
+    while !received.contains("new\\n") {
+        let bytes = tokio::time::timeout(Duration::from_secs(20), response.chunk())
+            .await
+            .expect("the rest within 20 s")
+            .unwrap()
+            .expect("the stream goes on");
+        received.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(!received.contains("seen"), "{received}");
+    assert!(!received.contains("event: attempt"), "{received}");
+    assert!(received.contains("id: 1.9\n"), "{received}");
+}
