@@ -8,6 +8,7 @@ mod logs;
 mod metrics;
 mod openapi;
 mod stats_scope;
+mod web;
 
 use std::path::PathBuf;
 use std::time::Duration;
