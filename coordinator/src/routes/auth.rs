@@ -91,15 +91,16 @@ pub async fn authenticated(
         )),
     };
     if matches!(result, Err(ApiError::Unauthorized(_))) {
-        refusal_delay(parts, state).await;
+        refusal_delay(parts.extensions.get::<Parking>(), state).await;
     }
     result
 }
 
-/// Waits `--auth-failure-delay` before a refusal is answered (see [`caller`]).
-pub async fn refusal_delay(parts: &Parts, state: &AppState) {
+/// Waits `--auth-failure-delay` before a refusal is answered (see
+/// [`caller`]), parked when the server gave the request a [`Parking`].
+pub async fn refusal_delay(parking: Option<&Parking>, state: &AppState) {
     let delay = state.settings().auth_failure_delay;
-    match parts.extensions.get::<Parking>() {
+    match parking {
         Some(parking) => parking.wait(delay).await,
         // Served without the server (a router called directly).
         None => tokio::time::sleep(delay).await,

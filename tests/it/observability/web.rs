@@ -198,9 +198,15 @@ async fn a_person_logs_in_follows_a_task_cancels_it_and_logs_out() {
         .await;
     browser.goto(&app.url("/stats")).await;
     browser.screenshot_for_guide("dashboard-overview").await;
+    let package = alice_client
+        .submit(&sim::task(&["make", "package"], &["linux"]))
+        .await
+        .unwrap();
+    take(&worker, package.id).await;
     browser
         .goto(&app.url(&format!("/workers/{}", worker.id)))
         .await;
+    assert!(browser.text("#running").await.contains("make package"));
     browser.screenshot_for_guide("dashboard-worker").await;
     browser.click("#drain").await;
     browser

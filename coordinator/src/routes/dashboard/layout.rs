@@ -88,8 +88,8 @@ pub fn login(next: Option<&str>, user: &str, refused: Option<&str>) -> String {
                     button #submit type="submit" { "Log in" }
                 }
                 p.muted {
-                    "Log in with an API token (`switchyard-cli` prints one when an admin creates your "
-                    "principal). The browser keeps a session cookie; the token is not stored."
+                    "Log in with a user's or an admin's API token (an admin issues it with your "
+                    "principal). Your browser keeps a session cookie; the token is not stored."
                 }
             }
         }

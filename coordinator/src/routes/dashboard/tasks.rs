@@ -185,13 +185,14 @@ fn output_panel(task: &TaskView, output: &OutputView) -> Markup {
 
 /// Follows the task's output as Server-Sent Events: appends each chunk to
 /// its `<pre>`, and reloads the page when the task ends. Only the task's
-/// numeric id goes into it. The stream starts at the beginning, so what
-/// the page already shows is replaced by the first events.
+/// numeric id goes into it. A stream begins with the attempt it follows and
+/// all of that attempt's output held, so the `attempt` event empties the
+/// `<pre>`s the page came with; a reconnection resumes where it stopped
+/// (the browser sends the last event's id) without one.
 fn follow_script(task: &TaskView) -> String {
     format!(
         r#"(function () {{
   var out = {{ stdout: document.getElementById("stdout"), stderr: document.getElementById("stderr") }};
-  out.stdout.textContent = ""; out.stderr.textContent = "";
   var source = new EventSource("/api/v1/tasks/{id}/output?follow=true");
   source.addEventListener("output", function (e) {{
     var chunk = JSON.parse(e.data);

@@ -5,9 +5,9 @@
 
 use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::routes::auth::{SESSION_COOKIE, refusal_delay, session_secret};
 use crate::routes::dashboard::layout::{self, Nav};
 use crate::routes::dashboard::percent_encode;
+use crate::server::Parking;
 use crate::service::AppState;
 use crate::service::auth::session::{self, Session};
 
@@ -36,12 +37,17 @@ impl Viewer {
         }
     }
 
-    /// A page, or the error page for what went wrong.
+    /// A page, or the error page for what went wrong. Neither is kept by
+    /// caches: a task's page may show its environment.
     pub fn answer(&self, page: Result<String, ApiError>) -> Response {
-        match page {
+        let mut response = match page {
             Ok(html) => Html(html).into_response(),
             Err(error) => error_page(error, Some(self.nav())),
-        }
+        };
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
     }
 }
 
@@ -59,7 +65,12 @@ pub fn error_page(error: ApiError, nav: Option<Nav<'_>>) -> Response {
 /// `next` when it is a path on this site (`/…` but not `//…`, which a
 /// browser takes for another host, nor `/\…`, which some do).
 pub fn same_site(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")).then_some(next)
+    (next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        // Browsers drop tabs and line breaks from URLs: `/\t/host` is `//host`.
+        && !next.chars().any(char::is_control))
+    .then_some(next)
 }
 
 /// 303 to `location`.
@@ -110,7 +121,7 @@ impl FromRequestParts<AppState> for Viewer {
         match session::resume(state, &secret).await {
             Ok(session) => Ok(Viewer { session, secret }),
             Err(ApiError::Unauthorized(_)) => {
-                refusal_delay(parts, state).await;
+                refusal_delay(parts.extensions.get::<Parking>(), state).await;
                 Err(to_login(parts, true))
             }
             Err(other) => Err(error_page(other, None)),
@@ -120,8 +131,8 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// Whether the request's `Origin`, when it has one, is this coordinator's
 /// own (the scheme it serves and the `Host` the request names).
-pub fn same_origin(parts: &Parts, state: &AppState) -> bool {
-    let Some(origin) = parts.headers.get(ORIGIN) else {
+pub fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
     let scheme = if state.settings().secure_cookies {
@@ -129,7 +140,7 @@ pub fn same_origin(parts: &Parts, state: &AppState) -> bool {
     } else {
         "http"
     };
-    let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     match (origin.to_str(), host) {
         (Ok(origin), Some(host)) => origin == format!("{scheme}://{host}"),
         _ => false,
@@ -164,7 +175,7 @@ impl FromRequest<AppState> for Action {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        if !same_origin(&parts, state) {
+        if !same_origin(&parts.headers, state) {
             return Err(forbidden("a form of another site", None));
         }
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
@@ -185,5 +196,43 @@ impl FromRequest<AppState> for Action {
             ));
         }
         Ok(Action { viewer, form })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_places_to_go_next() {
+        for good in ["/tasks", "/tasks/7?x=1", "/"] {
+            assert_eq!(same_site(good), Some(good));
+        }
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example/",
+            "tasks",
+            "",
+        ] {
+            assert_eq!(same_site(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_strict_and_secure_over_tls() {
+        let plain = cookie("abc".into(), 43200, false);
+        assert_eq!(
+            plain.to_str().unwrap_or_default(),
+            "switchyard_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"
+        );
+        let secure = cookie(String::new(), 0, true);
+        assert!(
+            secure
+                .to_str()
+                .unwrap_or_default()
+                .ends_with("Max-Age=0; Secure")
+        );
     }
 }

@@ -1,18 +1,18 @@
 //! `GET /login` (the form), `POST /login` (a token for a session cookie)
 //! and `POST /logout`.
 
-use axum::Form;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::access::{Action, cookie, error_page, same_origin, same_site, see_other};
 use crate::error::ApiError;
 use crate::routes::auth::refusal_delay;
 use crate::routes::dashboard::layout;
+use crate::server::Parking;
 use crate::service::AppState;
 use crate::service::auth::session;
 
@@ -38,30 +38,17 @@ pub struct Login {
     next: Option<String>,
 }
 
-/// The request's parts, for the refusal delay (its connection's parking).
-pub struct RequestParts(Parts);
-
-impl FromRequestParts<AppState> for RequestParts {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _: &AppState,
-    ) -> Result<Self, std::convert::Infallible> {
-        Ok(RequestParts(parts.clone()))
-    }
-}
-
 /// Logs in: a session cookie and 303 to where the reader was going (the
 /// task list by default); or, refused, the form again with 401 after
 /// `--auth-failure-delay`.
 pub async fn login(
     State(state): State<AppState>,
-    RequestParts(parts): RequestParts,
+    parking: Option<Extension<Parking>>,
+    headers: HeaderMap,
     Form(login): Form<Login>,
 ) -> Response {
     let next = login.next.as_deref().and_then(same_site);
-    if !same_origin(&parts, &state) {
+    if !same_origin(&headers, &state) {
         return error_page(ApiError::Forbidden("a form of another site"), None);
     }
     let user = Some(login.user.trim()).filter(|user| !user.is_empty());
@@ -76,7 +63,7 @@ pub async fn login(
             response
         }
         Err(ApiError::Unauthorized(_)) => {
-            refusal_delay(&parts, &state).await;
+            refusal_delay(parking.as_ref().map(|Extension(p)| p), &state).await;
             let message = "Refused: the token is invalid, expired or revoked, \
                            or it is not the named user's.";
             (
