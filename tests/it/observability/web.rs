@@ -342,6 +342,25 @@ async fn sessions_see_only_their_tasks_and_forms_need_their_token() {
     let response = visitor.get("/login?next=//evil.example/", None).await;
     assert!(!response.text().await.unwrap().contains("evil.example"));
 
+    // The overview takes the session; a browser without one logs in first,
+    // a script without a token is still told 401.
+    let response = visitor.get("/stats", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("id=\"principal\""));
+    let response = visitor
+        .http
+        .get(format!("{}/stats", app.base_url))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/login?next=%2Fstats");
+    assert_eq!(
+        visitor.get("/stats", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
     // Someone else's task does not exist for her; her own does.
     let response = visitor
         .get(&format!("/tasks/{}", his.id), Some(&cookie))
@@ -398,6 +417,14 @@ async fn sessions_see_only_their_tasks_and_forms_need_their_token() {
     assert_eq!(
         app.client.task(hers.id).await.unwrap().state,
         TaskState::Cancelled
+    );
+    let response = visitor
+        .form(&format!("{page}/retry"), Some(&cookie), &body)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.client.task(hers.id).await.unwrap().state,
+        TaskState::Queued
     );
     // And what the API refuses, the page refuses: a user drains no worker.
     let worker = SimWorker::register(&app.client, "w", &["linux"], 1).await;

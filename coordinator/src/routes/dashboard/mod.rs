@@ -294,6 +294,20 @@ mod tests {
     }
 
     #[test]
+    fn a_task_lists_next_page_keeps_its_filters() {
+        let query = ListTasksQuery {
+            state: Some(switchyard_protocol::TaskState::TimedOut),
+            tag: Some("gpu & co".into()),
+            cursor: Some("17".into()),
+            ..ListTasksQuery::default()
+        };
+        assert_eq!(
+            query_string(&query),
+            "state=timed_out&tag=gpu%20%26%20co&cursor=17"
+        );
+    }
+
+    #[test]
     fn user_text_is_escaped_and_shown_as_it_is_everywhere_on_the_page() {
         let hostile = "<script>alert('x')</script>\u{202E}";
         let shown = "&lt;script&gt;alert('x')&lt;/script&gt;⟨U+202E⟩";

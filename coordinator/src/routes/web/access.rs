@@ -130,21 +130,20 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 /// Whether the request's `Origin`, when it has one, is this coordinator's
-/// own (the scheme it serves and the `Host` the request names).
-pub fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
+/// own: `http://` or `https://` and the `Host` the request names. Either
+/// scheme, so that a proxy that ends TLS in front of the coordinator (and
+/// passes `Host` on) does not refuse every form.
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
-    let scheme = if state.settings().secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    match (origin.to_str(), host) {
-        (Ok(origin), Some(host)) => origin == format!("{scheme}://{host}"),
-        _ => false,
-    }
+    let authority = origin.to_str().ok().and_then(|origin| {
+        origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+    });
+    let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+    matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
 }
 
 /// The fields of the dashboard's action forms.
@@ -175,7 +174,7 @@ impl FromRequest<AppState> for Action {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        if !same_origin(&parts.headers, state) {
+        if !same_origin(&parts.headers) {
             return Err(forbidden("a form of another site", None));
         }
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
@@ -218,6 +217,41 @@ mod tests {
         ] {
             assert_eq!(same_site(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn forms_come_from_this_coordinators_own_origin_or_none() {
+        let headers = |pairs: &[(axum::http::HeaderName, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(name.clone(), HeaderValue::from_static(value));
+            }
+            map
+        };
+        let host = (HOST, "jobs.example:8080");
+        assert!(same_origin(&headers(std::slice::from_ref(&host))));
+        for ours in ["http://jobs.example:8080", "https://JOBS.example:8080"] {
+            assert!(
+                same_origin(&headers(&[host.clone(), (ORIGIN, ours)])),
+                "{ours}"
+            );
+        }
+        for theirs in [
+            "https://evil.example",
+            "http://jobs.example:8081",
+            "http://jobs.example:8080.evil.example",
+            "null",
+            "ftp://jobs.example:8080",
+        ] {
+            assert!(
+                !same_origin(&headers(&[host.clone(), (ORIGIN, theirs)])),
+                "{theirs}"
+            );
+        }
+        assert!(
+            !same_origin(&headers(&[(ORIGIN, "http://jobs.example:8080")])),
+            "no Host"
+        );
     }
 
     #[test]

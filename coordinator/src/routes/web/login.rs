@@ -48,7 +48,7 @@ pub async fn login(
     Form(login): Form<Login>,
 ) -> Response {
     let next = login.next.as_deref().and_then(same_site);
-    if !same_origin(&headers, &state) {
+    if !same_origin(&headers) {
         return error_page(ApiError::Forbidden("a form of another site"), None);
     }
     let user = Some(login.user.trim()).filter(|user| !user.is_empty());
