@@ -16,6 +16,13 @@
 //!
 //! The page shows tasks as [`Stats::scope`] allows: every queued task to an
 //! admin, a user's own to a user, none to anyone else (a panel says so).
+//!
+//! The other pages of the dashboard (`routes::web` serves them) are
+//! rendered here too, in the same way and with the same stylesheet:
+//! [`layout`] (the document, the site's navigation, login and error pages),
+//! [`tasks`] (the list and one task, whose output a few inline lines of
+//! script follow: the only script, with nothing from the user in it) and
+//! [`fleet`] (a worker, the queue).
 
 mod chart;
 pub mod fleet;
