@@ -103,6 +103,18 @@ async fn a_person_logs_in_follows_a_task_cancels_it_and_logs_out() {
     );
     browser.screenshot_for_guide("dashboard-tasks").await;
 
+    // Another user's task is not there for her.
+    let bob = user(&app, "bob").await;
+    let his = as_user(&app, &bob.token)
+        .submit(&sim::task(&["make", "secret"], &["macos"]))
+        .await
+        .unwrap();
+    browser.goto(&app.url(&format!("/tasks/{}", his.id))).await;
+    browser
+        .wait_for_text("#error h2", "404", PAGE_DEADLINE)
+        .await;
+    assert!(!browser.source().await.contains("make secret"));
+
     // The filter form narrows the list.
     browser.goto(&app.url("/tasks?state=queued&tag=gpu")).await;
     let filtered = browser.text("#tasks").await;
