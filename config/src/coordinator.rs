@@ -207,6 +207,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_AUTH_FAILURE_DELAY", default_value = "100ms", value_parser = parse_duration)]
     pub auth_failure_delay: Duration,
 
+    /// How long a dashboard login lasts: the session cookie's `Max-Age`
+    /// and the session row's expiry. Revoking or expiring the token that
+    /// logged in ends its sessions sooner.
+    #[arg(long, env = "SWITCHYARD_SESSION_LIFETIME", default_value = "12h", value_parser = parse_duration)]
+    pub session_lifetime: Duration,
+
     /// Finished tasks older than this move from the hot table into the
     /// archive, where the API still reads them. `0s` keeps them for ever.
     #[arg(long, env = "SWITCHYARD_RETENTION_AGE", default_value = "30d", value_parser = parse_duration)]
@@ -291,6 +297,12 @@ impl ServeArgs {
             return Err(ConfigError::invalid(
                 "auth-failure-delay",
                 "must be at most 10s",
+            ));
+        }
+        if self.session_lifetime < Duration::from_secs(60) {
+            return Err(ConfigError::invalid(
+                "session-lifetime",
+                "must be at least 1m",
             ));
         }
         if self.retention_interval.is_zero() {

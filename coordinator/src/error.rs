@@ -136,6 +136,11 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     /// The JSON body this error answers with.
     pub fn body(&self) -> ErrorBody {
         let (_, code) = self.status_and_code();

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`startup`]: builds the app from configuration and serves it until shutdown.
 //! - [`server`]: the HTTP server: connection limit, timeouts, TLS.
-//! - [`routes`]: one module per resource, each a `Router<AppState>`; no logic.
+//! - [`routes`]: one module per resource, each a `Router<AppState>`, and the
+//!   dashboard's pages for people; no logic.
 //! - [`service`]: validation, transactions, and keeping the dispatcher in step
 //!   with the database; the dead-worker reaper and seeding.
 //! - [`storage`]: entities and every SQL statement; functions take any

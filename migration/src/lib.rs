@@ -20,6 +20,7 @@ mod m20261202_000009_task_specs;
 mod m20261202_000010_advisory_fence;
 mod m20261202_000011_attempts_written_once;
 mod m20261203_000012_room_to_update;
+mod m20261203_000013_sessions;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_advisory_fence::Migration),
             Box::new(m20261202_000011_attempts_written_once::Migration),
             Box::new(m20261203_000012_room_to_update::Migration),
+            Box::new(m20261203_000013_sessions::Migration),
         ]
     }
 }

@@ -230,3 +230,36 @@ async fn a_full_https_server_closes_newcomers_which_clients_retry_rather_than_gi
     .await;
     polling.abort_all();
 }
+
+/// Over HTTPS the dashboard's session cookie is marked `Secure`, and a
+/// form from the page's own `https://` origin is taken.
+#[tokio::test]
+async fn a_dashboard_login_over_https_sets_a_secure_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = make_pki(dir.path(), "fleet");
+    let db = test_database().await;
+    let (_coordinator, url) =
+        spawn_tls_coordinator_process(&db.url, (&fleet.cert, &fleet.key), &fleet.ca, &[]).await;
+    let http = switchyard_protocol::http_client_builder(
+        &url,
+        &ClientOptions::default().ca_file(&fleet.ca),
+    )
+    .unwrap()
+    .redirect(reqwest::redirect::Policy::none())
+    .build()
+    .unwrap();
+    let response = http
+        .post(format!("{url}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", url.trim_end_matches('/'))
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("switchyard_session=") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+}

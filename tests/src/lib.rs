@@ -15,11 +15,13 @@
 //! # Layout
 //! - [`db`]: per-test databases and the private cluster.
 //! - [`app`]: the coordinator in-process (`spawn_app`, `TestApp`).
+//! - [`browser`]: headless Chromium through WebDriver, for the dashboard.
 //! - [`process`]: the real binaries as child processes.
 //! - [`wait`]: waiting on a condition with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod browser;
 pub mod db;
 pub mod process;
 pub mod wait;

@@ -4,6 +4,9 @@
 //! no module holds a router it could add an undocumented route to.
 //! Handlers only extract, call a service and answer; the logic lives in
 //! `service`.
+//!
+//! The dashboard's pages for people (`web`) are HTML, not API: they are
+//! served beside the documented routes, outside the OpenAPI document.
 
 pub mod admin;
 pub mod auth;
@@ -17,6 +20,7 @@ pub mod responses;
 pub mod stats;
 pub mod tasks;
 pub mod tokens;
+mod web;
 pub mod workers;
 
 use axum::http::StatusCode;
@@ -53,6 +57,7 @@ fn documented() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (routes, document) = documented().split_for_parts();
     routes
+        .merge(web::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(Extension(openapi::Document::new(document)))

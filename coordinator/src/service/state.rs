@@ -65,6 +65,10 @@ pub struct Settings {
     pub auth_lookup_wait: Duration,
     /// How late a refused credential is answered.
     pub auth_failure_delay: Duration,
+    /// How long a dashboard login lasts.
+    pub session_lifetime: Duration,
+    /// Whether session cookies are marked `Secure` (the coordinator serves HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl Settings {
@@ -97,6 +101,8 @@ impl Settings {
             .unwrap_or(1),
             auth_lookup_wait: config.auth_lookup_wait,
             auth_failure_delay: config.auth_failure_delay,
+            session_lifetime: config.session_lifetime,
+            secure_cookies: config.http.tls_files().is_some(),
         }
     }
 }

@@ -139,6 +139,20 @@ pub async fn list(
     Ok(TaskPage { tasks, next_cursor })
 }
 
+/// The tasks worker `worker` runs that `caller` may see (every one for
+/// admins, their own for users), newest first, at most a page.
+pub async fn running_on_worker(
+    state: &AppState,
+    caller: &Principal,
+    worker: WorkerId,
+) -> Result<Vec<TaskView>, ApiError> {
+    let owner = caller.task_owner_filter()?;
+    let rows =
+        storage::tasks::running_on_worker(state.db(), worker, owner, u64::from(DEFAULT_PAGE_SIZE))
+            .await?;
+    Ok(views::tasks_now(state, rows).await?)
+}
+
 /// Cancels a task: a queued one ends at once; a running one is flagged, its
 /// agent kills it at the next heartbeat and it ends `cancelled`. Cancelling a
 /// cancelled task answers it again; any other finished task is a conflict.

@@ -16,6 +16,7 @@ pub mod leadership;
 pub mod principals;
 pub mod queue;
 pub mod schema;
+pub mod sessions;
 pub mod stats;
 pub mod tasks;
 pub mod workers;

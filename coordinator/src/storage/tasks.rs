@@ -199,6 +199,25 @@ pub(super) fn list_values(filter: &ListFilter) -> [Value; 6] {
     ]
 }
 
+/// The tasks `worker` runs, newest first, only `owner`'s when given.
+pub async fn running_on_worker(
+    db: &impl ConnectionTrait,
+    worker: WorkerId,
+    owner: Option<String>,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    Model::find_by_statement(stmt(
+        include_str!("sql/tasks/running_on_worker.sql"),
+        [
+            worker.0.into(),
+            owner.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(db)
+    .await
+}
+
 /// Cancels a task that is still queued.
 pub async fn cancel_queued(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<Model>, DbErr> {
     Model::find_by_statement(stmt(

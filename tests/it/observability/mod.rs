@@ -1,4 +1,5 @@
-//! Seeing what is going on: the `/stats` dashboard in a real browser,
+//! Seeing what is going on: the `/stats` dashboard and the pages people log
+//! in to and act from (and their sessions) in a real browser,
 //! `/metrics` after a known workload, the OpenAPI document against the
 //! router, and `/health` in each of its states.
 
@@ -7,7 +8,9 @@ pub(crate) mod health;
 mod logs;
 mod metrics;
 mod openapi;
+mod sessions;
 mod stats_scope;
+mod web;
 
 use std::path::PathBuf;
 use std::time::Duration;

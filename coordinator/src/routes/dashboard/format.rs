@@ -41,6 +41,20 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// `text` fit for a URL's query or path: every byte but the unreserved
+/// ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 /// A tag list as `a, b`, or `(any)` when empty.
 pub fn tags(tags: &[String]) -> String {
     if tags.is_empty() {
@@ -73,6 +87,15 @@ mod tests {
             html! { td { (Visible(name)) } }.into_string(),
             "<td>&lt;b&gt;&quot;Tom&quot; &amp; 'Jerry'&lt;/b&gt;⟨U+202E⟩</td>"
         );
+    }
+
+    #[test]
+    fn only_unreserved_bytes_stay_as_they_are_in_urls() {
+        assert_eq!(
+            percent_encode("/tasks/7?x=a b&é"),
+            "%2Ftasks%2F7%3Fx%3Da%20b%26%C3%A9"
+        );
+        assert_eq!(percent_encode("A-z_0.9~"), "A-z_0.9~");
     }
 
     #[test]

@@ -16,23 +16,51 @@
 //!
 //! The page shows tasks as [`Stats::scope`] allows: every queued task to an
 //! admin, a user's own to a user, none to anyone else (a panel says so).
+//!
+//! The other pages of the dashboard (`routes::web` serves them) are
+//! rendered here too, in the same way and with the same stylesheet:
+//! [`layout`] (the document, the site's navigation, login and error pages),
+//! [`tasks`] (the list and one task, whose output a few inline lines of
+//! script follow: the only script, with nothing from the user in it) and
+//! [`fleet`] (a worker, the queue).
 
 mod chart;
+pub mod fleet;
 mod format;
+pub mod layout;
 mod tables;
+pub mod tasks;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use switchyard_protocol::ListTasksQuery;
 use switchyard_protocol::stats::{Stats, StatsScope};
 
 use self::format::Visible;
+pub use self::format::percent_encode;
+use self::layout::Nav;
 
 /// Seconds between reloads of the page.
 pub const REFRESH_SECS: u32 = 5;
 
 const STYLE: &str = include_str!("style.css");
 
-/// The whole page.
-pub fn page(stats: &Stats) -> String {
+/// A task list's query as a URL's query string (its filters and cursor).
+fn query_string(query: &ListTasksQuery) -> String {
+    [
+        ("state", query.state.map(|s| s.as_str().to_owned())),
+        ("tag", query.tag.clone()),
+        ("label", query.label.clone()),
+        ("owner", query.owner.clone()),
+        ("cursor", query.cursor.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some(format!("{name}={}", percent_encode(&value?))))
+    .collect::<Vec<_>>()
+    .join("&")
+}
+
+/// The whole page; with the site's navigation when a session reads it.
+pub fn page(stats: &Stats, nav: Option<Nav<'_>>) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -44,6 +72,7 @@ pub fn page(stats: &Stats) -> String {
                 style { (PreEscaped(STYLE)) }
             }
             body {
+                @if let Some(nav) = nav { (layout::site_nav(nav)) }
                 (header(stats))
                 main {
                     (counts(stats))
@@ -272,6 +301,20 @@ mod tests {
     }
 
     #[test]
+    fn a_task_lists_next_page_keeps_its_filters() {
+        let query = ListTasksQuery {
+            state: Some(switchyard_protocol::TaskState::TimedOut),
+            tag: Some("gpu & co".into()),
+            cursor: Some("17".into()),
+            ..ListTasksQuery::default()
+        };
+        assert_eq!(
+            query_string(&query),
+            "state=timed_out&tag=gpu%20%26%20co&cursor=17"
+        );
+    }
+
+    #[test]
     fn user_text_is_escaped_and_shown_as_it_is_everywhere_on_the_page() {
         let hostile = "<script>alert('x')</script>\u{202E}";
         let shown = "&lt;script&gt;alert('x')&lt;/script&gt;⟨U+202E⟩";
@@ -280,7 +323,7 @@ mod tests {
             (StatsScope::Own, 5),
             (StatsScope::None, 0),
         ] {
-            let html = page(&stats(scope, hostile));
+            let html = page(&stats(scope, hostile), None);
             assert!(!html.contains("<script"), "{html}");
             assert!(!html.contains('\u{202E}'), "{html}");
             // Four worker names, the coordinator's host and URL, and a

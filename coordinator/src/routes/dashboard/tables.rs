@@ -89,7 +89,7 @@ pub fn workers(stats: &Stats) -> Markup {
                         };
                         tr class={ "worker " (class) } data-worker-id=(w.id) {
                             td data-field="name" { (Visible(&w.name)) }
-                            td.muted data-field="id" { (w.id) }
+                            td.muted data-field="id" { a href={ "/workers/" (w.id) } { (w.id) } }
                             td data-field="tags" { (Visible(&format::tags(&w.tags))) }
                             td {
                                 span class={ "badge " (class) } data-field="state" { (state) }
@@ -245,7 +245,7 @@ pub fn top_queued(scope: StatsScope, tasks: &[QueuedTaskSummary]) -> Markup {
 }
 
 /// Why a queued task waits, in words.
-fn why(reason: WaitReason) -> &'static str {
+pub fn why(reason: WaitReason) -> &'static str {
     match reason {
         WaitReason::WaitingForSlot => "waiting for a slot",
         WaitReason::NoMatchingWorker => "no matching worker",

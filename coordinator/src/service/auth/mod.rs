@@ -17,10 +17,12 @@
 //! - [`principal`]: the caller, its scope and the permission checks.
 //! - [`secret`]: making, recognising and hashing token secrets.
 //! - [`cache`]: live and refused tokens, and the gate of database lookups.
+//! - [`session`]: dashboard logins, which stand for the token they began with.
 
 pub mod cache;
 pub mod principal;
 pub mod secret;
+pub mod session;
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +37,7 @@ use crate::storage::{self, principals::NewToken, principals::TokenRow};
 pub use cache::{CACHE_TTL, TokenCache};
 use cache::{Known, Live};
 pub use principal::{Principal, Scope};
-use secret::TokenHash;
+pub use secret::TokenHash;
 
 pub use switchyard_protocol::text::BOOTSTRAP_ADMIN;
 
@@ -101,18 +103,33 @@ fn live(row: &TokenRow, principal: Principal, asked: Instant) -> Live {
 /// unrecognised tokens are being looked up to look this one up now.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let hash = secret::hash(token);
-    if let Some(admin) = &state.settings().admin_token_hash
-        && secret::same(&hash, admin)
-    {
-        return Ok(Principal {
-            name: BOOTSTRAP_ADMIN.to_owned(),
-            scope: Scope::Admin,
-            token_id: None,
-            principal_id: None,
-        });
+    if let Some(admin) = bootstrap_admin(state, &hash) {
+        return Ok(admin);
     }
     if !secret::well_formed(token) {
         return Err(REFUSED);
+    }
+    authenticate_hash(state, hash).await
+}
+
+/// The bootstrap admin, when `hash` is its token's.
+fn bootstrap_admin(state: &AppState, hash: &TokenHash) -> Option<Principal> {
+    let admin = state.settings().admin_token_hash.as_ref()?;
+    secret::same(hash, admin).then(|| Principal {
+        name: BOOTSTRAP_ADMIN.to_owned(),
+        scope: Scope::Admin,
+        token_id: None,
+        principal_id: None,
+    })
+}
+
+/// Who presents the token whose hash is `hash` (a dashboard session
+/// keeps only the hash of the token it logged in with): answered as
+/// [`authenticate`] answers, through the same cache, so a revoked or
+/// expired token is refused here as soon as there.
+pub async fn authenticate_hash(state: &AppState, hash: TokenHash) -> Result<Principal, ApiError> {
+    if let Some(admin) = bootstrap_admin(state, &hash) {
+        return Ok(admin);
     }
     let cache = state.tokens();
     match cache.check(&hash, Instant::now()) {

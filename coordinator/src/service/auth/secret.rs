@@ -18,10 +18,16 @@ pub type TokenHash = [u8; 32];
 
 /// A fresh secret: `sy_` and 43 characters (256 random bits).
 pub fn generate() -> Result<String, ApiError> {
+    Ok(format!("{PREFIX}{}", random()?))
+}
+
+/// 256 random bits as 43 base64url characters (session secrets and form
+/// tokens, which need no prefix).
+pub fn random() -> Result<String, ApiError> {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness for a token: {e}")))?;
-    Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness for a secret: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Whether `token` has the shape of an issued token: `sy_` and exactly the
@@ -29,16 +35,18 @@ pub fn generate() -> Result<String, ApiError> {
 /// unused bits). Anything else cannot be in the database, so it is refused
 /// without asking it.
 pub fn well_formed(token: &str) -> bool {
+    token.strip_prefix(PREFIX).is_some_and(well_formed_random)
+}
+
+/// Whether `text` has the shape of [`random`]'s output: exactly the
+/// base64url encoding of 32 bytes.
+pub fn well_formed_random(text: &str) -> bool {
     // One spare byte: the decoder may want room for its estimate.
     let mut decoded = [0u8; SECRET_BYTES + 1];
-    token
-        .strip_prefix(PREFIX)
-        .filter(|rest| rest.len() == 43)
-        .is_some_and(|rest| {
-            URL_SAFE_NO_PAD
-                .decode_slice(rest, &mut decoded)
-                .is_ok_and(|n| n == SECRET_BYTES)
-        })
+    text.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode_slice(text, &mut decoded)
+            .is_ok_and(|n| n == SECRET_BYTES)
 }
 
 /// The hash a token is stored and cached under.
@@ -80,6 +88,9 @@ mod tests {
         assert!(well_formed(&format!("sy_{}A", "A".repeat(42))));
         assert!(!well_formed(&format!("sy_{}B", "A".repeat(42))));
         assert!(!well_formed("sy_not-a-real-token-not-a-real-token-00000"));
+        let session = random().unwrap();
+        assert!(well_formed_random(&session) && !well_formed(&session));
+        assert!(!well_formed_random(&good));
     }
 
     #[test]
