@@ -3,7 +3,7 @@
 //! Every function takes the present moment, so the output is testable.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use switchyard_protocol::{AttemptOutcome, TaskState, TaskView, WaitReason, WorkerView};
+use switchyard_protocol::{TaskState, TaskView, WaitReason, WorkerView};
 
 use crate::exit::task_exit_status;
 
@@ -80,18 +80,6 @@ pub fn reason(reason: WaitReason) -> &'static str {
         WaitReason::NoMatchingWorker => "no_matching_worker",
         WaitReason::BackingOff => "backing_off",
         WaitReason::LostAttemptFence => "lost_attempt_fence",
-    }
-}
-
-/// How an attempt ended, as the API spells it.
-pub fn outcome(outcome: AttemptOutcome) -> &'static str {
-    match outcome {
-        AttemptOutcome::Succeeded => "succeeded",
-        AttemptOutcome::Failed => "failed",
-        AttemptOutcome::TimedOut => "timed_out",
-        AttemptOutcome::Cancelled => "cancelled",
-        AttemptOutcome::Lost => "lost",
-        AttemptOutcome::Interrupted => "interrupted",
     }
 }
 

@@ -161,6 +161,20 @@ pub enum AttemptOutcome {
     Interrupted,
 }
 
+impl AttemptOutcome {
+    /// The outcome as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Lost => "lost",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// One attempt of a task: who ran it, when, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttemptView {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use switchyard_protocol::{
-    Client, ListTasksQuery, SubmitTask, TaskId, TaskOutput, TaskState, TaskView,
+    AttemptOutcome, Client, ListTasksQuery, SubmitTask, TaskId, TaskOutput, TaskState, TaskView,
 };
 
 use super::{Context, output, print};
@@ -279,7 +279,10 @@ pub async fn attempts(ctx: &Context, id: TaskId) -> Result<u8, CliError> {
                 attempt.worker_id.to_string(),
                 show::ago(attempt.started_at, now),
                 show::span(ran),
-                attempt.outcome.map_or("running", show::outcome).to_owned(),
+                attempt
+                    .outcome
+                    .map_or("running", AttemptOutcome::as_str)
+                    .to_owned(),
                 show::or_dash(attempt.exit_code),
                 show::or_dash(attempt.error.as_deref().map(|e| truncate(e, ERROR_WIDTH))),
             ]);

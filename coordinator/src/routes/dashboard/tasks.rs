@@ -224,7 +224,7 @@ fn attempts_table(attempts: &[AttemptView]) -> Markup {
                             td { a href={ "/workers/" (a.worker_id) } { (a.worker_id) } }
                             td { (a.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
                             td { @if let Some(at) = a.finished_at { (at.format("%H:%M:%S UTC")) } @else { "—" } }
-                            td { @if let Some(o) = a.outcome { (format!("{o:?}").to_lowercase()) } @else { "running" } }
+                            td { @if let Some(o) = a.outcome { (o.as_str()) } @else { "running" } }
                             td.n { @if let Some(code) = a.exit_code { (code) } @else { "—" } }
                             td { (Visible(a.error.as_deref().unwrap_or(""))) }
                         }
