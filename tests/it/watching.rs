@@ -261,6 +261,12 @@ async fn a_finished_task_retried_runs_once_more() {
     );
 
     let first = worker.fetch(1, 5.0).await.remove(0);
+    let running = app.client.retry(task.id).await.unwrap_err();
+    assert_eq!(
+        running.code(),
+        Some(switchyard_protocol::ErrorCode::InvalidStateTransition),
+        "a running task: {running}"
+    );
     let failed = worker.report(&first, ReportOutcome::Failed, Some(1)).await;
     assert_eq!(failed.state, TaskState::Failed);
 

@@ -11,7 +11,7 @@ use super::auth::Principal;
 use super::dispatch::enqueue_row;
 use super::figures::Figures;
 use super::{AppState, views};
-use crate::domain::{TaskState, validate};
+use crate::domain::{InvalidStateTransition, TaskState, validate};
 use crate::error::ApiError;
 use crate::storage::{self, entities::task::Model, tasks::ListFilter, tasks::QueuedRow};
 
@@ -201,8 +201,18 @@ pub async fn cancel(
 /// finished task that has not been archived can be retried.
 #[tracing::instrument(skip_all, fields(task_id = %id), err)]
 pub async fn retry(state: &AppState, caller: &Principal, id: TaskId) -> Result<TaskView, ApiError> {
+    // Only a finished task: a running one may go back to the queue too,
+    // but by its worker's report, not by a user.
+    let not_finished = |from: TaskState| {
+        ApiError::from(InvalidStateTransition {
+            from: from.into(),
+            to: TaskState::Queued.into(),
+        })
+    };
     let row = find_for(state, caller, id).await?;
-    row.state.transition(TaskState::Queued)?;
+    if !row.state.is_final() {
+        return Err(not_finished(row.state));
+    }
     let max = state.settings().max_queued_tasks;
     let queued = Figures::of(state).queued(state, max).await?;
     let _admitted = state
@@ -213,10 +223,8 @@ pub async fn retry(state: &AppState, caller: &Principal, id: TaskId) -> Result<T
         // Archived, or queued again by someone else meanwhile.
         return Err(match storage::tasks::get(state.db(), id).await? {
             None => ApiError::Archived(id),
-            Some(now) => now.state.transition(TaskState::Queued).err().map_or_else(
-                || ApiError::Internal(anyhow::anyhow!("task {id} could not be retried")),
-                ApiError::from,
-            ),
+            Some(now) if !now.state.is_final() => not_finished(now.state),
+            Some(_) => ApiError::Internal(anyhow::anyhow!("task {id} could not be retried")),
         });
     };
     state.metrics().task_retried();
