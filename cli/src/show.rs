@@ -73,16 +73,6 @@ pub fn command_line(argv: &[String]) -> String {
     argv.iter().map(quote).collect::<Vec<_>>().join(" ")
 }
 
-/// Why a task waits, as the `queue` table names it.
-pub fn reason(reason: WaitReason) -> &'static str {
-    match reason {
-        WaitReason::WaitingForSlot => "waiting_for_slot",
-        WaitReason::NoMatchingWorker => "no_matching_worker",
-        WaitReason::BackingOff => "backing_off",
-        WaitReason::LostAttemptFence => "lost_attempt_fence",
-    }
-}
-
 /// Why a task waits, in a sentence.
 fn reason_text(task: &TaskView, now: DateTime<Utc>) -> String {
     let until = |what: &str| match task.not_before {

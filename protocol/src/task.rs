@@ -207,6 +207,18 @@ pub enum WaitReason {
     LostAttemptFence,
 }
 
+impl WaitReason {
+    /// The reason as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WaitingForSlot => "waiting_for_slot",
+            Self::NoMatchingWorker => "no_matching_worker",
+            Self::BackingOff => "backing_off",
+            Self::LostAttemptFence => "lost_attempt_fence",
+        }
+    }
+}
+
 /// The captured end of a finished attempt's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TaskOutput {

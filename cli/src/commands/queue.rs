@@ -2,7 +2,7 @@
 //! each task waits.
 
 use chrono::Utc;
-use switchyard_protocol::{QueueQuery, QueueView};
+use switchyard_protocol::{QueueQuery, QueueView, WaitReason};
 
 use super::Context;
 use crate::error::CliError;
@@ -40,7 +40,7 @@ fn queue_table(view: &QueueView, now: chrono::DateTime<Utc>) -> String {
             show::list(&task.tags),
             show::ago(task.created_at, now),
             format!("{}/{}", task.attempts, task.max_attempts),
-            task.waiting.map_or("-", show::reason).to_owned(),
+            task.waiting.map_or("-", WaitReason::as_str).to_owned(),
             show::or_dash(task.error.as_deref().map(|e| truncate(e, ERROR_WIDTH))),
         ]);
     }

@@ -127,6 +127,8 @@ impl Watch {
                 ring: Ring::default(),
                 ended: None,
             };
+            drop(now);
+            watched.changed();
         }
     }
 
